@@ -1,0 +1,779 @@
+package errorrateconnector // import "github.com/sluicelogs/sluice/connector/errorrateconnector"
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/sluicelogs/sluice/connector/errorrateconnector/internal/alert"
+	"github.com/sluicelogs/sluice/connector/errorrateconnector/internal/fingerprint"
+	"github.com/sluicelogs/sluice/connector/errorrateconnector/internal/metadata"
+	"github.com/sluicelogs/sluice/connector/errorrateconnector/internal/topk"
+	"github.com/sluicelogs/sluice/connector/errorrateconnector/internal/window"
+)
+
+// Input signals.
+const (
+	signalLogs   = "logs"
+	signalTraces = "traces"
+)
+
+// maxTickInterval bounds how late a window close can be when no records arrive.
+const maxTickInterval = time.Second
+
+// bucket holds one step of one group.
+type bucket struct {
+	idx     int64
+	records uint64
+	errors  uint64
+	// templates is allocated on the bucket's first fingerprinted error.
+	templates *topk.Sketch
+}
+
+// group is the state of one combination of group_by values.
+type group struct {
+	key      string
+	values   []pcommon.Value // one per group_by key; Empty type when absent
+	overflow bool
+	// start is the start time of the group's cumulative series.
+	start pcommon.Timestamp
+	// totals are the cumulative sums reported so far plus late records.
+	totalRecords, totalErrors uint64
+	// late counts records of already-closed buckets since the last close (delta mode).
+	lateRecords, lateErrors uint64
+	// lastSeen is the processing time (Unix ns) of the group's last record.
+	lastSeen int64
+	ring     []bucket
+	alerts   []alert.State
+}
+
+// firing reports whether any rule is firing for the group.
+func (g *group) firing() bool {
+	for i := range g.alerts {
+		if g.alerts[i].Firing() {
+			return true
+		}
+	}
+	return false
+}
+
+// outgoing is what one window close sends downstream, built under the lock
+// and sent outside it.
+type outgoing struct {
+	// built is false for a close that had nothing to do.
+	built   bool
+	metrics pmetric.Metrics
+	logs    plog.Logs
+	fired   int64
+	resolve int64
+	closes  int64
+	expired int64
+}
+
+// aggregator is the shared state of every error_rate node built from one
+// configuration for one input signal.
+type aggregator struct {
+	signal       string
+	cfg          *Config
+	spec         window.Spec
+	eventTime    bool
+	minSeverity  plog.SeverityNumber
+	conditions   []condition
+	rules        []alert.Rule
+	metricNames  metricNames
+	cumulative   bool
+	resource     pcommon.Resource
+	clock        Clock
+	logger       *zap.Logger
+	telemetry    *metadata.TelemetryBuilder
+	signalOpt    metric.MeasurementOption
+	metricsOpt   metric.MeasurementOption
+	logsOpt      metric.MeasurementOption
+	metricsNext  consumer.Metrics
+	logsNext     consumer.Logs
+	startOnce    sync.Once
+	shutdownOnce sync.Once
+	stop         chan struct{}
+	done         chan struct{}
+	release      func()
+
+	mu            sync.Mutex
+	groups        map[string]*group
+	closedThrough int64
+	keyBuf        []byte
+	templater     *fingerprint.Templater
+	merged        *topk.Sketch
+	topBuf        []topk.Counter
+}
+
+type metricNames struct {
+	records, errors, ratio, fingerprint string
+}
+
+func newAggregator(set component.TelemetrySettings, resource pcommon.Resource, cfg *Config, signal string, clock Clock) (*aggregator, error) {
+	spec, err := cfg.windowSpec()
+	if err != nil {
+		return nil, err
+	}
+	minSev, err := parseSeverity(cfg.Errors.MinSeverity)
+	if err != nil {
+		return nil, err
+	}
+	conds := make([]condition, 0, len(cfg.Errors.Conditions))
+	for i, c := range cfg.Errors.Conditions {
+		cond, err := newCondition(c)
+		if err != nil {
+			return nil, fmt.Errorf("errors::conditions[%d]: %w", i, err)
+		}
+		conds = append(conds, cond)
+	}
+	rules := make([]alert.Rule, len(cfg.Alerts.Rules))
+	for i, r := range cfg.Alerts.Rules {
+		rules[i] = r.rule()
+	}
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, fmt.Errorf("build self-telemetry: %w", err)
+	}
+	res := pcommon.NewResource()
+	resource.CopyTo(res)
+	a := &aggregator{
+		signal:      signal,
+		cfg:         cfg,
+		spec:        spec,
+		eventTime:   cfg.Window.TimeSource == TimeSourceEvent,
+		minSeverity: minSev,
+		conditions:  conds,
+		rules:       rules,
+		metricNames: metricNames{
+			records:     cfg.Metrics.Prefix + ".records",
+			errors:      cfg.Metrics.Prefix + ".errors",
+			ratio:       cfg.Metrics.Prefix + ".ratio",
+			fingerprint: cfg.Metrics.Prefix + ".fingerprint.errors",
+		},
+		cumulative: cfg.Metrics.Temporality == TemporalityCumulative,
+		resource:   res,
+		clock:      clock,
+		logger:     set.Logger,
+		telemetry:  tb,
+		signalOpt:  metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal))),
+		metricsOpt: metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal), attribute.String("output", "metrics"))),
+		logsOpt:    metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal), attribute.String("output", "logs"))),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+		groups:     make(map[string]*group),
+	}
+	a.closedThrough = spec.LastClosable(clock.Now())
+	if cfg.Fingerprints.Enabled {
+		a.templater = fingerprint.NewTemplater(cfg.Fingerprints.MaxLength)
+		a.merged = topk.New(cfg.Fingerprints.Tracked * spec.Buckets())
+	}
+	return a, nil
+}
+
+// start launches the window-closing loop once.
+func (a *aggregator) start() {
+	a.startOnce.Do(func() {
+		go a.run(a.clock.NewTicker(min(a.spec.Step, maxTickInterval)))
+	})
+}
+
+// shutdown stops the loop, force-closes open buckets and sends them. Safe to
+// call several times and without start.
+func (a *aggregator) shutdown(ctx context.Context) error {
+	var err error
+	a.shutdownOnce.Do(func() {
+		started := true
+		a.startOnce.Do(func() { started = false })
+		close(a.stop)
+		if started {
+			<-a.done
+		}
+		a.mu.Lock()
+		out := a.flushLocked(a.clock.Now())
+		a.mu.Unlock()
+		err = a.send(ctx, out)
+		a.telemetry.ConnectorErrorRateGroups.Add(ctx, -int64(len(a.groups)), a.signalOpt)
+		a.telemetry.Shutdown()
+		if a.release != nil {
+			a.release()
+		}
+	})
+	return err
+}
+
+func (a *aggregator) run(t Ticker) {
+	defer close(a.done)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C():
+			a.tick(context.Background())
+		}
+	}
+}
+
+// tick closes every bucket that is due at the clock's current time.
+func (a *aggregator) tick(ctx context.Context) {
+	now := a.clock.Now()
+	a.mu.Lock()
+	out := a.closeDueLocked(now)
+	a.mu.Unlock()
+	_ = a.send(ctx, out)
+}
+
+// send delivers what a close produced; failures are counted and logged
+// because the window cannot be re-sent (its state has moved on).
+func (a *aggregator) send(ctx context.Context, out outgoing) error {
+	tb := a.telemetry
+	if out.closes > 0 {
+		tb.ConnectorErrorRateWindowsClosed.Add(ctx, out.closes, a.signalOpt)
+	}
+	if out.expired > 0 {
+		tb.ConnectorErrorRateGroupsExpired.Add(ctx, out.expired, a.signalOpt)
+		tb.ConnectorErrorRateGroups.Add(ctx, -out.expired, a.signalOpt)
+	}
+	if out.fired > 0 {
+		tb.ConnectorErrorRateAlertsFired.Add(ctx, out.fired, a.signalOpt)
+	}
+	if out.resolve > 0 {
+		tb.ConnectorErrorRateAlertsResolved.Add(ctx, out.resolve, a.signalOpt)
+	}
+	if !out.built {
+		return nil
+	}
+	var firstErr error
+	if a.metricsNext != nil && out.metrics.DataPointCount() > 0 {
+		if err := a.metricsNext.ConsumeMetrics(ctx, out.metrics); err != nil {
+			tb.ConnectorErrorRateEmitFailures.Add(ctx, 1, a.metricsOpt)
+			a.logger.Warn("error_rate metrics refused by the next consumer", zap.String("signal", a.signal), zap.Error(err))
+			firstErr = fmt.Errorf("send error_rate metrics: %w", err)
+		}
+	}
+	if a.logsNext != nil && out.logs.LogRecordCount() > 0 {
+		if err := a.logsNext.ConsumeLogs(ctx, out.logs); err != nil {
+			tb.ConnectorErrorRateEmitFailures.Add(ctx, 1, a.logsOpt)
+			a.logger.Warn("error_rate alert events refused by the next consumer", zap.String("signal", a.signal), zap.Error(err))
+			if firstErr == nil {
+				firstErr = fmt.Errorf("send error_rate alert events: %w", err)
+			}
+		}
+	}
+	return firstErr
+}
+
+// closeDueLocked closes every bucket whose end plus lateness has passed.
+func (a *aggregator) closeDueLocked(now time.Time) outgoing {
+	target := a.spec.LastClosable(now)
+	if target <= a.closedThrough {
+		return outgoing{}
+	}
+	out := a.newOutgoing()
+	a.closeThroughLocked(&out, target, now, true)
+	a.expireLocked(&out, now)
+	return out
+}
+
+// flushLocked closes what is due, then force-closes the open buckets
+// (shutdown). Alert rules are not evaluated on those partial windows, so a
+// restart raises no false alert.
+func (a *aggregator) flushLocked(now time.Time) outgoing {
+	out := a.newOutgoing()
+	a.closeThroughLocked(&out, a.spec.LastClosable(now), now, true)
+	a.closeThroughLocked(&out, a.spec.Bucket(now), now, false)
+	return out
+}
+
+// closeThroughLocked closes buckets closedThrough+1 … target.
+func (a *aggregator) closeThroughLocked(out *outgoing, target int64, now time.Time, evaluate bool) {
+	if target <= a.closedThrough {
+		return
+	}
+	// After a long stall only the buckets still in a window matter; older
+	// ones are folded into the totals without data points of their own.
+	if keep := int64(a.spec.RingLen()); target-a.closedThrough > keep {
+		for c := a.closedThrough + 1; c <= target-keep; c++ {
+			a.foldLocked(c)
+		}
+		a.closedThrough = target - keep
+	}
+	for c := a.closedThrough + 1; c <= target; c++ {
+		a.closeBucketLocked(out, c, now, evaluate)
+	}
+	a.closedThrough = target
+}
+
+func (a *aggregator) newOutgoing() outgoing {
+	out := outgoing{built: true, metrics: pmetric.NewMetrics(), logs: plog.NewLogs()}
+	if a.metricsNext != nil {
+		rm := out.metrics.ResourceMetrics().AppendEmpty()
+		a.resource.CopyTo(rm.Resource())
+		sm := rm.ScopeMetrics().AppendEmpty()
+		sm.Scope().SetName(scopeName)
+	}
+	if a.logsNext != nil && len(a.rules) > 0 {
+		rl := out.logs.ResourceLogs().AppendEmpty()
+		a.resource.CopyTo(rl.Resource())
+		rl.ScopeLogs().AppendEmpty().Scope().SetName(scopeName)
+	}
+	return out
+}
+
+const scopeName = "github.com/sluicelogs/sluice/connector/errorrateconnector"
+
+// slot returns the ring slot of bucket idx in g.
+func (a *aggregator) slot(g *group, idx int64) *bucket {
+	n := int64(len(g.ring))
+	return &g.ring[((idx%n)+n)%n]
+}
+
+// foldLocked adds bucket c of every group to the totals without emitting.
+func (a *aggregator) foldLocked(c int64) {
+	for _, g := range a.groups {
+		if b := a.slot(g, c); b.idx == c {
+			g.totalRecords += b.records
+			g.totalErrors += b.errors
+		}
+	}
+}
+
+// closeBucketLocked closes bucket c for every group: it updates the totals
+// and appends the data points and alert transitions of the window ending at c.
+func (a *aggregator) closeBucketLocked(out *outgoing, c int64, now time.Time, evaluate bool) {
+	out.closes++
+	end := a.spec.End(c)
+	if end.After(now) {
+		// A forced close of the open bucket reports no future timestamp.
+		end = now
+	}
+	var ms closeMetrics
+	if a.metricsNext != nil {
+		sm := out.metrics.ResourceMetrics().At(0).ScopeMetrics().At(0)
+		ms.records = a.addSum(sm, a.metricNames.records, "Records seen per group.")
+		ms.errors = a.addSum(sm, a.metricNames.errors, "Error records per group.")
+		ms.ratio = a.addGauge(sm, a.metricNames.ratio, "Errors divided by records in the window ending at the timestamp.", "1")
+		if a.merged != nil {
+			ms.templates = a.addGauge(sm, a.metricNames.fingerprint, "Errors per message template (top templates) in the window ending at the timestamp.", "{records}")
+		}
+		a.closeGroups(out, c, evaluate, end, &ms)
+		sm.Metrics().RemoveIf(func(m pmetric.Metric) bool { return dataPoints(m) == 0 })
+		return
+	}
+	a.closeGroups(out, c, evaluate, end, nil)
+}
+
+// closeMetrics are the metrics one close appends data points to.
+type closeMetrics struct {
+	records, errors, ratio, templates pmetric.Metric
+}
+
+func dataPoints(m pmetric.Metric) int {
+	switch m.Type() {
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints().Len()
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints().Len()
+	}
+	return 0
+}
+
+func (a *aggregator) addGauge(sm pmetric.ScopeMetrics, name, desc, unit string) pmetric.Metric {
+	m := sm.Metrics().AppendEmpty()
+	m.SetName(name)
+	m.SetDescription(desc)
+	m.SetUnit(unit)
+	m.SetEmptyGauge()
+	return m
+}
+
+func (a *aggregator) addSum(sm pmetric.ScopeMetrics, name, desc string) pmetric.Metric {
+	m := sm.Metrics().AppendEmpty()
+	m.SetName(name)
+	m.SetDescription(desc)
+	m.SetUnit("{records}")
+	s := m.SetEmptySum()
+	s.SetIsMonotonic(true)
+	if a.cumulative {
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	} else {
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+	}
+	return m
+}
+
+func (a *aggregator) closeGroups(out *outgoing, c int64, evaluate bool, end time.Time, ms *closeMetrics) {
+	endTS := pcommon.NewTimestampFromTime(end)
+	winStart := a.spec.WindowStart(c)
+	stepStart := pcommon.NewTimestampFromTime(a.spec.Start(c))
+	winStartTS := pcommon.NewTimestampFromTime(winStart)
+	for _, g := range a.groups {
+		// Totals and delta for the step that just closed.
+		var stepRecords, stepErrors uint64
+		if b := a.slot(g, c); b.idx == c {
+			stepRecords, stepErrors = b.records, b.errors
+		}
+		stepRecords += g.lateRecords
+		stepErrors += g.lateErrors
+		g.lateRecords, g.lateErrors = 0, 0
+		g.totalRecords += stepRecords
+		g.totalErrors += stepErrors
+		if g.start >= endTS {
+			// The group was created by a record in a later bucket: it has no
+			// series yet at this close.
+			continue
+		}
+		// Window sums over the last Buckets() steps.
+		var winRecords, winErrors uint64
+		if a.merged != nil {
+			a.merged.Reset()
+		}
+		for i := c - int64(a.spec.Buckets()) + 1; i <= c; i++ {
+			b := a.slot(g, i)
+			if b.idx != i {
+				continue
+			}
+			winRecords += b.records
+			winErrors += b.errors
+			if a.merged != nil && b.templates != nil {
+				for _, ctr := range b.templates.Top(b.templates.Len(), a.topBuf[:0]) {
+					a.merged.AddCounter(ctr)
+				}
+			}
+		}
+		var top []topk.Counter
+		if a.merged != nil && winErrors > 0 {
+			a.topBuf = a.merged.Top(a.cfg.Fingerprints.TopN, a.topBuf[:0])
+			top = a.topBuf
+		}
+		if ms != nil {
+			a.appendCount(ms.records, g, stepStart, endTS, g.totalRecords, stepRecords)
+			a.appendCount(ms.errors, g, stepStart, endTS, g.totalErrors, stepErrors)
+			if winRecords > 0 {
+				dp := ms.ratio.Gauge().DataPoints().AppendEmpty()
+				a.putGroupAttrs(dp.Attributes(), g)
+				dp.SetStartTimestamp(winStartTS)
+				dp.SetTimestamp(endTS)
+				dp.SetDoubleValue(float64(winErrors) / float64(winRecords))
+			}
+			if a.merged != nil {
+				for _, t := range top {
+					dp := ms.templates.Gauge().DataPoints().AppendEmpty()
+					a.putGroupAttrs(dp.Attributes(), g)
+					dp.Attributes().PutStr("error.fingerprint", t.Key)
+					dp.SetStartTimestamp(winStartTS)
+					dp.SetTimestamp(endTS)
+					dp.SetIntValue(int64(t.Count - t.Overcount))
+				}
+			}
+		}
+		if evaluate && a.logsNext != nil {
+			for r := range a.rules {
+				rule := &a.rules[r]
+				switch g.alerts[r].Observe(rule, rule.Breaches(winRecords, winErrors)) {
+				case alert.Fired:
+					out.fired++
+					a.appendAlert(out.logs, rule, g, "firing", winStart, endTS, winRecords, winErrors, top)
+				case alert.Resolved:
+					out.resolve++
+					a.appendAlert(out.logs, rule, g, "resolved", winStart, endTS, winRecords, winErrors, top)
+				}
+			}
+		}
+	}
+}
+
+func (a *aggregator) appendCount(m pmetric.Metric, g *group, stepStart, endTS pcommon.Timestamp, total, step uint64) {
+	dp := m.Sum().DataPoints().AppendEmpty()
+	a.putGroupAttrs(dp.Attributes(), g)
+	dp.SetTimestamp(endTS)
+	if a.cumulative {
+		dp.SetStartTimestamp(g.start)
+		dp.SetIntValue(int64(total))
+		return
+	}
+	dp.SetStartTimestamp(stepStart)
+	dp.SetIntValue(int64(step))
+}
+
+// putGroupAttrs writes the group's attributes (or the overflow marker).
+func (a *aggregator) putGroupAttrs(m pcommon.Map, g *group) {
+	m.EnsureCapacity(len(g.values) + 1)
+	m.PutStr("sluice.signal", a.signal)
+	if g.overflow {
+		m.PutBool("otel.metric.overflow", true)
+		return
+	}
+	for i, v := range g.values {
+		if v.Type() != pcommon.ValueTypeEmpty {
+			v.CopyTo(m.PutEmpty(a.cfg.GroupBy[i]))
+		}
+	}
+}
+
+// expireLocked forgets idle groups without a firing alert.
+func (a *aggregator) expireLocked(out *outgoing, now time.Time) {
+	cutoff := now.Add(-a.cfg.GroupExpiry).UnixNano()
+	for k, g := range a.groups {
+		if g.lastSeen < cutoff && !g.firing() {
+			delete(a.groups, k)
+			out.expired++
+		}
+	}
+}
+
+// appendAlert adds one sluice.alert event.
+func (a *aggregator) appendAlert(ld plog.Logs, rule *alert.Rule, g *group, state string, winStart time.Time, endTS pcommon.Timestamp, records, errs uint64, top []topk.Counter) {
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty()
+	lr.SetEventName("sluice.alert")
+	lr.SetTimestamp(endTS)
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(a.clock.Now()))
+	if state == "firing" {
+		lr.SetSeverityNumber(plog.SeverityNumberWarn)
+		lr.SetSeverityText("WARN")
+	} else {
+		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		lr.SetSeverityText("INFO")
+	}
+	ratio := 0.0
+	if records > 0 {
+		ratio = float64(errs) / float64(records)
+	}
+	attrs := lr.Attributes()
+	a.putGroupAttrs(attrs, g)
+	attrs.PutStr("sluice.alert.rule", rule.Name)
+	attrs.PutStr("sluice.alert.state", state)
+	attrs.PutDouble("sluice.alert.ratio", ratio)
+	attrs.PutInt("sluice.alert.errors", int64(errs))
+	attrs.PutInt("sluice.alert.records", int64(records))
+	attrs.PutStr("sluice.alert.window.start", winStart.UTC().Format(time.RFC3339Nano))
+	attrs.PutStr("sluice.alert.window.end", endTS.AsTime().UTC().Format(time.RFC3339Nano))
+	if rule.RatioThreshold > 0 {
+		attrs.PutDouble("sluice.alert.threshold.ratio", rule.RatioThreshold)
+	}
+	if rule.ErrorsThreshold > 0 {
+		attrs.PutInt("sluice.alert.threshold.errors", int64(rule.ErrorsThreshold))
+	}
+	attrs.PutInt("sluice.alert.min_records", int64(rule.MinRecords))
+	fps := attrs.PutEmptySlice("sluice.alert.fingerprints")
+	for _, t := range top {
+		m := fps.AppendEmpty().SetEmptyMap()
+		m.PutStr("template", t.Key)
+		m.PutInt("count", int64(t.Count-t.Overcount))
+	}
+	lr.Body().SetStr(fmt.Sprintf("error_rate rule %s %s for %s: %.2f%% errors (%d of %d) in window %s – %s",
+		rule.Name, state, a.describeGroup(g), 100*ratio, errs, records,
+		winStart.UTC().Format(time.RFC3339), endTS.AsTime().UTC().Format(time.RFC3339)))
+}
+
+func (a *aggregator) describeGroup(g *group) string {
+	if g.overflow {
+		return "overflow group"
+	}
+	var b []byte
+	for i, v := range g.values {
+		if v.Type() == pcommon.ValueTypeEmpty {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, a.cfg.GroupBy[i]...)
+		b = append(b, '=')
+		b = append(b, v.AsString()...)
+	}
+	if len(b) == 0 {
+		return "records without " + fmt.Sprint(a.cfg.GroupBy)
+	}
+	return string(b)
+}
+
+// resourceGroup caches the group of records whose group_by values all come
+// from their resource (the common case: service.name), so that most records
+// skip key building and the map lookup. Valid for one resource and scope.
+type resourceGroup struct {
+	g          *group
+	overflowed bool
+}
+
+// groupLocked returns the group of a record whose group_by values are looked
+// up in attrs, then scope, then resource. overflowed reports a record sent to
+// the overflow group.
+func (a *aggregator) groupLocked(attrs, scope, resource pcommon.Map, idx, nowNanos int64, cache *resourceGroup) (g *group, overflowed bool) {
+	fromResource := true
+	for _, k := range a.cfg.GroupBy {
+		if _, ok := attrs.Get(k); ok {
+			fromResource = false
+			break
+		}
+		if _, ok := scope.Get(k); ok {
+			fromResource = false
+			break
+		}
+	}
+	if fromResource && cache.g != nil {
+		return cache.g, cache.overflowed
+	}
+	g, overflowed = a.lookupGroupLocked(attrs, scope, resource, idx, nowNanos)
+	if fromResource {
+		cache.g, cache.overflowed = g, overflowed
+	}
+	return g, overflowed
+}
+
+func (a *aggregator) lookupGroupLocked(attrs, scope, resource pcommon.Map, idx, nowNanos int64) (g *group, overflowed bool) {
+	key := a.keyBuf[:0]
+	for _, k := range a.cfg.GroupBy {
+		v, ok := lookup(k, attrs, scope, resource)
+		if !ok {
+			key = append(key, 0)
+			continue
+		}
+		key = append(key, 1)
+		key = appendValue(key, v)
+	}
+	a.keyBuf = key
+	if g = a.groups[string(key)]; g != nil {
+		return g, false
+	}
+	over := a.groups[overflowKey]
+	regular := len(a.groups)
+	if over != nil {
+		regular--
+	}
+	if regular >= a.cfg.MaxGroups {
+		// The overflow group comes on top of max_groups.
+		if over == nil {
+			over = a.newGroup(overflowKey, nil, idx, nowNanos)
+			over.overflow = true
+		}
+		return over, true
+	}
+	values := make([]pcommon.Value, len(a.cfg.GroupBy))
+	for i, k := range a.cfg.GroupBy {
+		values[i] = pcommon.NewValueEmpty()
+		if v, ok := lookup(k, attrs, scope, resource); ok {
+			v.CopyTo(values[i])
+		}
+	}
+	return a.newGroup(string(key), values, idx, nowNanos), false
+}
+
+// overflowKey cannot collide with an encoded key, which starts with 0 or 1.
+const overflowKey = "\xffoverflow"
+
+func (a *aggregator) newGroup(key string, values []pcommon.Value, idx, nowNanos int64) *group {
+	g := &group{
+		key:    key,
+		values: values,
+		// A group born from a late record starts with the next close, not in the past.
+		start:    pcommon.NewTimestampFromTime(a.spec.Start(max(idx, a.closedThrough+1))),
+		lastSeen: nowNanos,
+		ring:     make([]bucket, a.spec.RingLen()),
+		alerts:   make([]alert.State, len(a.rules)),
+	}
+	for i := range g.ring {
+		g.ring[i].idx = -1 << 62
+	}
+	a.groups[key] = g
+	a.telemetry.ConnectorErrorRateGroups.Add(context.Background(), 1, a.signalOpt)
+	return g
+}
+
+// lookup finds key in the record's attributes, then its scope's, then its resource's.
+func lookup(key string, attrs, scope, resource pcommon.Map) (pcommon.Value, bool) {
+	if v, ok := attrs.Get(key); ok {
+		return v, true
+	}
+	if v, ok := scope.Get(key); ok {
+		return v, true
+	}
+	return resource.Get(key)
+}
+
+// appendValue appends a length-prefixed encoding of v (no allocation for
+// strings, ints, doubles and bools).
+func appendValue(dst []byte, v pcommon.Value) []byte {
+	var tmp [32]byte
+	var b []byte
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		s := v.Str()
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		return append(dst, s...)
+	case pcommon.ValueTypeInt:
+		b = strconv.AppendInt(tmp[:0], v.Int(), 10)
+	case pcommon.ValueTypeDouble:
+		b = strconv.AppendFloat(tmp[:0], v.Double(), 'g', -1, 64)
+	case pcommon.ValueTypeBool:
+		b = strconv.AppendBool(tmp[:0], v.Bool())
+	default:
+		b = []byte(v.AsString())
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// addLocked counts one record in group g at bucket idx. It reports whether
+// the record was late. msg is only read for errors.
+func (a *aggregator) addLocked(g *group, idx int64, isError bool, msg string) (late bool) {
+	if idx <= a.closedThrough {
+		if isError {
+			g.lateErrors++
+		}
+		g.lateRecords++
+		return true
+	}
+	b := a.slot(g, idx)
+	if b.idx != idx {
+		b.idx, b.records, b.errors = idx, 0, 0
+		if b.templates != nil {
+			b.templates.Reset()
+		}
+	}
+	b.records++
+	if !isError {
+		return false
+	}
+	b.errors++
+	if a.templater != nil {
+		if b.templates == nil {
+			b.templates = topk.New(a.cfg.Fingerprints.Tracked)
+		}
+		tpl := a.templater.Template(msg)
+		b.templates.Add(hashBytes(tpl), tpl, 1)
+	}
+	return false
+}
+
+// hashBytes is FNV-1a, inlined to avoid a hash.Hash allocation per record.
+func hashBytes(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// bucketFor returns the bucket of a record with event time tsNanos (0 when
+// unknown), clamped so that clock skew cannot open buckets in the future.
+func (a *aggregator) bucketFor(tsNanos, nowIdx int64) int64 {
+	if !a.eventTime || tsNanos == 0 {
+		return nowIdx
+	}
+	return min(a.spec.BucketOf(tsNanos), nowIdx)
+}
