@@ -1,0 +1,72 @@
+package lognormalize
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// benchDoc is a typical ~300-byte ECS-ish application log document.
+const benchDoc = `{"@timestamp":"2024-05-01T10:20:30.123Z","log.level":"info","message":"GET /api/v1/orders/12345 completed","service.name":"checkout","trace.id":"0af7651916cd43dd8448eb211c80319c","span.id":"b7ad6b7169203331","http":{"method":"GET","status_code":200},"url.path":"/api/v1/orders/12345","duration_ms":12.5,"user.id":"u-981","host.name":"web-1"}`
+
+func BenchmarkNormalize(b *testing.B) {
+	doc := []byte(benchDoc)
+	n := New()
+	logs := plog.NewLogs()
+	rl := logs.ResourceLogs().AppendEmpty()
+	records := rl.ScopeLogs().AppendEmpty().LogRecords()
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPUTime()
+	for i := 0; i < b.N; i++ {
+		if i%1024 == 0 { // keep memory flat, like a receiver flushing batches
+			records.RemoveIf(func(plog.LogRecord) bool { return true })
+		}
+		if _, err := n.Normalize(doc, records.AppendEmpty(), rl.Resource().Attributes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerDoc(b, processCPUTime()-cpu0)
+}
+
+// reportPerDoc reports wall and CPU cost per document; docs/cpu-s is the
+// throughput one fully used core would reach.
+func reportPerDoc(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/doc")
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "docs/cpu-s")
+	}
+}
+
+// BenchmarkDecodeToMapBaseline is the naive approach this package avoids:
+// encoding/json into map[string]any, then pcommon.Map.FromRaw (no field lifting).
+func BenchmarkDecodeToMapBaseline(b *testing.B) {
+	doc := []byte(benchDoc)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	cpu0 := processCPUTime()
+	for i := 0; i < b.N; i++ {
+		var m map[string]any
+		if err := json.Unmarshal(doc, &m); err != nil {
+			b.Fatal(err)
+		}
+		lr := plog.NewLogRecord()
+		if err := lr.Attributes().FromRaw(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerDoc(b, processCPUTime()-cpu0)
+}
+
+func BenchmarkParseTimestamp(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, ok := ParseTimestampString("2024-05-01T10:20:30.123456Z"); !ok {
+			b.Fatal("parse failed")
+		}
+	}
+}

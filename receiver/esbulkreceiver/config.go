@@ -1,0 +1,91 @@
+package esbulkreceiver
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/config/confighttp"
+)
+
+// Defaults.
+const (
+	// DefaultEndpoint is Elasticsearch's port, so shippers need only a host change.
+	DefaultEndpoint = "localhost:9200"
+	// DefaultVersion is the Elasticsearch version reported by GET /. Beats 8.1–8.10
+	// refuse a server older than themselves, so it is a recent 8.x.
+	DefaultVersion = "8.17.0"
+	// DefaultClusterName is reported by GET / and the health endpoints.
+	DefaultClusterName = "sluice"
+	// DefaultRetryAfter is the Retry-After sent with 429 responses.
+	DefaultRetryAfter = 5 * time.Second
+	// DefaultMaxRequestBodySize matches Elasticsearch's http.max_content_length
+	// (100mb), applied to the decompressed body.
+	DefaultMaxRequestBodySize = 100 << 20
+	// DefaultReadTimeout bounds reading a whole request (headers and body).
+	DefaultReadTimeout = time.Minute
+	// maxRetryAfter keeps Retry-After sane.
+	maxRetryAfter = time.Hour
+)
+
+// Config configures the es_bulk receiver.
+type Config struct {
+	// ServerConfig is the collector's HTTP server block: endpoint, tls, auth,
+	// max_request_body_size (checked after decompression), compression_algorithms,
+	// read_timeout, read_header_timeout, write_timeout, idle_timeout, etc.
+	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
+
+	// Version is the Elasticsearch version number reported by GET / as
+	// version.number (MAJOR.MINOR.PATCH). Shippers check it; keep it at least
+	// as high as your newest Beats/Logstash.
+	Version string `mapstructure:"version"`
+
+	// ClusterName is reported by GET /, _cluster/health and _cat/health.
+	ClusterName string `mapstructure:"cluster_name"`
+
+	// RetryAfter is sent as the Retry-After header (whole seconds, rounded up)
+	// of 429 responses given when the pipeline refuses data. 0 omits the header.
+	RetryAfter time.Duration `mapstructure:"retry_after"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// Validate checks the configuration; errors name the YAML key.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := validateVersion(c.Version); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.TrimSpace(c.ClusterName) == "" {
+		errs = append(errs, errors.New("cluster_name: must not be empty"))
+	}
+	if c.RetryAfter < 0 || c.RetryAfter > maxRetryAfter {
+		errs = append(errs, fmt.Errorf("retry_after: must be between 0s and %s, got %s", maxRetryAfter, c.RetryAfter))
+	}
+	if c.ServerConfig.MaxRequestBodySize < 0 {
+		errs = append(errs, fmt.Errorf("max_request_body_size: must be 0 (collector default) or a positive number of bytes, got %d", c.ServerConfig.MaxRequestBodySize))
+	}
+	return errors.Join(errs...)
+}
+
+func validateVersion(v string) error {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("version: must be MAJOR.MINOR.PATCH such as %q, got %q", DefaultVersion, v)
+	}
+	for _, p := range parts {
+		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+			return fmt.Errorf("version: must be MAJOR.MINOR.PATCH such as %q, got %q", DefaultVersion, v)
+		}
+	}
+	return nil
+}
+
+// majorVersion returns the major number of a validated version.
+func (c *Config) majorVersion() string {
+	major, _, _ := strings.Cut(c.Version, ".")
+	return major
+}

@@ -1,0 +1,342 @@
+package esbulkreceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/sluicelogs/sluice/internal/lognormalize"
+	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/bulk"
+	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/metadata"
+)
+
+// Attributes added to every record.
+const (
+	// AttrIndex holds the target index (or data stream) named by the shipper.
+	AttrIndex = "elasticsearch.index"
+	// AttrDocumentID holds the document id when the shipper supplied one.
+	AttrDocumentID = "elasticsearch.document_id"
+)
+
+// Reasons of es_bulk_documents_rejected.
+const (
+	reasonMalformedAction   = "malformed_action"
+	reasonMissingDocument   = "missing_document"
+	reasonInvalidMetadata   = "invalid_metadata"
+	reasonMalformedDocument = "malformed_document"
+	reasonUnsupportedAction = "unsupported_action"
+	reasonPipelineRejected  = "pipeline_rejected"
+)
+
+// errorReason maps parser error kinds to rejection reasons.
+var errorReason = map[bulk.ErrorKind]string{
+	bulk.KindMalformedAction: reasonMalformedAction,
+	bulk.KindInvalidMetadata: reasonInvalidMetadata,
+	bulk.KindMissingDocument: reasonMissingDocument,
+}
+
+var allReasons = []string{
+	reasonMalformedAction, reasonMissingDocument, reasonInvalidMetadata,
+	reasonMalformedDocument, reasonUnsupportedAction, reasonPipelineRejected,
+}
+
+// requestState is the per-request working set, pooled across requests.
+type requestState struct {
+	reader     *bulk.Reader
+	normalizer *lognormalize.Normalizer
+	scratch    plog.LogRecord // a document is normalized here, then moved
+	resource   pcommon.Map    // resource attributes of the current document
+	items      []itemResult
+	pending    []int // indexes of items waiting for the consumer's answer
+	rejected   map[string]int64
+	groups     map[string]plog.LogRecordSlice // by service.name
+	lastIndex  string                         // interned index name
+	out        []byte
+}
+
+func (r *esBulkReceiver) getState() *requestState {
+	if st, ok := r.states.Get().(*requestState); ok {
+		return st
+	}
+	return &requestState{
+		reader:     bulk.NewReader(http.NoBody, ""),
+		normalizer: lognormalize.New(),
+		scratch:    plog.NewLogRecord(),
+		resource:   pcommon.NewMap(),
+		rejected:   make(map[string]int64),
+		groups:     make(map[string]plog.LogRecordSlice),
+	}
+}
+
+// maxPooledOut keeps one huge response from pinning memory in the pool.
+const maxPooledOut = 1 << 20
+
+func (r *esBulkReceiver) putState(st *requestState) {
+	st.reader.Reset(http.NoBody, "")
+	clear(st.items)
+	st.items = st.items[:0]
+	st.pending = st.pending[:0]
+	clear(st.rejected)
+	clear(st.groups)
+	st.lastIndex = ""
+	if cap(st.out) > maxPooledOut {
+		st.out = nil
+	}
+	st.out = st.out[:0]
+	r.states.Put(st)
+}
+
+// internIndex returns the index as a string, reusing the previous one when
+// equal: a bulk request usually targets a single index.
+func (st *requestState) internIndex(b []byte) string {
+	if string(b) != st.lastIndex {
+		st.lastIndex = string(b)
+	}
+	return st.lastIndex
+}
+
+// addDocument normalizes one document into logs; it reports the rejection
+// reason and message when the document cannot be used.
+func (r *esBulkReceiver) addDocument(st *requestState, logs plog.Logs, doc []byte, index, id string, observed pcommon.Timestamp) error {
+	if _, err := st.normalizer.Normalize(doc, st.scratch, st.resource); err != nil {
+		return err
+	}
+	attrs := st.scratch.Attributes()
+	attrs.PutStr(AttrIndex, index)
+	if id != "" {
+		attrs.PutStr(AttrDocumentID, id)
+	}
+	st.scratch.SetObservedTimestamp(observed)
+
+	service := ""
+	if v, ok := st.resource.Get(lognormalize.AttrServiceName); ok {
+		service = v.Str()
+	}
+	records, ok := st.groups[service]
+	if !ok {
+		rl := logs.ResourceLogs().AppendEmpty()
+		if service != "" {
+			rl.Resource().Attributes().PutStr(lognormalize.AttrServiceName, service)
+		}
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName(metadata.ScopeName)
+		sl.Scope().SetVersion(r.settings.BuildInfo.Version)
+		records = sl.LogRecords()
+		st.groups[service] = records
+	}
+	st.scratch.MoveTo(records.AppendEmpty())
+	st.resource.Clear()
+	return nil
+}
+
+// handleBulk serves _bulk: it streams the body item by item, builds one
+// plog.Logs, hands it to the next consumer once, and answers per item. Items
+// are reported created only after the consumer accepted them; a retryable
+// refusal answers the whole request 429 so the shipper sends it again.
+func (r *esBulkReceiver) handleBulk(w http.ResponseWriter, req *http.Request, defaultIndex string) {
+	start := r.now()
+	observed := pcommon.NewTimestampFromTime(start)
+	st := r.getState()
+	defer r.putState(st)
+
+	body := &countingReader{r: req.Body}
+	st.reader.Reset(body, defaultIndex)
+	logs := plog.NewLogs()
+	var it bulk.Item
+	for {
+		err := st.reader.Next(&it)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			r.telemetry.EsBulkRequestBodySize.Add(req.Context(), body.n)
+			r.writeReadError(w, err)
+			return
+		}
+		res := itemResult{op: it.Op, index: st.internIndex(it.Index), id: string(it.ID)}
+		switch {
+		case it.Err != nil:
+			res.status, res.errType, res.reason = http.StatusBadRequest, it.Err.Type, it.Err.Reason
+			st.rejected[errorReason[it.Err.Kind]]++
+		case it.Op == bulk.OpUpdate || it.Op == bulk.OpDelete:
+			res.status, res.errType = http.StatusBadRequest, errTypeIllegalArg
+			res.reason = "action [" + it.Op.String() + "] is not supported: the es_bulk receiver only ingests index and create actions"
+			st.rejected[reasonUnsupportedAction]++
+		default:
+			if err := r.addDocument(st, logs, it.Source, res.index, res.id, observed); err != nil {
+				res.status, res.errType = http.StatusBadRequest, errTypeMapperParsing
+				res.reason = truncateReason("failed to parse: " + err.Error())
+				st.rejected[reasonMalformedDocument]++
+			} else {
+				st.pending = append(st.pending, len(st.items))
+			}
+		}
+		st.items = append(st.items, res)
+	}
+	ctx := req.Context()
+	r.telemetry.EsBulkRequestBodySize.Add(ctx, body.n)
+
+	if len(st.pending) > 0 {
+		if err := r.consume(ctx, logs, len(st.pending)); err != nil {
+			if !consumererror.IsPermanent(err) {
+				r.refuse(ctx, w, err, len(st.pending))
+				return
+			}
+			for _, i := range st.pending {
+				it := &st.items[i]
+				it.status, it.errType = http.StatusBadRequest, errTypePipeline
+				it.reason = truncateReason("rejected by the pipeline: " + err.Error())
+			}
+			st.rejected[reasonPipelineRejected] += int64(len(st.pending))
+			st.pending = st.pending[:0]
+		}
+	}
+	accepted := int64(len(st.pending))
+	seqBase := r.seqNo.Add(accepted) - accepted
+	for _, i := range st.pending {
+		it := &st.items[i]
+		it.status = http.StatusCreated
+		if it.id == "" {
+			it.autoID = r.autoID.Add(1)
+		}
+	}
+	for i := range st.items { // failed items without a client id still get one in the response
+		if st.items[i].id == "" && st.items[i].autoID == 0 {
+			st.items[i].autoID = r.autoID.Add(1)
+		}
+	}
+	r.telemetry.EsBulkDocumentsAccepted.Add(ctx, accepted)
+	r.countRejected(ctx, st.rejected)
+
+	took := r.now().Sub(start).Milliseconds()
+	st.out = r.appendBulkResponse(st.out[:0], st.items, took, seqBase, parseFilterPath(req.URL.Query().Get("filter_path")))
+	writeJSON(w, http.StatusOK, st.out)
+}
+
+// handleDocument serves POST /{index}/_doc, PUT|POST /{index}/_doc/{id} and
+// PUT|POST /{index}/_create/{id}: one document, answered like Elasticsearch.
+func (r *esBulkReceiver) handleDocument(w http.ResponseWriter, req *http.Request, index, id string) {
+	start := r.now()
+	st := r.getState()
+	defer r.putState(st)
+	ctx := req.Context()
+
+	if len(id) > bulk.MaxIDBytes {
+		st.rejected[reasonInvalidMetadata]++
+		r.countRejected(ctx, st.rejected)
+		r.writeError(w, http.StatusBadRequest, bulk.ErrTypeValidation, fmt.Sprintf("Validation Failed: 1: id is too long, must be no longer than 512 bytes but was: %d;", len(id)))
+		return
+	}
+	body := &countingReader{r: req.Body}
+	doc, err := readAllInto(st.out[:0], body)
+	st.out = doc
+	r.telemetry.EsBulkRequestBodySize.Add(ctx, body.n)
+	if err != nil {
+		r.writeReadError(w, err)
+		return
+	}
+	logs := plog.NewLogs()
+	if err := r.addDocument(st, logs, doc, index, id, pcommon.NewTimestampFromTime(start)); err != nil {
+		st.rejected[reasonMalformedDocument]++
+		r.countRejected(ctx, st.rejected)
+		r.writeError(w, http.StatusBadRequest, errTypeMapperParsing, "failed to parse: "+err.Error())
+		return
+	}
+	if err := r.consume(ctx, logs, 1); err != nil {
+		if !consumererror.IsPermanent(err) {
+			r.refuse(ctx, w, err, 1)
+			return
+		}
+		st.rejected[reasonPipelineRejected]++
+		r.countRejected(ctx, st.rejected)
+		r.writeError(w, http.StatusBadRequest, errTypePipeline, "rejected by the pipeline: "+err.Error())
+		return
+	}
+	r.telemetry.EsBulkDocumentsAccepted.Add(ctx, 1)
+	res := itemResult{index: index, id: id, status: http.StatusCreated}
+	if id == "" {
+		res.autoID = r.autoID.Add(1)
+	}
+	seq := r.seqNo.Add(1) - 1
+	b := append(st.out[:0], `{"_index":`...)
+	b = appendJSONString(b, index)
+	b = append(b, `,"_id":`...)
+	b = r.appendID(b, &res)
+	b = append(b, `,"_version":1,"result":"created","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":`...)
+	b = appendInt(b, seq)
+	b = append(b, `,"_primary_term":1}`...)
+	st.out = b
+	writeJSON(w, http.StatusCreated, b)
+}
+
+// consume hands logs to the next consumer, reporting the standard receiver
+// metrics (otelcol_receiver_accepted/refused_log_records).
+func (r *esBulkReceiver) consume(ctx context.Context, logs plog.Logs, n int) error {
+	ctx = r.obsrecv.StartLogsOp(ctx)
+	err := r.next.ConsumeLogs(ctx, logs)
+	r.obsrecv.EndLogsOp(ctx, metadata.Type.String(), n, err)
+	return err
+}
+
+// refuse answers a whole request 429: the pipeline could not take the data
+// now, and every shipper retries a 429.
+func (r *esBulkReceiver) refuse(ctx context.Context, w http.ResponseWriter, err error, n int) {
+	r.telemetry.EsBulkDocumentsRefused.Add(ctx, int64(n))
+	r.writeError(w, http.StatusTooManyRequests, errTypeRejected, "rejected execution: the pipeline refused the data, retry later: "+err.Error())
+}
+
+// writeReadError answers a body that could not be read: 413 when it exceeds
+// max_request_body_size after decompression, else 400 (corrupt compression,
+// client gone).
+func (r *esBulkReceiver) writeReadError(w http.ResponseWriter, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		r.writeError(w, http.StatusRequestEntityTooLarge, errTypeTooLarge,
+			fmt.Sprintf("request body is larger than max_request_body_size (%d bytes) after decompression", tooLarge.Limit))
+		return
+	}
+	r.writeError(w, http.StatusBadRequest, errTypeParse, "cannot read request body: "+err.Error())
+}
+
+func (r *esBulkReceiver) countRejected(ctx context.Context, rejected map[string]int64) {
+	for reason, n := range rejected {
+		if n > 0 {
+			r.telemetry.EsBulkDocumentsRejected.Add(ctx, n, r.reasonAttrs[reason])
+		}
+	}
+}
+
+// countingReader counts the (decompressed) body bytes read.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// readAllInto reads r to the end, appending to buf.
+func readAllInto(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
