@@ -1,0 +1,249 @@
+package tailsamplingprocessor
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
+)
+
+const (
+	benchSpansPerTrace = 5
+	benchTracesPerReq  = 100 // 100 spans per request; a trace's 5 spans arrive in 5 requests
+)
+
+// benchBatch builds one request of realistic server spans: each trace's five
+// spans arrive in five different requests, as they do from real services.
+func benchBatch(first uint64, spanIdx int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	ra := rs.Resource().Attributes()
+	ra.PutStr("service.name", "checkout")
+	ra.PutStr("service.version", "1.42.0")
+	ra.PutStr("host.name", "ip-10-0-12-34.ec2.internal")
+	ra.PutStr("k8s.pod.name", "checkout-7d9f8b6c5-x2k4p")
+	ra.PutStr("k8s.namespace.name", "shop")
+	ra.PutStr("deployment.environment", "production")
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp")
+	ss.Scope().SetVersion("0.60.0")
+	for i := range uint64(benchTracesPerReq) {
+		sp := ss.Spans().AppendEmpty()
+		var id pcommon.TraceID
+		binary.BigEndian.PutUint64(id[:8], (first+i)*0x9E3779B97F4A7C15)
+		binary.BigEndian.PutUint64(id[8:], first+i)
+		sp.SetTraceID(id)
+		sp.SetSpanID(sid(uint64(spanIdx)))
+		if spanIdx > 0 {
+			sp.SetParentSpanID(sid(uint64(spanIdx - 1)))
+		}
+		sp.SetName("GET /api/v1/orders/{id}")
+		sp.SetKind(ptrace.SpanKindServer)
+		sp.SetStartTimestamp(1_700_000_000_000_000_000)
+		sp.SetEndTimestamp(1_700_000_000_012_000_000)
+		a := sp.Attributes()
+		a.PutStr("http.request.method", "GET")
+		a.PutStr("http.route", "/api/v1/orders/{id}")
+		a.PutInt("http.response.status_code", 200)
+		a.PutStr("url.path", "/api/v1/orders/918273")
+		a.PutStr("server.address", "checkout.shop.svc")
+		a.PutStr("network.protocol.version", "1.1")
+		if (first+i)%50 == 0 && spanIdx == benchSpansPerTrace-1 {
+			sp.Status().SetCode(ptrace.StatusCodeError) // 2 % of traces fail
+		}
+	}
+	td.MarkReadOnly()
+	return td
+}
+
+// benchBatches prepares requests covering n traces (5 requests per 100 traces).
+func benchBatches(n int) []ptrace.Traces {
+	var out []ptrace.Traces
+	for first := 0; first < n; first += benchTracesPerReq {
+		for s := range benchSpansPerTrace {
+			out = append(out, benchBatch(uint64(first), s))
+		}
+	}
+	return out
+}
+
+// cpuMeter adds up process CPU time (user + system, all threads, GC
+// included) over the timed sections of a benchmark. On a shared machine it
+// is a steadier measure of cost than wall-clock ns/op.
+type cpuMeter struct {
+	b     *testing.B
+	total time.Duration
+	since time.Duration
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (m *cpuMeter) start() { m.b.StartTimer(); m.since = processCPU() }
+
+func (m *cpuMeter) stop() { m.total += processCPU() - m.since; m.b.StopTimer() }
+
+func benchConfig() *Config {
+	// The comparison setup: errors + 10 % probabilistic.
+	cfg := baseConfig(errorsPolicy(), PolicyConfig{Name: "ten-percent", Type: policyProbabilistic, Decision: decisionKeep, Probabilistic: ProbabilisticConfig{Percentage: 10}})
+	cfg.DecisionWait = 5 * time.Second
+	cfg.MaxBufferBytes = 4 << 30
+	cfg.MaxGroupBytes = 1 << 20
+	cfg.MaxGroups = 10_000_000
+	return cfg
+}
+
+func benchProcessor(b *testing.B, cfg *Config, clock *fakeClock) (processor.Traces, *sampler) {
+	p, err := newFactory(clock.now).CreateTraces(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, p.Shutdown(context.Background())) })
+	return p, p.(*tracesProcessor).s
+}
+
+// BenchmarkBuffer measures the cost of buffering one span (ns/op is per
+// span); decisions run outside the timer.
+func BenchmarkBuffer(b *testing.B) {
+	clock := newFakeClock()
+	cfg := benchConfig()
+	cfg.DecisionCache = DecisionCacheConfig{} // ids repeat between passes: no late records
+	p, s := benchProcessor(b, cfg, clock)
+	// Few fixtures: a large pdata fixture would make the garbage collector's
+	// scanning of test data dominate the measurement.
+	batches := benchBatches(2_000)
+	ctx := context.Background()
+	cpu := &cpuMeter{b: b}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.StopTimer()
+	spans := 0
+	for i := 0; spans < b.N; i++ {
+		if i%len(batches) == 0 && i > 0 {
+			clock.advance(time.Hour)
+			s.decideDue(ctx) // start from an empty buffer; ids repeat
+		}
+		cpu.start()
+		end := min(i+len(batches)-i%len(batches), i+1000)
+		for ; i < end && spans < b.N; i++ {
+			td := batches[i%len(batches)]
+			if err := p.ConsumeTraces(ctx, td); err != nil {
+				b.Fatal(err)
+			}
+			spans += td.SpanCount()
+		}
+		i--
+		cpu.stop()
+	}
+	b.ReportMetric(float64(cpu.total.Nanoseconds())/float64(spans), "cpu-ns/span")
+}
+
+// BenchmarkDecide measures deciding one group of 5 spans (ns/op is per
+// group), including re-encoding and forwarding the kept ones (~12 %).
+func BenchmarkDecide(b *testing.B) {
+	clock := newFakeClock()
+	p, s := benchProcessor(b, benchConfig(), clock)
+	ctx := context.Background()
+	const groupsPerRound = 20_000
+	batches := benchBatches(groupsPerRound)
+	cpu := &cpuMeter{b: b}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.StopTimer()
+	decided := 0
+	for decided < b.N {
+		for _, td := range batches {
+			if err := p.ConsumeTraces(ctx, td); err != nil {
+				b.Fatal(err)
+			}
+		}
+		clock.advance(time.Hour)
+		runtime.GC() // do not bill buffering's garbage to deciding
+		cpu.start()
+		s.decideDue(ctx)
+		cpu.stop()
+		decided += groupsPerRound
+	}
+	b.ReportMetric(float64(cpu.total.Nanoseconds())/float64(decided), "cpu-ns/group")
+}
+
+// BenchmarkSteadyState runs the load shape: traces of 5 spans,
+// decision_wait 5 s, errors + 10 %, at 20k spans/s of simulated time, and
+// reports throughput and the memory retained per buffered span, measured
+// (heap growth, including the decision caches) and as accounted against
+// max_buffer_bytes. Requests are built outside the timer with fresh ids.
+func BenchmarkSteadyState(b *testing.B) {
+	clock := newFakeClock()
+	p, s := benchProcessor(b, benchConfig(), clock)
+	ctx := context.Background()
+	// 20k spans/s = 200 requests of 100 spans per second: 5 ms per request.
+	const perRequest = 5 * time.Millisecond
+	baseline := liveHeap()
+	cpu := &cpuMeter{b: b}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.StopTimer()
+	spans := 0
+	var heapPerSpan, acctPerSpan float64
+	const chunk = 20 // requests per timed section: 100 ms of simulated time
+	for i := 0; spans < b.N || i <= 3000; {
+		tds := make([]ptrace.Traces, chunk)
+		for j := range tds {
+			round := (i + j) / benchSpansPerTrace
+			tds[j] = benchBatch(uint64(round*benchTracesPerReq), (i+j)%benchSpansPerTrace)
+		}
+		if i == 3000 { // 15 s in: the buffer holds 5 s worth, caches and size estimates are warm
+			heapPerSpan, acctPerSpan = measureRetained(s, baseline)
+		}
+		cpu.start()
+		for _, td := range tds {
+			if err := p.ConsumeTraces(ctx, td); err != nil {
+				b.Fatal(err)
+			}
+			spans += td.SpanCount()
+			clock.advance(perRequest)
+		}
+		s.decideDue(ctx) // the ticker: every 100 ms of simulated time
+		cpu.stop()
+		i += chunk
+	}
+	b.ReportMetric(float64(cpu.total.Nanoseconds())/float64(spans), "cpu-ns/span")
+	b.ReportMetric(1e9*float64(spans)/float64(cpu.total.Nanoseconds()), "spans/cpu-s")
+	b.ReportMetric(heapPerSpan, "heap-B/buffered-span")
+	b.ReportMetric(acctPerSpan, "accounted-B/buffered-span")
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// measureRetained returns the heap growth since baseline and the accounted
+// bytes, per buffered span.
+func measureRetained(s *sampler, baseline uint64) (heap, accounted float64) {
+	live := liveHeap()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, g := range s.groups {
+		n += g.recordCount()
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return (float64(live) - float64(baseline)) / float64(n), float64(s.buffered) / float64(n)
+}

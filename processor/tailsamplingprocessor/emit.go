@@ -1,0 +1,131 @@
+package tailsamplingprocessor // import "github.com/sluicelogs/sluice/processor/tailsamplingprocessor"
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/otlpwire"
+)
+
+// emission collects the records to forward after the lock is released,
+// bucketed by pipeline, deciding policy and resource/scope header so that
+// each bucket becomes one resource entry of the outgoing batch.
+type emission struct {
+	index   map[bucketKey]*bucket
+	buckets []*bucket
+}
+
+type bucketKey struct {
+	out    int
+	policy int
+	h      *header
+}
+
+type bucket struct {
+	bucketKey
+	records [][]byte
+}
+
+func (em *emission) add(out, policy int, h *header, rec []byte) {
+	k := bucketKey{out: out, policy: policy, h: h}
+	b := em.index[k]
+	if b == nil {
+		if em.index == nil {
+			em.index = map[bucketKey]*bucket{}
+		}
+		b = &bucket{bucketKey: k}
+		em.index[k] = b
+		em.buckets = append(em.buckets, b)
+	}
+	b.records = append(b.records, rec)
+}
+
+// emit sends each pipeline its records as one batch. A refusal by the next
+// consumer is counted and logged: the records were accepted earlier (or
+// belong to other callers), so the error cannot be returned to their sender.
+func (s *sampler) emit(ctx context.Context, em *emission, outs []*output, st *stats) {
+	if len(em.buckets) == 0 {
+		return
+	}
+	var buf []byte
+	var mine []*bucket
+	for oi, o := range outs {
+		buf, mine = buf[:0], mine[:0]
+		n := 0
+		for _, b := range em.buckets {
+			if b.out == oi {
+				buf = otlpwire.AppendResource(buf, b.h.resource, b.h.scope, b.records)
+				mine = append(mine, b)
+				n += len(b.records)
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		if err := s.send(ctx, o, buf, mine); err != nil {
+			st.sendFailed[o.signal] += int64(n)
+			// Never log record contents: they may carry PII.
+			s.logger.Error("next consumer refused sampled records; they are lost",
+				zap.Int("records", n), zap.Error(err))
+		}
+	}
+}
+
+func (s *sampler) send(ctx context.Context, o *output, buf []byte, buckets []*bucket) error {
+	switch o.signal {
+	case signalLogs:
+		ld, err := logsUnmarshaler.UnmarshalLogs(buf)
+		if err != nil {
+			return fmt.Errorf("rebuild logs: %w", err)
+		}
+		if attr := s.cfg.PolicyAttribute; attr != "" {
+			rls := ld.ResourceLogs()
+			for i, b := range buckets {
+				if b.policy == policyNone {
+					continue
+				}
+				tagLogs(rls.At(i), attr, s.policyName(b.policy))
+			}
+		}
+		return o.logs.ConsumeLogs(ctx, ld)
+	default:
+		td, err := tracesUnmarshaler.UnmarshalTraces(buf)
+		if err != nil {
+			return fmt.Errorf("rebuild traces: %w", err)
+		}
+		if attr := s.cfg.PolicyAttribute; attr != "" {
+			rss := td.ResourceSpans()
+			for i, b := range buckets {
+				if b.policy == policyNone {
+					continue
+				}
+				tagSpans(rss.At(i), attr, s.policyName(b.policy))
+			}
+		}
+		return o.traces.ConsumeTraces(ctx, td)
+	}
+}
+
+func tagLogs(rl plog.ResourceLogs, attr, name string) {
+	sls := rl.ScopeLogs()
+	for i := 0; i < sls.Len(); i++ {
+		lrs := sls.At(i).LogRecords()
+		for j := 0; j < lrs.Len(); j++ {
+			lrs.At(j).Attributes().PutStr(attr, name)
+		}
+	}
+}
+
+func tagSpans(rs ptrace.ResourceSpans, attr, name string) {
+	sss := rs.ScopeSpans()
+	for i := 0; i < sss.Len(); i++ {
+		spans := sss.At(i).Spans()
+		for j := 0; j < spans.Len(); j++ {
+			spans.At(j).Attributes().PutStr(attr, name)
+		}
+	}
+}

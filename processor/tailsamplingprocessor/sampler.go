@@ -1,0 +1,668 @@
+package tailsamplingprocessor // import "github.com/sluicelogs/sluice/processor/tailsamplingprocessor"
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
+
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/decisioncache"
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keyhash"
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/otlpwire"
+)
+
+type signal uint8
+
+const (
+	signalLogs signal = iota
+	signalTraces
+	numSignals
+)
+
+// Why a group was decided before its decision_wait elapsed; reasonNone when
+// it was not.
+const (
+	reasonNone = iota - 1
+	reasonMaxBufferBytes
+	reasonMaxGroups
+	reasonMaxGroupRecords
+	reasonMaxGroupBytes
+	reasonShutdown
+	numReasons
+)
+
+// Policy indexes with a special meaning in emissions and the kept cache.
+const (
+	policyDefault = -1 // decided by default_decision
+	policyNone    = -2 // ungrouped record: no policy to name
+)
+
+// Bounds of the decision ticker period (decision_wait / 10, clamped).
+const (
+	minTick = 10 * time.Millisecond
+	maxTick = time.Second
+)
+
+// output is one pipeline served by the shared sampler.
+type output struct {
+	signal signal
+	logs   consumer.Logs
+	traces consumer.Traces
+}
+
+// sampler is the state shared by every pipeline that references one
+// tail_sampling component id: one group table, so one decision per group
+// across logs and traces.
+type sampler struct {
+	cfg         *Config
+	logger      *zap.Logger
+	tel         *metadata.TelemetryBuilder
+	attrs       *telemetryAttrs
+	now         func() time.Time
+	policies    []*policy
+	predicates  []*policy
+	perKeys     []*policy
+	defaultKeep bool
+	ungrouped   struct {
+		sample    bool
+		all       bool
+		threshold uint64
+	}
+	tick time.Duration
+
+	mu       sync.Mutex
+	outputs  []*output
+	groups   map[groupKey]*group
+	queue    groupQueue
+	buffered int64
+	headers  headerTable
+	kept     *decisioncache.FIFO
+	dropped  *decisioncache.FIFO
+	// groupBytes is a moving average of the final arena size of decided
+	// groups, used to size new arenas.
+	groupBytes int
+	closing    bool
+	started    bool
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func newSampler(set processor.Settings, cfg *Config, now func() time.Time) (*sampler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	policies, err := compilePolicies(cfg.Policies)
+	if err != nil {
+		return nil, err
+	}
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("create telemetry: %w", err)
+	}
+	s := &sampler{
+		cfg:         cfg,
+		logger:      set.Logger,
+		tel:         tel,
+		attrs:       newTelemetryAttrs(policies),
+		now:         now,
+		policies:    policies,
+		defaultKeep: cfg.DefaultDecision == decisionKeep,
+		tick:        min(max(cfg.DecisionWait/10, minTick), maxTick),
+		groups:      map[groupKey]*group{},
+		headers:     newHeaderTable(),
+		kept:        decisioncache.New(cfg.DecisionCache.KeptSize),
+		dropped:     decisioncache.New(cfg.DecisionCache.DroppedSize),
+		stop:        make(chan struct{}),
+	}
+	for _, p := range policies {
+		switch p.kind {
+		case kindPredicate:
+			s.predicates = append(s.predicates, p)
+		case kindPerKey:
+			s.perKeys = append(s.perKeys, p)
+		}
+	}
+	if cfg.Ungrouped.Action == ungroupedSample {
+		s.ungrouped.sample = true
+		s.ungrouped.threshold, s.ungrouped.all = hashThreshold(cfg.Ungrouped.SamplingPercentage)
+	}
+	return s, nil
+}
+
+// addOutput registers a pipeline and returns its index (stored with each
+// buffered record, so at most 256 pipelines).
+func (s *sampler) addOutput(o *output) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.outputs) >= 256 {
+		return 0, fmt.Errorf("tail_sampling: at most 256 pipelines can share one instance")
+	}
+	// Copy on write: emitters read a snapshot without the lock.
+	outs := make([]*output, len(s.outputs), len(s.outputs)+1)
+	copy(outs, s.outputs)
+	s.outputs = append(outs, o)
+	return len(s.outputs) - 1, nil
+}
+
+// start launches the decision ticker once for all pipelines.
+func (s *sampler) start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.closing {
+		return
+	}
+	s.started = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(s.tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.decideDue(context.Background())
+			case <-s.stop:
+				return
+			}
+		}
+	}()
+}
+
+// shutdownOne is called once per pipeline. The first call decides and emits
+// every pending group while all downstream consumers are still running (the
+// collector stops components in topological order); afterwards records that
+// still arrive from other pipelines are decided on arrival. The last call
+// releases the telemetry.
+func (s *sampler) shutdownOne(ctx context.Context, last bool) error {
+	s.mu.Lock()
+	first := !s.closing
+	s.closing = true
+	started := s.started
+	s.mu.Unlock()
+	if first {
+		if started {
+			close(s.stop)
+			s.wg.Wait()
+		}
+		s.decideAll(ctx)
+	}
+	if last {
+		s.tel.Shutdown()
+	}
+	return nil
+}
+
+// entry is what the lock-free first pass learns about one record.
+type entry struct {
+	key     groupKey
+	grouped bool
+	root    bool
+	mask    uint64
+	attrs   pcommon.Map
+	res     pcommon.Map
+}
+
+// scratch is per-call working memory, pooled.
+type scratch struct {
+	entries   []entry
+	batch     otlpwire.Batch
+	interned  []*header
+	transient []*header
+	st        stats
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
+
+func getScratch() *scratch {
+	sc := scratchPool.Get().(*scratch)
+	sc.entries = sc.entries[:0]
+	return sc
+}
+
+func putScratch(sc *scratch) {
+	clear(sc.entries) // drop pdata references
+	clear(sc.interned)
+	clear(sc.transient)
+	sc.st.reset()
+	scratchPool.Put(sc)
+}
+
+var (
+	logsMarshaler     = &plog.ProtoMarshaler{}
+	logsUnmarshaler   = &plog.ProtoUnmarshaler{}
+	tracesMarshaler   = &ptrace.ProtoMarshaler{}
+	tracesUnmarshaler = &ptrace.ProtoUnmarshaler{}
+)
+
+func (s *sampler) consumeLogs(ctx context.Context, out int, next consumer.Logs, ld plog.Logs) error {
+	n := ld.LogRecordCount()
+	if n == 0 {
+		return nil
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.st.received[signalLogs] += int64(n)
+	needsWire := false
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		res := rl.Resource().Attributes()
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				e := entry{attrs: lr.Attributes(), res: res}
+				if tid := lr.TraceID(); !tid.IsEmpty() {
+					e.key, e.grouped = groupKey(tid), true
+				} else {
+					e.key, e.grouped = s.correlationKey(e.attrs, res)
+				}
+				if e.grouped {
+					for _, p := range s.predicates {
+						if p.pred.matchLog(lr, res) {
+							e.mask |= p.bit
+						}
+					}
+				}
+				needsWire = needsWire || e.grouped || s.ungrouped.sample
+				sc.entries = append(sc.entries, e)
+			}
+		}
+	}
+	if !needsWire {
+		return s.passThrough(ctx, sc, signalLogs, func() error { return next.ConsumeLogs(ctx, ld) })
+	}
+	buf, err := logsMarshaler.MarshalLogs(ld)
+	if err != nil {
+		return fmt.Errorf("tail_sampling: marshal logs: %w", err)
+	}
+	if err := s.split(sc, buf); err != nil {
+		return fmt.Errorf("tail_sampling: split logs: %w", err)
+	}
+	s.buffer(ctx, sc, out, signalLogs)
+	return nil
+}
+
+func (s *sampler) consumeTraces(ctx context.Context, out int, next consumer.Traces, td ptrace.Traces) error {
+	n := td.SpanCount()
+	if n == 0 {
+		return nil
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.st.received[signalTraces] += int64(n)
+	needsWire := false
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource().Attributes()
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				sp := spans.At(k)
+				e := entry{attrs: sp.Attributes(), res: res}
+				if tid := sp.TraceID(); !tid.IsEmpty() {
+					e.key, e.grouped = groupKey(tid), true
+					e.root = sp.ParentSpanID().IsEmpty()
+					for _, p := range s.predicates {
+						if p.pred.matchSpan(sp, res) {
+							e.mask |= p.bit
+						}
+					}
+				}
+				needsWire = needsWire || e.grouped || s.ungrouped.sample
+				sc.entries = append(sc.entries, e)
+			}
+		}
+	}
+	if !needsWire {
+		return s.passThrough(ctx, sc, signalTraces, func() error { return next.ConsumeTraces(ctx, td) })
+	}
+	buf, err := tracesMarshaler.MarshalTraces(td)
+	if err != nil {
+		return fmt.Errorf("tail_sampling: marshal traces: %w", err)
+	}
+	if err := s.split(sc, buf); err != nil {
+		return fmt.Errorf("tail_sampling: split traces: %w", err)
+	}
+	s.buffer(ctx, sc, out, signalTraces)
+	return nil
+}
+
+// passThrough forwards a batch without any group key unchanged. Its error is
+// returned: nothing of the batch was accepted, so the caller may retry it.
+func (s *sampler) passThrough(ctx context.Context, sc *scratch, sig signal, forward func() error) error {
+	if err := forward(); err != nil {
+		return err
+	}
+	sc.st.ungrouped[sig][outcomePassed] += int64(len(sc.entries))
+	s.record(ctx, &sc.st)
+	return nil
+}
+
+func (s *sampler) split(sc *scratch, buf []byte) error {
+	if err := sc.batch.Parse(buf); err != nil {
+		return err
+	}
+	if len(sc.batch.Records) != len(sc.entries) {
+		return fmt.Errorf("found %d records on the wire, %d in pdata", len(sc.batch.Records), len(sc.entries))
+	}
+	n := len(sc.batch.Scopes)
+	sc.interned = growHeaders(sc.interned, n)
+	sc.transient = growHeaders(sc.transient, n)
+	return nil
+}
+
+func growHeaders(h []*header, n int) []*header {
+	if cap(h) < n {
+		return make([]*header, n)
+	}
+	h = h[:n]
+	clear(h)
+	return h
+}
+
+// correlationKey groups a log record without a trace id by the first
+// configured correlation attribute it carries (record, then resource).
+func (s *sampler) correlationKey(attrs, res pcommon.Map) (groupKey, bool) {
+	for _, name := range s.cfg.CorrelationAttributes {
+		v, ok := attrs.Get(name)
+		if !ok {
+			v, ok = res.Get(name)
+		}
+		if !ok {
+			continue
+		}
+		var str string
+		if v.Type() == pcommon.ValueTypeStr {
+			str = v.Str()
+		} else {
+			str = v.AsString()
+		}
+		if str == "" {
+			continue
+		}
+		return correlationGroupKey(str), true
+	}
+	return groupKey{}, false
+}
+
+// correlationGroupKey derives a 16-byte key from a correlation value, with
+// two differently seeded hashes. It depends only on the value, so a request
+// id logged under different attribute names still forms one group.
+func correlationGroupKey(v string) groupKey {
+	var k groupKey
+	h1, h2 := keyhash.Seeded(0x636f7272, v), keyhash.Seeded(0x69643132, v)
+	for i := range 8 {
+		k[i] = byte(h1 >> (8 * i))
+		k[8+i] = byte(h2 >> (8 * i))
+	}
+	return k
+}
+
+// buffer runs under the lock: it routes every record of the call to its
+// group, the decision cache, or straight through, then enforces the memory
+// bounds. Emission happens after the lock is released.
+func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) {
+	now := s.now()
+	var em emission
+	st := &sc.st
+	s.mu.Lock()
+	groups0, bytes0 := len(s.groups), s.buffered
+	scope := 0
+	for i := range sc.entries {
+		e := &sc.entries[i]
+		for i >= sc.batch.Scopes[scope].End {
+			scope++
+		}
+		rec := sc.batch.Records[i]
+		if !e.grouped {
+			outcome := outcomePassed
+			if s.ungrouped.sample {
+				outcome = outcomeDropped
+				if s.ungrouped.all || keyhash.Seeded(s.cfg.HashSeed, rec) < s.ungrouped.threshold {
+					outcome = outcomeKept
+				}
+			}
+			st.ungrouped[sig][outcome]++
+			if outcome != outcomeDropped {
+				em.add(out, policyNone, sc.transientHeader(scope), rec)
+			}
+			continue
+		}
+		// An undecided group is never in the decision caches (a group is
+		// created only on a cache miss and cached only once decided), so
+		// the common case — another record of a buffered group — needs one
+		// lookup.
+		g := s.groups[e.key]
+		if g == nil {
+			if v, ok := s.kept.Get(e.key); ok {
+				em.add(out, int(v)-1, sc.transientHeader(scope), rec)
+				st.late[sig][1]++
+				st.sampled[sig][1]++
+				continue
+			}
+			if _, ok := s.dropped.Get(e.key); ok {
+				st.late[sig][0]++
+				st.sampled[sig][0]++
+				continue
+			}
+			g = &group{key: e.key, firstNanos: now.UnixNano(), accounted: groupOverhead}
+			s.groups[e.key] = g
+			s.queue.push(g)
+			s.buffered += groupOverhead
+			if len(s.perKeys) > 0 {
+				g.routeKeys = make([]string, len(s.perKeys))
+			}
+		}
+		h := sc.interned[scope]
+		// refs is 0 when every group holding h was decided earlier in this
+		// batch: h left the table and must be interned again.
+		if h == nil || h.refs == 0 {
+			var added int64
+			h, added = s.headers.intern(sc.batch.Scopes[scope].Resource, sc.batch.Scopes[scope].Scope)
+			s.buffered += added
+			sc.interned[scope] = h
+		}
+		s.buffered += g.add(out, h, rec, sig, s.groupBytes)
+		g.matched |= e.mask
+		if g.routeKeys != nil && (e.root || g.recordCount() == 1) {
+			s.setRouteKeys(g, e)
+		}
+		switch {
+		case g.recordCount() >= s.cfg.MaxGroupRecords:
+			s.decide(g, now, reasonMaxGroupRecords, st, &em)
+		case int64(len(g.arena)) >= s.cfg.MaxGroupBytes:
+			s.decide(g, now, reasonMaxGroupBytes, st, &em)
+		}
+		s.enforceBounds(now, st, &em)
+	}
+	if s.closing {
+		s.decidePending(now, false, st, &em)
+	}
+	st.groupsDelta += int64(len(s.groups) - groups0)
+	st.bytesDelta += s.buffered - bytes0
+	outs := s.outputs
+	s.mu.Unlock()
+	s.emit(ctx, &em, outs, st)
+	s.record(ctx, st)
+}
+
+func (sc *scratch) transientHeader(scope int) *header {
+	if h := sc.transient[scope]; h != nil {
+		return h
+	}
+	s := sc.batch.Scopes[scope]
+	h := &header{resource: s.Resource, scope: s.Scope}
+	sc.transient[scope] = h
+	return h
+}
+
+func (s *sampler) setRouteKeys(g *group, e *entry) {
+	for _, p := range s.perKeys {
+		old := g.routeKeys[p.perKeyIdx]
+		k := p.perKey.routeKey(e.attrs, e.res)
+		g.routeKeys[p.perKeyIdx] = k
+		delta := int64(len(k) - len(old))
+		g.accounted += delta
+		s.buffered += delta
+	}
+}
+
+// enforceBounds decides the oldest groups early while the buffer is over
+// max_buffer_bytes or max_groups. Nothing is dropped undecided.
+func (s *sampler) enforceBounds(now time.Time, st *stats, em *emission) {
+	for {
+		reason := reasonNone
+		switch {
+		case s.buffered > s.cfg.MaxBufferBytes:
+			reason = reasonMaxBufferBytes
+		case len(s.groups) > s.cfg.MaxGroups:
+			reason = reasonMaxGroups
+		}
+		if reason == reasonNone {
+			return
+		}
+		g := s.queue.oldest()
+		if g == nil {
+			return
+		}
+		s.queue.pop()
+		s.decide(g, now, reason, st, em)
+	}
+}
+
+// decidePending decides queued groups: all of them, or (dueOnly) those whose
+// decision_wait has elapsed.
+func (s *sampler) decidePending(now time.Time, dueOnly bool, st *stats, em *emission) {
+	deadline := now.Add(-s.cfg.DecisionWait).UnixNano()
+	for g := s.queue.oldest(); g != nil; g = s.queue.oldest() {
+		if dueOnly && g.firstNanos > deadline {
+			return
+		}
+		s.queue.pop()
+		reason := reasonNone
+		if !dueOnly {
+			reason = reasonShutdown
+		}
+		s.decide(g, now, reason, st, em)
+	}
+}
+
+// decideDue decides every group whose decision_wait has elapsed.
+func (s *sampler) decideDue(ctx context.Context) {
+	s.decideAndEmit(ctx, true)
+}
+
+// decideAll decides every pending group (shutdown).
+func (s *sampler) decideAll(ctx context.Context) {
+	s.decideAndEmit(ctx, false)
+}
+
+func (s *sampler) decideAndEmit(ctx context.Context, dueOnly bool) {
+	var st stats
+	var em emission
+	now := s.now()
+	s.mu.Lock()
+	groups0, bytes0 := len(s.groups), s.buffered
+	s.decidePending(now, dueOnly, &st, &em)
+	st.groupsDelta = int64(len(s.groups) - groups0)
+	st.bytesDelta = s.buffered - bytes0
+	outs := s.outputs
+	s.mu.Unlock()
+	s.emit(ctx, &em, outs, &st)
+	s.record(ctx, &st)
+}
+
+// decide evaluates the policies for g, releases its memory, remembers the
+// decision and queues its records for emission when kept. Under the lock.
+func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emission) {
+	pi, keep := s.evaluate(g, now)
+	delete(s.groups, g.key)
+	g.decided = true
+	// Moving average over ~16 groups; a group decided for its size does not
+	// describe the typical one.
+	if reason != reasonMaxGroupBytes && reason != reasonMaxGroupRecords {
+		s.groupBytes += (len(g.arena) - s.groupBytes) / 16
+	}
+	s.buffered -= g.accounted
+	for _, h := range g.headers {
+		s.buffered -= s.headers.release(h)
+	}
+	k := 0
+	if keep {
+		k = 1
+		if s.kept.Put(g.key, uint8(pi+1)) {
+			st.evictions[1]++
+		}
+		for _, p := range s.perKeys {
+			p.perKey.kept(now, g.routeKeys[p.perKeyIdx])
+		}
+		g.eachRecord(func(out int, h *header, rec []byte) {
+			em.add(out, pi, h, rec)
+		})
+	} else if s.dropped.Put(g.key, 0) {
+		st.evictions[0]++
+	}
+	for sig, n := range g.records {
+		st.sampled[sig][k] += int64(n)
+	}
+	st.decided = growInt64(st.decided, 2*(len(s.policies)+1))
+	st.decided[2*(pi+1)+k]++
+	if reason != reasonNone {
+		st.early[reason]++
+	}
+	// The emission keeps the record bytes alive until sent.
+	g.arena, g.headers, g.routeKeys = nil, nil, nil
+}
+
+func growInt64(v []int64, n int) []int64 {
+	if len(v) >= n {
+		return v
+	}
+	for len(v) < n {
+		v = append(v, 0)
+	}
+	return v
+}
+
+// evaluate returns the index of the first matching policy and its decision,
+// or policyDefault and default_decision.
+func (s *sampler) evaluate(g *group, now time.Time) (int, bool) {
+	for i, p := range s.policies {
+		var match bool
+		switch p.kind {
+		case kindPredicate:
+			match = g.matched&p.bit != 0
+		case kindProbabilistic:
+			match = p.all || keyHash(s.cfg.HashSeed, g.key) < p.threshold
+		case kindRateLimit:
+			match = p.limiter.take(now)
+		case kindPerKey:
+			match = p.perKey.below(now, g.routeKeys[p.perKeyIdx])
+		case kindAlways:
+			match = true
+		}
+		if match {
+			return i, p.keep
+		}
+	}
+	return policyDefault, s.defaultKeep
+}
+
+func (s *sampler) policyName(pi int) string {
+	if pi == policyDefault {
+		return defaultDecisionPolicyTag
+	}
+	return s.policies[pi].name
+}
