@@ -1,0 +1,377 @@
+package detect
+
+import (
+	"strconv"
+
+	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/checksum"
+)
+
+var (
+	phoneContext = []string{"phone", "tel", "mobile", "cell", "fax", "call", "sms", "whatsapp", "contact"}
+	ssnContext   = []string{"ssn", "social security", "social_security", "socialsecurity"}
+)
+
+// maxGroups bounds the digit groups one run is split into.
+const maxGroups = 8
+
+// digitRun is a run of digit groups joined by one kind of separator.
+type digitRun struct {
+	start, end [maxGroups]int
+	n          int
+	sep        byte // 0 when the run is a single group
+}
+
+func (r *digitRun) digits(a, b int) int {
+	t := 0
+	for k := a; k <= b; k++ {
+		t += r.end[k] - r.start[k]
+	}
+	return t
+}
+
+func (r *digitRun) lens(k int) int { return r.end[k] - r.start[k] }
+
+// readDigitRun reads digit groups from i joined by single ' ', '-' or '.'.
+func readDigitRun(s string, i, j int) digitRun {
+	var r digitRun
+	r.start[0], r.end[0], r.n = i, j, 1
+	for r.n < maxGroups {
+		e := r.end[r.n-1]
+		if e+1 >= len(s) || !is(s[e+1], cDigit) {
+			break
+		}
+		sep := s[e]
+		if sep != ' ' && sep != '-' && sep != '.' {
+			break
+		}
+		if r.sep != 0 && sep != r.sep {
+			break
+		}
+		ge := span(s, e+1, cDigit)
+		r.sep = sep
+		r.start[r.n], r.end[r.n] = e+1, ge
+		r.n++
+	}
+	return r
+}
+
+// digits runs the number detectors on a token starting with a digit.
+func (sc *Scanner) digits(s string, i, j int, key string) (Match, bool, int) {
+	// A number glued to a letter (150ms, 4bf92f35…, v1) is no entity, and
+	// neither is one continuing a compound token (pod-7d9f8b6c4, a.1).
+	if j < len(s) && !is(s[j], cDigit) && is(s[j], cWord) {
+		return Match{}, false, j
+	}
+	if i >= 2 && (s[i-1] == '-' || s[i-1] == '.') && is(s[i-2], cWord) {
+		return Match{}, false, j
+	}
+	// A short number standing alone (a status, a count, a port) can be
+	// nothing: every entity here needs 9+ digits, or groups, or dots.
+	if j-i < 9 && (j+1 >= len(s) || !is(s[j+1], cDigit) || (s[j] != ' ' && s[j] != '-' && s[j] != '.')) {
+		return Match{}, false, j
+	}
+	if sc.on[IPv4] && j < len(s) && s[j] == '.' {
+		if m, ok := ipv4(s, i); ok {
+			return m, true, m.End
+		}
+	}
+	r := readDigitRun(s, i, j)
+	runEnd := r.end[r.n-1]
+	if runEnd < len(s) && is(s[runEnd], cWord) {
+		// The last group is glued to letters (a UUID, a dashed hash).
+		return Match{}, false, runEnd
+	}
+	if r.sep == '.' {
+		// Dotted numbers are versions, OIDs or decimals; only phones use
+		// dots, and only with context.
+		if sc.on[Phone] {
+			if m, ok := phoneWithContext(s, &r, key); ok {
+				return m, true, m.End
+			}
+		}
+		return Match{}, false, runEnd
+	}
+	if sc.on[USSSN] {
+		if m, ok := ssn(s, &r, key); ok {
+			return m, true, m.End
+		}
+	}
+	if sc.on[PaymentCard] {
+		if m, ok := card(s, &r); ok {
+			return m, true, m.End
+		}
+	}
+	if sc.on[Phone] {
+		if m, ok := phoneWithContext(s, &r, key); ok {
+			return m, true, m.End
+		}
+	}
+	if r.sep == ' ' {
+		// Space-separated numbers are separate tokens: each later one gets
+		// its own chance ("port 0 10.0.0.1").
+		return Match{}, false, j
+	}
+	return Match{}, false, runEnd
+}
+
+func atoi(s string) int {
+	v := 0
+	for k := 0; k < len(s); k++ {
+		v = v*10 + int(s[k]-'0')
+	}
+	return v
+}
+
+// ipv4 matches a dotted quad of decimal octets without leading zeros that is
+// not part of a longer dotted number (an OID or a four-part version tail).
+func ipv4(s string, i int) (Match, bool) {
+	p := i
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if p >= len(s) || s[p] != '.' {
+				return Match{}, false
+			}
+			p++
+		}
+		e := span(s, p, cDigit)
+		if e == p || e-p > 3 || (e-p > 1 && s[p] == '0') || atoi(s[p:e]) > 255 {
+			return Match{}, false
+		}
+		p = e
+	}
+	if p < len(s) && (is(s[p], cWord) || (s[p] == '.' && at(s, p+1, cDigit))) {
+		return Match{}, false
+	}
+	if i > 0 && s[i-1] == '.' {
+		return Match{}, false
+	}
+	// Loopback, "any" and broadcast addresses identify no one.
+	if hasPrefix(s, i, "127.") || s[i:p] == "0.0.0.0" || s[i:p] == "255.255.255.255" {
+		return Match{}, false
+	}
+	return Match{i, p, int(IPv4)}, true
+}
+
+// ssn matches AAA-GG-SSSS with valid allocation, or nine plain digits with
+// an SSN context word nearby.
+func ssn(s string, r *digitRun, key string) (Match, bool) {
+	start, end := r.start[0], r.end[r.n-1]
+	switch {
+	case r.n == 3 && r.sep == '-' && r.lens(0) == 3 && r.lens(1) == 2 && r.lens(2) == 4:
+		a := atoi(s[r.start[0]:r.end[0]])
+		g := atoi(s[r.start[1]:r.end[1]])
+		n := atoi(s[r.start[2]:r.end[2]])
+		if checksum.SSN(a, g, n) {
+			return Match{start, end, int(USSSN)}, true
+		}
+	case r.n == 1 && r.lens(0) == 9:
+		a := atoi(s[start : start+3])
+		g := atoi(s[start+3 : start+5])
+		n := atoi(s[start+5 : end])
+		if checksum.SSN(a, g, n) && hasNearContext(s, start, key, ssnContext) {
+			return Match{start, end, int(USSSN)}, true
+		}
+	}
+	return Match{}, false
+}
+
+// cardIssuer reports whether a card number of n digits starting with the
+// six digits p6 belongs to a known issuer range of that length.
+func cardIssuer(p6, n int) bool {
+	p1, p2, p3, p4 := p6/100000, p6/10000, p6/1000, p6/100
+	switch {
+	case p1 == 4: // Visa
+		return n == 13 || n == 16 || n == 19
+	case p2 >= 51 && p2 <= 55, p4 >= 2221 && p4 <= 2720: // Mastercard
+		return n == 16
+	case p2 == 34 || p2 == 37: // American Express
+		return n == 15
+	case p4 >= 2200 && p4 <= 2204: // Mir
+		return n >= 16 && n <= 19
+	case p4 == 6011, p3 >= 644 && p3 <= 649, p2 == 65, p6 >= 622126 && p6 <= 622925: // Discover
+		return n >= 16 && n <= 19
+	case p4 >= 3528 && p4 <= 3589: // JCB
+		return n >= 16 && n <= 19
+	case p3 >= 300 && p3 <= 305, p2 == 36, p2 == 38, p2 == 39: // Diners Club
+		return n >= 14 && n <= 19
+	case p2 == 62: // UnionPay
+		return n >= 16 && n <= 19
+	case p4 == 5018, p4 == 5020, p4 == 5038, p4 == 5893, p4 == 6304, p4 == 6759, p4 >= 6761 && p4 <= 6763: // Maestro
+		return n >= 13 && n <= 19
+	}
+	return false
+}
+
+// cardGrouping reports whether groups a..b look like a printed card number:
+// fours with a shorter tail (4-4-4-4, 4-4-4-4-3) or Amex/Diners 4-6-5, 4-6-4.
+func cardGrouping(r *digitRun, a, b int) bool {
+	if a == b {
+		return true
+	}
+	if b-a == 2 && r.lens(a) == 4 && r.lens(a+1) == 6 && (r.lens(b) == 5 || r.lens(b) == 4) {
+		return true
+	}
+	for k := a; k < b; k++ {
+		if r.lens(k) != 4 {
+			return false
+		}
+	}
+	return r.lens(b) >= 1 && r.lens(b) <= 4
+}
+
+// prefix6 returns the first six digits of groups a.. as a number.
+func prefix6(s string, r *digitRun, a int) int {
+	v, got := 0, 0
+	for k := a; k < r.n && got < 6; k++ {
+		for p := r.start[k]; p < r.end[k] && got < 6; p++ {
+			v = v*10 + int(s[p]-'0')
+			got++
+		}
+	}
+	for ; got < 6; got++ {
+		v *= 10
+	}
+	return v
+}
+
+// card finds a payment card number in the run: 13-19 digits, known issuer
+// prefix for that length, Luhn-valid, grouped as cards are printed. A dashed
+// run must be a card as a whole; a space-separated run may hold one among
+// other numbers.
+func card(s string, r *digitRun) (Match, bool) {
+	if r.sep == '-' {
+		if r.n > 1 && !cardGrouping(r, 0, r.n-1) {
+			return Match{}, false
+		}
+		return cardWindow(s, r, 0, r.n-1)
+	}
+	for a := 0; a < r.n; a++ {
+		for b := r.n - 1; b >= a; b-- {
+			if m, ok := cardWindow(s, r, a, b); ok && cardGrouping(r, a, b) {
+				return m, true
+			}
+		}
+	}
+	return Match{}, false
+}
+
+func cardWindow(s string, r *digitRun, a, b int) (Match, bool) {
+	n := r.digits(a, b)
+	if n < 13 || n > 19 {
+		return Match{}, false
+	}
+	if !cardIssuer(prefix6(s, r, a), n) {
+		return Match{}, false
+	}
+	if !checksum.Luhn(s[r.start[a]:r.end[b]]) {
+		return Match{}, false
+	}
+	if n == 13 && checksum.EAN13(s[r.start[a]:r.end[b]]) {
+		// Visa stopped issuing 13-digit numbers long ago; a 13-digit number
+		// with a valid GS1 check digit is far more likely a product barcode.
+		return Match{}, false
+	}
+	return Match{r.start[a], r.end[b], int(PaymentCard)}, true
+}
+
+// CardInt reports whether the integer v is a valid payment card number
+// (numbers stored as ints in attributes).
+func CardInt(v int64) bool {
+	if v <= 0 {
+		return false
+	}
+	u := uint64(v)
+	n := 0
+	for x := u; x > 0; x /= 10 {
+		n++
+	}
+	if n < 13 || n > 19 {
+		return false
+	}
+	p := u
+	for k := n; k > 6; k-- {
+		p /= 10
+	}
+	return cardIssuer(int(p), n) && checksum.LuhnInt(u) && (n != 13 || !checksum.EAN13(strconv.FormatUint(u, 10)))
+}
+
+// phoneWithContext matches a national phone number after a context word:
+// NANP 10 digits (or 11 with a leading 1) or, with separators, a 9-12 digit
+// number with a leading trunk 0.
+func phoneWithContext(s string, r *digitRun, key string) (Match, bool) {
+	for b := r.n - 1; b >= 0; b-- {
+		n := r.digits(0, b)
+		ok := false
+		first := s[r.start[0]]
+		p6 := prefix6(s, r, 0)
+		switch {
+		case n == 10 && first >= '2' && (p6/100)%10 >= 2:
+			ok = b == 0 || (b == 2 && r.lens(0) == 3 && r.lens(1) == 3)
+		case n == 11 && first == '1' && (p6/10000)%10 >= 2 && (p6/10)%10 >= 2:
+			ok = b == 0 || (b == 3 && r.lens(0) == 1 && r.lens(1) == 3 && r.lens(2) == 3)
+		case n >= 9 && n <= 12 && first == '0' && b >= 1:
+			ok = true
+		}
+		if ok && hasNearContext(s, r.start[0], key, phoneContext) {
+			return Match{r.start[0], r.end[b], int(Phone)}, true
+		}
+	}
+	return Match{}, false
+}
+
+// phoneE164 matches '+', a country code and 8-15 digits in total, with
+// optional single separators ( space, '-', '.', parentheses).
+func phoneE164(s string, i int) (Match, bool) {
+	if at(s, i-1, cWord) || !at(s, i+1, cDigit) || s[i+1] == '0' {
+		return Match{}, false
+	}
+	p, digits, last := i+1, 0, i+1
+	for p < len(s) {
+		c := s[p]
+		switch {
+		case is(c, cDigit):
+			digits++
+			p++
+			last = p
+			continue
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+			// One separator, or ") " / " (" pairs.
+			q := p + 1
+			if q < len(s) && (s[q] == ' ' || s[q] == '(') && (c == ')' || c == ' ') {
+				q++
+			}
+			if at(s, q, cDigit) {
+				p = q
+				continue
+			}
+		}
+		break
+	}
+	if digits < 8 || digits > 15 || at(s, last, cWord) || (last < len(s) && s[last] == '+') {
+		return Match{}, false
+	}
+	if last < len(s) && s[last] == '.' && at(s, last+1, cDigit) {
+		return Match{}, false
+	}
+	return Match{i, last, int(Phone)}, true
+}
+
+// phoneNANPParen matches "(NXX) NXX-XXXX" and "(NXX)NXX-XXXX".
+func phoneNANPParen(s string, i int) (Match, bool) {
+	p := i + 1
+	if span(s, p, cDigit) != p+3 || s[p] < '2' || !hasPrefix(s, p+3, ")") {
+		return Match{}, false
+	}
+	p += 4
+	if p < len(s) && s[p] == ' ' {
+		p++
+	}
+	if span(s, p, cDigit) != p+3 || s[p] < '2' || p+3 >= len(s) || (s[p+3] != '-' && s[p+3] != '.' && s[p+3] != ' ') {
+		return Match{}, false
+	}
+	p += 4
+	if span(s, p, cDigit) != p+4 || at(s, p+4, cWord) {
+		return Match{}, false
+	}
+	return Match{i, p + 4, int(Phone)}, true
+}

@@ -1,0 +1,341 @@
+package detect
+
+import (
+	"regexp"
+
+	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/checksum"
+)
+
+// Validator is the check a custom detector's regex match must pass.
+type Validator uint8
+
+const (
+	// ValidateNone accepts every regex match.
+	ValidateNone Validator = iota
+	// ValidateLuhn requires the digits of the match to pass the Luhn check.
+	ValidateLuhn
+	// ValidateMod97 requires the match to pass the IBAN mod-97 check.
+	ValidateMod97
+)
+
+// Custom is a detector defined in configuration.
+type Custom struct {
+	// Regexp finds candidates.
+	Regexp *regexp.Regexp
+	// Validator must accept a candidate for it to count.
+	Validator Validator
+	// Context, when not empty, lists lower-case words of which one must
+	// appear shortly before the candidate or in its key.
+	Context []string
+}
+
+// Scanner finds the enabled detectors' matches in text. It holds no
+// per-call state and is safe for concurrent use.
+type Scanner struct {
+	on     [NumBuiltin]bool
+	custom []Custom
+}
+
+// NewScanner returns a scanner running the enabled built-in detectors and
+// the custom ones.
+func NewScanner(enabled []Detector, custom []Custom) *Scanner {
+	sc := &Scanner{custom: custom}
+	for _, d := range enabled {
+		if d < NumBuiltin {
+			sc.on[d] = true
+		}
+	}
+	return sc
+}
+
+// Enabled reports whether the built-in detector d runs.
+func (sc *Scanner) Enabled(d Detector) bool { return sc.on[d] }
+
+// Scan appends to dst the non-overlapping matches found in s, in order, and
+// returns the extended slice. key is the attribute or map key s is the value
+// of ("" when none); it serves as context for ambiguous numbers.
+func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
+	base := len(dst)
+	n := len(s)
+	for i := 0; i < n; {
+		c := s[i]
+		k := class[c]
+		if k&(cWord|cAnchor) == 0 {
+			i++
+			continue
+		}
+		if k&cWord != 0 {
+			j := span(s, i+1, cWord)
+			// Fast path: a word that starts no token, number or IBAN and is
+			// not followed by what continues an IPv6 address or a base64
+			// secret. Most words of a log line end here.
+			if k&cDigit == 0 && j-i < 40 && (j == n || (s[j] != ':' && s[j] != '/' && s[j] != '+')) &&
+				(j-i < 2 || !tokenPrefix(c, s[i+1])) && (j-i < 4 || !is(s[i+2], cDigit) || !is(s[i+3], cDigit)) {
+				i = j
+				continue
+			}
+			m, ok, next := sc.atWord(s, i, j, key)
+			if ok {
+				dst = appendMatch(dst, base, m)
+				if m.End > next {
+					next = m.End
+				}
+			}
+			if next <= i {
+				next = j
+			}
+			i = next
+			continue
+		}
+		var m Match
+		ok := false
+		switch c {
+		case '@':
+			if sc.on[Email] {
+				m, ok = email(s, i)
+			}
+		case '=', ':':
+			m, ok = sc.atSeparator(s, i)
+		case '+':
+			if sc.on[Phone] {
+				m, ok = phoneE164(s, i)
+			}
+		case '(':
+			if sc.on[Phone] {
+				m, ok = phoneNANPParen(s, i)
+			}
+		case '-':
+			if sc.on[PrivateKey] {
+				m, ok = pemBlock(s, i)
+			}
+		}
+		if ok {
+			dst = appendMatch(dst, base, m)
+			// A secret value is scanned on, so a specific detector (a Stripe
+			// key in STRIPE_KEY=…) can claim it; see wins.
+			if m.End > i && m.Detector != int(SecretKeyValue) {
+				i = m.End
+				continue
+			}
+		}
+		i++
+	}
+	if len(sc.custom) > 0 {
+		dst = sc.scanCustom(dst, base, s, key)
+	}
+	return dst
+}
+
+// appendMatch adds m to the sorted, non-overlapping matches dst[base:]. Of
+// overlapping matches the longest wins (the earlier one on a tie).
+func appendMatch(dst []Match, base int, m Match) []Match {
+	if len(dst) == base || dst[len(dst)-1].End <= m.Start {
+		return append(dst, m)
+	}
+	for k := base; k < len(dst); k++ {
+		o := dst[k]
+		if o.Start < m.End && m.Start < o.End && !wins(m, o) {
+			return dst
+		}
+	}
+	// Drop the shorter overlapping matches, then insert m in order.
+	w := base
+	for k := base; k < len(dst); k++ {
+		o := dst[k]
+		if o.Start < m.End && m.Start < o.End {
+			continue
+		}
+		dst[w] = o
+		w++
+	}
+	dst = append(dst[:w], m)
+	for k := len(dst) - 1; k > base && dst[k-1].Start > m.Start; k-- {
+		dst[k], dst[k-1] = dst[k-1], dst[k]
+	}
+	return dst
+}
+
+// tokenPrefix reports whether a word starting with c0 c1 may be one of the
+// prefixed tokens (AKIA…, AIza…, Bearer, Basic, gh…, gl…, xox…, hooks…,
+// sk_…, rk_…, whsec_…, eyJ…).
+func tokenPrefix(c0, c1 byte) bool {
+	switch c0 {
+	case 'A':
+		return true
+	case 'B', 'b':
+		c1 = lower(c1)
+		return c1 == 'e' || c1 == 'a'
+	case 'g':
+		return c1 == 'h' || c1 == 'l'
+	case 'x', 'h':
+		return c1 == 'o'
+	case 's', 'r':
+		return c1 == 'k'
+	case 'w':
+		return c1 == 'h'
+	case 'e':
+		return c1 == 'y'
+	}
+	return false
+}
+
+// wins reports whether m replaces the overlapping match o: the longer one
+// wins; on a tie a specific detector beats secret_kv (a Stripe key in
+// STRIPE_KEY=… is reported as a Stripe key), otherwise the first found stays.
+func wins(m, o Match) bool {
+	ml, ol := m.End-m.Start, o.End-o.Start
+	if ml != ol {
+		return ml > ol
+	}
+	return o.Detector == int(SecretKeyValue) && m.Detector != int(SecretKeyValue)
+}
+
+// atWord runs the detectors that start at a word token s[i:j]. It returns the
+// match, if any, and where scanning resumes when there is none.
+func (sc *Scanner) atWord(s string, i, j int, key string) (Match, bool, int) {
+	c := s[i]
+	if sc.on[IPv6] && j < len(s) && s[j] == ':' {
+		if m, ok := ipv6Token(s, i, j); ok {
+			return m, true, m.End
+		}
+	}
+	if class[c]&cDigit != 0 {
+		if i > 0 && s[i-1] == '+' && sc.on[Phone] {
+			// Handled by the '+' case when it starts the token.
+			return Match{}, false, j
+		}
+		m, ok, next := sc.digits(s, i, j, key)
+		if !ok && sc.on[AWSSecretKey] && awsSecretCandidate(s, i, j) {
+			if m, ok := awsSecret(s, i, key); ok {
+				return m, true, m.End
+			}
+		}
+		return m, ok, next
+	}
+	switch c {
+	case 'A':
+		if sc.on[AWSAccessKey] && j-i == 20 && awsKeyID(s[i:j]) {
+			return Match{i, j, int(AWSAccessKey)}, true, j
+		}
+		if sc.on[GoogleAPIKey] && hasPrefix(s, i, "AIza") {
+			e := span(s, i+4, cB64URL)
+			if e-i == 39 && !at(s, e, cB64URL) {
+				return Match{i, e, int(GoogleAPIKey)}, true, e
+			}
+		}
+	case 'g':
+		if sc.on[GitHubToken] {
+			if m, ok := githubToken(s, i, j); ok {
+				return m, true, m.End
+			}
+		}
+		if sc.on[GitLabToken] {
+			if m, ok := gitlabToken(s, i); ok {
+				return m, true, m.End
+			}
+		}
+	case 'x':
+		if sc.on[SlackToken] {
+			if m, ok := slackToken(s, i); ok {
+				return m, true, m.End
+			}
+		}
+	case 'h':
+		if sc.on[SlackToken] {
+			if m, ok := slackWebhook(s, i); ok {
+				return m, true, m.End
+			}
+		}
+	case 's', 'r', 'w':
+		if sc.on[StripeKey] {
+			if m, ok := stripeKey(s, i, j); ok {
+				return m, true, m.End
+			}
+		}
+	case 'e':
+		if sc.on[JWT] {
+			if m, ok := jwt(s, i); ok {
+				return m, true, m.End
+			}
+		}
+	case 'b', 'B':
+		if sc.on[BearerToken] {
+			if m, ok := bearer(s, i, j); ok {
+				return m, true, m.End
+			}
+		}
+	}
+	if sc.on[IBAN] && j-i >= 4 && is(s[i+2], cDigit) && is(s[i+3], cDigit) {
+		if m, ok := iban(s, i, j); ok {
+			return m, true, m.End
+		}
+	}
+	if sc.on[AWSSecretKey] && awsSecretCandidate(s, i, j) {
+		if m, ok := awsSecret(s, i, key); ok {
+			return m, true, m.End
+		}
+	}
+	return Match{}, false, j
+}
+
+// awsSecretCandidate is the cheap test for a 40-character base64 token: the
+// word is that long, or continues with '/' or '+'.
+func awsSecretCandidate(s string, i, j int) bool {
+	return j-i >= 40 || (j < len(s) && (s[j] == '/' || s[j] == '+'))
+}
+
+// ipv6Token tries an IPv6 address at a token of hex digits followed by ':'.
+func ipv6Token(s string, i, j int) (Match, bool) {
+	if j-i > 4 || span(s, i, cHex) != j || at(s, i-1, cWord) {
+		return Match{}, false
+	}
+	return ipv6(s, i)
+}
+
+// atSeparator runs the detectors anchored on '=' or ':'.
+func (sc *Scanner) atSeparator(s string, i int) (Match, bool) {
+	if s[i] == ':' {
+		if hasPrefix(s, i, "://") {
+			if sc.on[URLCredentials] {
+				return urlCredentials(s, i)
+			}
+			return Match{}, false
+		}
+		if sc.on[IPv6] && hasPrefix(s, i, "::") && !at(s, i-1, cWord) {
+			if m, ok := ipv6(s, i); ok {
+				return m, true
+			}
+		}
+	}
+	if sc.on[SecretKeyValue] {
+		return secretValue(s, i)
+	}
+	return Match{}, false
+}
+
+func (sc *Scanner) scanCustom(dst []Match, base int, s, key string) []Match {
+	for ci := range sc.custom {
+		cd := &sc.custom[ci]
+		for _, loc := range cd.Regexp.FindAllStringIndex(s, -1) {
+			if loc[0] == loc[1] {
+				continue
+			}
+			v := s[loc[0]:loc[1]]
+			switch cd.Validator {
+			case ValidateLuhn:
+				if !checksum.Luhn(v) {
+					continue
+				}
+			case ValidateMod97:
+				if !checksum.Mod97(v) {
+					continue
+				}
+			}
+			if len(cd.Context) > 0 && !hasContext(s, loc[0], key, cd.Context) {
+				continue
+			}
+			dst = appendMatch(dst, base, Match{loc[0], loc[1], int(NumBuiltin) + ci})
+		}
+	}
+	return dst
+}

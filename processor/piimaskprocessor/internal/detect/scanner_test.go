@@ -1,0 +1,241 @@
+package detect
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func allScanner() *Scanner {
+	all := make([]Detector, NumBuiltin)
+	for d := range all {
+		all[d] = Detector(d)
+	}
+	return NewScanner(all, nil)
+}
+
+// found renders the matches as "detector:value" for compact comparisons.
+func found(sc *Scanner, s, key string) []string {
+	var out []string
+	for _, m := range sc.Scan(nil, s, key) {
+		name := "custom"
+		if m.Detector < int(NumBuiltin) {
+			name = Detector(m.Detector).String()
+		}
+		out = append(out, name+":"+s[m.Start:m.End])
+	}
+	return out
+}
+
+func TestScanPositives(t *testing.T) {
+	sc := allScanner()
+	tests := []struct {
+		in   string
+		key  string
+		want []string
+	}{
+		{"user jane.doe+tag@mail.example.co.uk logged in", "", []string{"email:jane.doe+tag@mail.example.co.uk"}},
+		{"mailto:ops@example.org.", "", []string{"email:ops@example.org"}},
+		{"card 4111 1111 1111 1111 charged", "", []string{"payment_card:4111 1111 1111 1111"}},
+		{"card=4111-1111-1111-1111;", "", []string{"payment_card:4111-1111-1111-1111"}},
+		{"amex 3782 822463 10005 ok", "", []string{"payment_card:3782 822463 10005"}},
+		{"pan:5555555555554444", "", []string{"payment_card:5555555555554444"}},
+		{"amount 100 4111111111111111 EUR", "", []string{"payment_card:4111111111111111"}},
+		{"ssn 536-22-1234 on file", "", []string{"us_ssn:536-22-1234"}},
+		{"536221234", "ssn", []string{"us_ssn:536221234"}},
+		{"SSN: 536221234", "", []string{"us_ssn:536221234"}},
+		{"call +1 415-555-2671 now", "", []string{"phone:+1 415-555-2671"}},
+		{"to +447911123456.", "", []string{"phone:+447911123456"}},
+		{"office (415) 555-2671", "", []string{"phone:(415) 555-2671"}},
+		{"phone: 415-555-2671", "", []string{"phone:415-555-2671"}},
+		{"4155552671", "mobile", []string{"phone:4155552671"}},
+		{"tel 030 1234567", "", []string{"phone:030 1234567"}},
+		{"client 203.0.113.42 connected", "", []string{"ipv4:203.0.113.42"}},
+		{"from [2001:db8::8a2e:370:7334]:443", "", []string{"ipv6:2001:db8::8a2e:370:7334"}},
+		{"peer fe80::1ff:fe23:4567:890a dropped", "", []string{"ipv6:fe80::1ff:fe23:4567:890a"}},
+		{"peer 2001:0db8:85a3:0000:0000:8a2e:0370:7334", "", []string{"ipv6:2001:0db8:85a3:0000:0000:8a2e:0370:7334"}},
+		{"iban DE89370400440532013000 ok", "", []string{"iban:DE89370400440532013000"}},
+		{"IBAN GB82 WEST 1234 5698 7654 32.", "", []string{"iban:GB82 WEST 1234 5698 7654 32"}},
+		{"t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U x", "", []string{"jwt:eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"}},
+		{"Authorization: Bearer abc123DEF456ghi789", "", []string{"bearer_token:abc123DEF456ghi789"}},
+		{"Authorization: Basic dXNlcjpwYXNzd29yZA==", "", []string{"bearer_token:dXNlcjpwYXNzd29yZA=="}},
+		{"key AKIAIOSFODNN7EXAMPLE used", "", []string{"aws_access_key:AKIAIOSFODNN7EXAMPLE"}},
+		{"aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", []string{"aws_secret_key:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}},
+		{"db_password=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", []string{"secret_kv:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}},
+		{"STRIPE_KEY=sk_live_4eC39HqLyjWDarjtT1zdp7dc & password=a@b.co x", "", []string{"stripe_key:sk_live_4eC39HqLyjWDarjtT1zdp7dc", "email:a@b.co"}},
+		{"aws creds wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", []string{"aws_secret_key:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}},
+		{"gh ghp_1234567890abcdefghijABCDEFGHIJ123456 push", "", []string{"github_token:ghp_1234567890abcdefghijABCDEFGHIJ123456"}},
+		{"glpat-xYz12345678901234567 ok", "", []string{"gitlab_token:glpat-xYz12345678901234567"}},
+		{"xoxb-1234567890-abcdefghijkl", "", []string{"slack_token:xoxb-1234567890-abcdefghijkl"}},
+		{"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", "", []string{"slack_token:T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"}},
+		{"stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "", []string{"stripe_key:sk_live_4eC39HqLyjWDarjtT1zdp7dc"}},
+		{"AIzaSyA1234567890abcdefghijklmnopqrstuv", "", []string{"google_api_key:AIzaSyA1234567890abcdefghijklmnopqrstuv"}},
+		{"k=-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- done", "", []string{"private_key:-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"}},
+		{"-----BEGIN PRIVATE KEY-----\nMIIE", "", []string{"private_key:-----BEGIN PRIVATE KEY-----\nMIIE"}},
+		{"login password=hunter2 ok", "", []string{"secret_kv:hunter2"}},
+		{`{"user":"bob","password":"p@ss w0rd"}`, "", []string{"secret_kv:p@ss w0rd"}},
+		{`{\"client_secret\":\"s3cr3t\"}`, "", []string{"secret_kv:s3cr3t"}},
+		{"GET /cb?code=1&access_token=abc.def&x=1", "", []string{"secret_kv:abc.def"}},
+		{"db_pwd: 'x y'", "", []string{"secret_kv:x y"}},
+		{"apiKey=AbC123", "", []string{"secret_kv:AbC123"}},
+		{"postgres://app:s3cret@db.internal:5432/app", "", []string{"url_credentials:s3cret"}},
+		{"a@b.co and 4111111111111111", "", []string{"email:a@b.co", "payment_card:4111111111111111"}},
+	}
+	for _, tt := range tests {
+		got := found(sc, tt.in, tt.key)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Scan(%q, key %q)\n got  %q\n want %q", tt.in, tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestScanNegatives(t *testing.T) {
+	sc := allScanner()
+	tests := []struct{ in, key string }{
+		{"ts=1700000000 ms=1700000000123 us=1700000000123456 ns=1700000000123456789", ""},
+		{"1732147200123", ""},
+		{"created 1711111111111 and 4111111111111111111111", ""},
+		{"request 550e8400-e29b-41d4-a716-446655440000 done", ""},
+		{"id 12345678-1234-5678-1234-567812345678", ""},
+		{"sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ""},
+		{"sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709 aws secret", ""},
+		{"trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7", ""},
+		{"version 1.2.3 v2.10.0-rc.1 go1.22.4", ""},
+		{"took 150ms 2.5s 1h30m 500µs", ""},
+		{"listening on :8080 and localhost:9200", ""},
+		{"date 2024-01-15 01/15/2024 2024-01-15T10:20:30.123Z", ""},
+		{"pod api-7d9f8b6c4-x2x9z node ip-10-0-1-23.ec2.internal", ""},
+		{"order 555-123-4567 shipped", ""},
+		{"order number 4155552671", ""},
+		{"oid 1.3.6.1.4.1.2021", ""},
+		{"mac 00:1a:2b:3c:4d:5e time 10:20:30", ""},
+		{"std::vector Foo::Bar", ""},
+		{"npm lodash@4.17.21 image@sha256:abcdef", ""},
+		{"max_tokens=256 token_count=12 tokens=99 token_type=bearer", ""},
+		{"password_length=12 secret_name=db api_key_id=7", ""},
+		{"PWD=/home/user", ""},
+		{"basic authentication required", ""},
+		{"the bearer of bad news", ""},
+		{"password=[REDACTED:secret_kv] token=****", ""},
+		{"+0100 +1234 x+12345678901", ""},
+		{"ssn 000-12-3456 666-12-3456 900-12-3456", ""},
+		{"card 4111 1111 1111 1112", ""},
+		{"random 1234567890123456", ""},
+		{"DE89370400440532013001", ""},
+		{"3.14159265358979", ""},
+		{"ip 256.1.1.1 and 1.02.3.4", ""},
+	}
+	for _, tt := range tests {
+		if got := found(sc, tt.in, tt.key); len(got) != 0 {
+			t.Errorf("Scan(%q) found %q, want nothing", tt.in, got)
+		}
+	}
+}
+
+func TestDisabledDetectorsDoNotRun(t *testing.T) {
+	sc := NewScanner([]Detector{Email}, nil)
+	got := found(sc, "a@b.co 4111111111111111 password=x 203.0.113.9", "")
+	if fmt.Sprint(got) != fmt.Sprint([]string{"email:a@b.co"}) {
+		t.Fatalf("got %q", got)
+	}
+	if sc.Enabled(PaymentCard) || !sc.Enabled(Email) {
+		t.Fatal("Enabled reports the wrong set")
+	}
+}
+
+func TestCustomDetectors(t *testing.T) {
+	sc := NewScanner(nil, []Custom{
+		{Regexp: regexp.MustCompile(`EMP-\d{6}`)},
+		{Regexp: regexp.MustCompile(`\d{16}`), Validator: ValidateLuhn},
+		{Regexp: regexp.MustCompile(`[A-Z]{2}\d{20}`), Validator: ValidateMod97},
+		{Regexp: regexp.MustCompile(`\d{8}`), Context: []string{"member"}},
+	})
+	got := found(sc, "87654321 EMP-123456 4111111111111111 4111111111111112 DE89370400440532013000 member 12345678", "")
+	want := []string{"custom:EMP-123456", "custom:4111111111111111", "custom:DE89370400440532013000", "custom:12345678"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestOverlapsKeepLongest(t *testing.T) {
+	sc := NewScanner([]Detector{Email, URLCredentials}, []Custom{{Regexp: regexp.MustCompile(`doe`)}})
+	got := found(sc, "smtp://jane:pw@mail.example.com jane.doe@example.com", "")
+	want := []string{"url_credentials:pw", "email:jane.doe@example.com"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestIsSecretKey(t *testing.T) {
+	yes := []string{
+		"password", "DB_PASSWORD", "passwd", "user.pwd", "client_secret", "accessToken",
+		"x-api-key", "api_key", "AWS_SECRET_ACCESS_KEY", "private_key", "authorization", "auth", "credentials", "refresh_token",
+	}
+	no := []string{
+		"pass", "author", "tokens", "max_tokens", "token_count", "password_length", "secretName",
+		"api_key_id", "PWD", "tokenizer", "enable_auth", "username", "key", "ab",
+	}
+	for _, k := range yes {
+		if !IsSecretKey(k) {
+			t.Errorf("IsSecretKey(%q) = false, want true", k)
+		}
+	}
+	for _, k := range no {
+		if IsSecretKey(k) {
+			t.Errorf("IsSecretKey(%q) = true, want false", k)
+		}
+	}
+}
+
+func TestCardInt(t *testing.T) {
+	if !CardInt(4111111111111111) || !CardInt(378282246310005) {
+		t.Error("valid card numbers stored as ints not recognised")
+	}
+	for _, v := range []int64{1700000000123, 1700000000123456, 1700000000123456789, 4111111111111112, 42, -4111111111111111} {
+		if CardInt(v) {
+			t.Errorf("CardInt(%d) = true", v)
+		}
+	}
+}
+
+func TestNamesRoundTrip(t *testing.T) {
+	for _, n := range Names() {
+		d, ok := ByName(n)
+		if !ok || d.String() != n {
+			t.Errorf("ByName(%q) = %v, %v", n, d, ok)
+		}
+	}
+	if _, ok := ByName("nope"); ok {
+		t.Error("ByName accepted an unknown name")
+	}
+	if Detector(200).String() != "unknown" {
+		t.Error("out of range detector has a name")
+	}
+}
+
+func TestScanHostileInput(t *testing.T) {
+	sc := allScanner()
+	inputs := []string{
+		strings.Repeat("@", 10000),
+		strings.Repeat("a@", 5000),
+		strings.Repeat("1 ", 5000),
+		strings.Repeat("4111-", 3000),
+		strings.Repeat("password=", 2000),
+		strings.Repeat("-----BEGIN ", 1000),
+		strings.Repeat("::", 5000),
+		"\xff\xfe@\x00password=\xff" + strings.Repeat("\xc3", 100),
+		"+", "(", "-", "=", ":", "@", "eyJ", "AKIA", "ghp_", "Bearer ", "://",
+	}
+	for _, in := range inputs {
+		for _, m := range sc.Scan(nil, in, "") {
+			if m.Start < 0 || m.End > len(in) || m.Start >= m.End {
+				t.Fatalf("bad match %+v for input of %d bytes", m, len(in))
+			}
+		}
+	}
+}

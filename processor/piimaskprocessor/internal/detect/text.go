@@ -1,0 +1,362 @@
+package detect
+
+import (
+	"net/netip"
+)
+
+// email matches local@domain.tld around the '@' at i. The domain needs two
+// or more labels and an alphabetic top-level label, which rules out
+// package@1.2.3, image@sha256:… and @mentions.
+func email(s string, i int) (Match, bool) {
+	ls := i
+	for ls > 0 && i-ls < 64 && is(s[ls-1], cEmailLocal) {
+		ls--
+	}
+	for ls < i && s[ls] == '.' {
+		ls++
+	}
+	if ls == i || s[i-1] == '.' {
+		return Match{}, false
+	}
+	if ls > 0 && s[ls-1] == ':' && userinfo(s, ls-1) {
+		return Match{}, false
+	}
+	p, labels, tld := i+1, 0, 0
+	for {
+		e := span(s, p, cDomain)
+		if e == p || e-p > 63 || s[p] == '-' || s[e-1] == '-' {
+			return Match{}, false
+		}
+		labels++
+		tld = p
+		p = e
+		if p+1 < len(s) && s[p] == '.' && is(s[p+1], cDomain) {
+			p++
+			continue
+		}
+		break
+	}
+	if labels < 2 || p-tld < 2 {
+		return Match{}, false
+	}
+	// a@b.io@c.io is no address; masking one part would expose a new one.
+	if (p < len(s) && (s[p] == '@' || (s[p] != '.' && is(s[p], cEmailLocal)))) || (ls > 0 && s[ls-1] == '@') {
+		return Match{}, false
+	}
+	for k := tld; k < p; k++ {
+		if !is(s[k], cUpper|cLower) {
+			return Match{}, false
+		}
+	}
+	return Match{ls, p, int(Email)}, true
+}
+
+// userinfo reports whether the ':' at c sits in the user:password part of a
+// URL, i.e. "://" precedes it within the same token.
+func userinfo(s string, c int) bool {
+	for q := c - 1; q >= 2 && c-q < 256; q-- {
+		switch s[q] {
+		case '/':
+			return s[q-1] == '/' && s[q-2] == ':'
+		case '@', ' ', '\t', '\n', '"', '\'':
+			return false
+		}
+	}
+	return false
+}
+
+// urlCredentials matches the password of user:password@host after the
+// "://" at i.
+func urlCredentials(s string, i int) (Match, bool) {
+	p := i + 3
+	colon := -1
+	for q := p; q < len(s) && q-p < 256; q++ {
+		switch c := s[q]; {
+		case c == ':' && colon < 0:
+			colon = q
+		case c == '@':
+			// user:password@ and :password@ (redis://:pw@host); not user@.
+			if colon < 0 || colon == q-1 {
+				return Match{}, false
+			}
+			return Match{colon + 1, q, int(URLCredentials)}, true
+		case c == '/' || c == '?' || c == '#' || class[c]&cValueStop != 0:
+			return Match{}, false
+		}
+	}
+	return Match{}, false
+}
+
+// ipv6 matches an IPv6 address starting at i (a hex digit or "::"). Shapes
+// that cannot be IPv6 (times, MAC addresses, Foo::Bar) are rejected before
+// the address is parsed.
+func ipv6(s string, i int) (Match, bool) {
+	// Only a whole run of hex digits and colons can be an address: not the
+	// tail of "0::2::0:2" nor the end of a longer token.
+	if i > 0 && (s[i-1] == ':' || s[i-1] == '.' || is(s[i-1], cWord)) {
+		return Match{}, false
+	}
+	e, colons, double := i, 0, false
+	for e < len(s) && e-i < 45 {
+		c := s[e]
+		if c == ':' {
+			colons++
+			if e+1 < len(s) && s[e+1] == ':' {
+				if double {
+					return Match{}, false // a second "::"
+				}
+				double = true
+			}
+		} else if !is(c, cHex) && c != '.' {
+			break
+		}
+		e++
+	}
+	for e > i && s[e-1] == '.' {
+		e--
+	}
+	// A single trailing ':' belongs to the text ("addr 2001:db8::1: refused").
+	if e > i+1 && s[e-1] == ':' && s[e-2] != ':' {
+		e--
+		colons--
+	}
+	if e < len(s) && (s[e] == ':' || is(s[e], cHex)) {
+		return Match{}, false // the run goes on past what can be an address
+	}
+	if at(s, e, cWord) || (!double && colons != 7) || colons < 2 || (s[i] == ':' && colons < 3) {
+		return Match{}, false
+	}
+	addr, err := netip.ParseAddr(s[i:e])
+	if err != nil || !addr.Is6() || addr.IsUnspecified() || addr.IsLoopback() {
+		return Match{}, false
+	}
+	return Match{i, e, int(IPv6)}, true
+}
+
+// secretValue matches the value of key=value, key: value, "key":"value" or
+// ?key=value when the key names a secret (see IsSecretKey); i is at the
+// '=' or ':'.
+func secretValue(s string, i int) (Match, bool) {
+	// Key: back over closing quotes (also JSON-escaped ones), then key bytes.
+	ke := i
+	for q := 0; q < 3 && ke > 0 && (s[ke-1] == '"' || s[ke-1] == '\'' || s[ke-1] == '\\'); q++ {
+		ke--
+	}
+	ks := ke
+	for ks > 0 && ke-ks < 64 && is(s[ks-1], cKey) {
+		ks--
+	}
+	if ks == ke || !IsSecretKey(s[ks:ke]) {
+		return Match{}, false
+	}
+	// Value: optional spaces and an opening quote.
+	p := i + 1
+	for p < len(s) && (s[p] == ' ' || s[p] == '\t') && p-i < 4 {
+		p++
+	}
+	var vs, ve int
+	switch {
+	case hasPrefix(s, p, `\"`):
+		vs = p + 2
+		ve = vs
+		for ve+1 < len(s) && (s[ve] != '\\' || s[ve+1] != '"') {
+			ve++
+		}
+		if ve+1 >= len(s) {
+			ve = len(s)
+		}
+	case p < len(s) && (s[p] == '"' || s[p] == '\''):
+		q := s[p]
+		vs = p + 1
+		ve = vs
+		for ve < len(s) && s[ve] != q {
+			if s[ve] == '\\' && ve+1 < len(s) {
+				ve++
+			}
+			ve++
+		}
+		if ve > len(s) {
+			ve = len(s)
+		}
+	default:
+		vs = p
+		ve = unquotedEnd(s, vs)
+	}
+	if ve > vs && ve+1 < len(s) && s[ve] == ' ' && authScheme(s[vs:ve]) {
+		// "Authorization: Token abc…": the credential follows the scheme.
+		vs = ve + 1
+		ve = unquotedEnd(s, vs)
+	}
+	if ve <= vs || PlaceholderValue(s[vs:ve]) {
+		return Match{}, false
+	}
+	return Match{vs, ve, int(SecretKeyValue)}, true
+}
+
+// unquotedEnd returns the end of an unquoted value starting at vs.
+func unquotedEnd(s string, vs int) int {
+	ve := vs
+	for ve < len(s) && class[s[ve]]&cValueStop == 0 {
+		ve++
+	}
+	if ve < len(s) && s[ve] == ']' && ve > vs && s[vs] == '[' {
+		ve++ // a bracketed value, as masking leaves it
+	}
+	return ve
+}
+
+// authScheme reports whether w is an HTTP authorization scheme whose
+// credential secret_kv masks (Bearer and Basic are left to bearer_token).
+func authScheme(w string) bool {
+	var buf [32]byte
+	switch string(lowerWord(&buf, w)) {
+	case "token", "apikey", "api-key", "sso-key", "key", "ntlm", "negotiate", "dsn", "hmac", "aws4-hmac-sha256":
+		return true
+	}
+	return false
+}
+
+// PlaceholderValue reports whether a secret's value carries nothing to hide:
+// empty markers, an HTTP auth scheme word (the token after it is found by
+// bearer_token), or a value that is already masked (bracketed or all '*').
+func PlaceholderValue(v string) bool {
+	switch len(v) {
+	case 0:
+		return true
+	case 3, 4, 5, 6:
+		switch {
+		case hasPrefixFold(v, 0, "null") && len(v) == 4,
+			hasPrefixFold(v, 0, "nil") && len(v) == 3,
+			hasPrefixFold(v, 0, "none") && len(v) == 4,
+			hasPrefixFold(v, 0, "true") && len(v) == 4,
+			hasPrefixFold(v, 0, "false") && len(v) == 5,
+			hasPrefixFold(v, 0, "bearer") && len(v) == 6,
+			hasPrefixFold(v, 0, "basic") && len(v) == 5,
+			hasPrefixFold(v, 0, "digest") && len(v) == 6:
+			return true
+		}
+	}
+	if v[0] == '[' && v[len(v)-1] == ']' {
+		return true
+	}
+	for k := 0; k < len(v); k++ {
+		if v[k] != '*' {
+			return false
+		}
+	}
+	return true
+}
+
+// IsSecretKey reports whether a key name says its value is a secret:
+// it contains password, passwd, passphrase, pwd, secret, token, api key,
+// access key, private key, credential or authorization (any case, any
+// separator style), and its last word is not a property of the secret such
+// as _count, _type, _length, _expires_in, _id or _url.
+func IsSecretKey(key string) bool {
+	if len(key) < 3 || len(key) > 64 {
+		return false
+	}
+	if key == "PWD" || key == "OLDPWD" { // shell working directory variables
+		return false
+	}
+	found := false
+	// The second letter filters most positions before any word compare.
+	for p := 0; p+3 <= len(key) && !found; p++ {
+		c1 := lower(key[p+1])
+		switch lower(key[p]) {
+		case 'p':
+			switch c1 {
+			case 'a':
+				found = hasPrefixFold(key, p, "password") || hasPrefixFold(key, p, "passwd") ||
+					hasPrefixFold(key, p, "passphrase")
+			case 'w':
+				found = hasPrefixFold(key, p, "pwd")
+			case 'r':
+				found = hasPrefixFold(key, p, "privatekey") || hasPrefixFold(key, p, "private_key") ||
+					hasPrefixFold(key, p, "private-key")
+			}
+		case 's':
+			found = c1 == 'e' && hasPrefixFold(key, p, "secret")
+		case 't':
+			found = c1 == 'o' && hasPrefixFold(key, p, "token") &&
+				!hasPrefixFold(key, p+5, "s") && !hasPrefixFold(key, p+5, "iz")
+		case 'a':
+			switch c1 {
+			case 'p':
+				found = hasPrefixFold(key, p, "apikey") || hasPrefixFold(key, p, "api_key") ||
+					hasPrefixFold(key, p, "api-key")
+			case 'c':
+				found = hasPrefixFold(key, p, "accesskey") || hasPrefixFold(key, p, "access_key")
+			case 'u':
+				found = hasPrefixFold(key, p, "authorization") ||
+					(p+4 == len(key) && hasPrefixFold(key, p, "auth") && (p == 0 || !is(key[p-1], cLower|cUpper)))
+			}
+		case 'c':
+			found = c1 == 'r' && hasPrefixFold(key, p, "credential")
+		}
+	}
+	if !found {
+		return false
+	}
+	return !secretProperty(key)
+}
+
+// secretProperty reports whether the first or last word of key (split at
+// '_', '-', '.' and camelCase) names a property of a secret rather than the
+// secret itself.
+func secretProperty(key string) bool {
+	ls := 0
+	for p := 1; p < len(key); p++ {
+		c, prev := key[p], key[p-1]
+		if c == '_' || c == '-' || c == '.' {
+			ls = p + 1
+		} else if is(c, cUpper) && is(prev, cLower) {
+			ls = p
+		}
+	}
+	fe := len(key)
+	for p := 1; p < len(key); p++ {
+		c, prev := key[p], key[p-1]
+		if c == '_' || c == '-' || c == '.' || (is(c, cUpper) && is(prev, cLower)) {
+			fe = p
+			break
+		}
+	}
+	if ls < len(key) && propertyWord(key[ls:]) {
+		return true
+	}
+	var buf [32]byte
+	switch string(lowerWord(&buf, key[:fe])) {
+	case "max", "min", "num", "total", "count", "is", "has", "use", "enable", "enabled":
+		return fe < len(key)
+	}
+	return false
+}
+
+// lowerWord lower-cases a short word into buf without allocating; longer
+// words are returned as they are (no property word is that long).
+func lowerWord(buf *[32]byte, w string) []byte {
+	if len(w) > len(buf) {
+		return nil
+	}
+	for q := 0; q < len(w); q++ {
+		buf[q] = lower(w[q])
+	}
+	return buf[:len(w)]
+}
+
+func propertyWord(w string) bool {
+	var buf [32]byte
+	switch string(lowerWord(&buf, w)) {
+	case "count", "type", "types", "len", "length", "size", "ttl", "expiry", "expires",
+		"expiration", "exp", "in", "at", "name", "names", "id", "ids", "ref", "version",
+		"policy", "changed", "expired", "reset", "updated", "created", "set", "enabled",
+		"required", "strength", "file", "path", "url", "uri", "endpoint", "provider",
+		"source", "limit", "max", "min", "kind", "status", "rotation", "age", "algorithm",
+		"alg", "hint", "valid", "validity", "index", "issuer", "usage", "used", "scope",
+		"scopes", "header", "field", "format", "mode", "method", "location", "store",
+		"manager", "arn", "hash", "error", "errors", "ok", "present", "missing", "last4":
+		return true
+	}
+	return false
+}

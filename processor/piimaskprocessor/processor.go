@@ -1,0 +1,457 @@
+package piimaskprocessor // import "github.com/sluicelogs/sluice/processor/piimaskprocessor"
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/detect"
+	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/mask"
+	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/metadata"
+)
+
+// location is where in a record a value sits; it labels the masked count.
+type location uint8
+
+const (
+	locBody location = iota
+	locLogAttribute
+	locSpanAttribute
+	locSpanEventAttribute
+	locResourceAttribute
+	locScopeAttribute
+	locDatapointAttribute
+	numLocations
+)
+
+var locationNames = [numLocations]string{
+	locBody:               "body",
+	locLogAttribute:       "log_attribute",
+	locSpanAttribute:      "span_attribute",
+	locSpanEventAttribute: "span_event_attribute",
+	locResourceAttribute:  "resource_attribute",
+	locScopeAttribute:     "scope_attribute",
+	locDatapointAttribute: "datapoint_attribute",
+}
+
+// piiMask scans and masks pdata in place. It is safe for concurrent use:
+// per-call scratch space comes from a pool.
+type piiMask struct {
+	scanner    *detect.Scanner
+	masker     *mask.Masker
+	ruleNames  []string
+	maskedKey  int // rule index of mask_keys
+	secretRule int // rule index of secret_kv, or -1 when disabled
+	cardRule   int // rule index of payment_card, or -1 when disabled
+	hasCustom  bool
+	maskKeys   []string
+	allowKeys  []string
+	detAttr    string
+	maxBytes   int
+	maxDepth   int
+
+	telemetry   *metadata.TelemetryBuilder
+	maskedOpts  []metric.AddOption // [rule*numLocations+loc]
+	limitBytes  metric.AddOption
+	limitDepth  metric.AddOption
+	states      sync.Pool
+	shutdownOne sync.Once
+}
+
+// state is the scratch space of one ConsumeX call.
+type state struct {
+	matches  []detect.Match
+	buf      []byte
+	dropKeys []string
+	masked   []int64 // [rule*numLocations+loc]
+	fired    []bool  // per rule, for the current record
+	anyFired bool
+
+	records, recordsMasked, bytes, overBytes, overDepth int64
+}
+
+func newPIIMask(cfg *Config, tel component.TelemetrySettings) (*piiMask, error) {
+	def, err := mask.ParseAction(cfg.DefaultAction)
+	if err != nil {
+		return nil, fmt.Errorf("default_action: %w", err)
+	}
+	actionOr := func(key, a string) (mask.Action, error) {
+		if a == "" {
+			return def, nil
+		}
+		act, err := mask.ParseAction(a)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", key, err)
+		}
+		return act, nil
+	}
+
+	p := &piiMask{
+		maskKeys:   cfg.MaskKeys,
+		allowKeys:  cfg.AllowKeys,
+		detAttr:    cfg.DetectorsAttribute,
+		maxBytes:   cfg.MaxValueBytes,
+		maxDepth:   cfg.MaxDepth,
+		secretRule: -1,
+		cardRule:   -1,
+	}
+	var rules []mask.Rule
+	var enabled []detect.Detector
+	for d := detect.Detector(0); d < detect.NumBuiltin; d++ {
+		dc := cfg.Detectors[d.String()]
+		act, err := actionOr("detectors::"+d.String()+"::action", dc.Action)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, mask.Rule{Name: d.String(), Kind: d, Action: act})
+		if dc.Enabled == nil || *dc.Enabled {
+			enabled = append(enabled, d)
+		}
+	}
+	var customs []detect.Custom
+	for i, cd := range cfg.CustomDetectors {
+		key := fmt.Sprintf("custom_detectors::%d", i)
+		re, err := regexp.Compile(cd.Regex)
+		if err != nil {
+			return nil, fmt.Errorf("%s::regex: %w", key, err)
+		}
+		v, err := parseValidator(cd.Validator)
+		if err != nil {
+			return nil, fmt.Errorf("%s::validator: %w", key, err)
+		}
+		act, err := actionOr(key+"::action", cd.Action)
+		if err != nil {
+			return nil, err
+		}
+		ctxWords := make([]string, len(cd.Context))
+		for k, w := range cd.Context {
+			ctxWords[k] = strings.ToLower(w)
+		}
+		customs = append(customs, detect.Custom{Regexp: re, Validator: v, Context: ctxWords})
+		rules = append(rules, mask.Rule{Name: cd.Name, Kind: detect.NumBuiltin, Action: act})
+	}
+	keyAct, err := actionOr("mask_keys_action", cfg.MaskKeysAction)
+	if err != nil {
+		return nil, err
+	}
+	p.maskedKey = len(rules)
+	rules = append(rules, mask.Rule{Name: maskedKeyDetector, Kind: detect.NumBuiltin, Action: keyAct})
+
+	p.scanner = detect.NewScanner(enabled, customs)
+	p.hasCustom = len(customs) > 0
+	if p.scanner.Enabled(detect.SecretKeyValue) {
+		p.secretRule = int(detect.SecretKeyValue)
+	}
+	if p.scanner.Enabled(detect.PaymentCard) {
+		p.cardRule = int(detect.PaymentCard)
+	}
+
+	var key []byte
+	for _, r := range rules {
+		if r.Action == mask.Hash {
+			if key, err = loadHashKey(cfg.Hash); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	if p.masker, err = mask.New(rules, cfg.RedactTemplate, key, cfg.Hash.KeyID); err != nil {
+		return nil, err
+	}
+	for _, r := range rules {
+		p.ruleNames = append(p.ruleNames, r.Name)
+	}
+
+	if p.telemetry, err = metadata.NewTelemetryBuilder(tel); err != nil {
+		return nil, fmt.Errorf("create telemetry: %w", err)
+	}
+	p.maskedOpts = make([]metric.AddOption, len(rules)*int(numLocations))
+	for r := range rules {
+		for l := location(0); l < numLocations; l++ {
+			p.maskedOpts[r*int(numLocations)+int(l)] = metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("detector", rules[r].Name), attribute.String("location", locationNames[l])))
+		}
+	}
+	p.limitBytes = metric.WithAttributeSet(attribute.NewSet(attribute.String("limit", "max_value_bytes")))
+	p.limitDepth = metric.WithAttributeSet(attribute.NewSet(attribute.String("limit", "max_depth")))
+	nRules := len(rules)
+	p.states.New = func() any {
+		return &state{masked: make([]int64, nRules*int(numLocations)), fired: make([]bool, nRules)}
+	}
+	return p, nil
+}
+
+// loadHashKey reads the HMAC key from the environment or a file.
+func loadHashKey(h HashConfig) ([]byte, error) {
+	if h.KeyEnv != "" {
+		v := os.Getenv(h.KeyEnv)
+		if v == "" {
+			return nil, fmt.Errorf("hash::key_env: environment variable %q is unset or empty", h.KeyEnv)
+		}
+		return []byte(v), nil
+	}
+	if h.KeyFile != "" {
+		b, err := os.ReadFile(h.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("hash::key_file: %w", err)
+		}
+		b = bytes.TrimRight(b, "\r\n")
+		if len(b) == 0 {
+			return nil, fmt.Errorf("hash::key_file: %q is empty", h.KeyFile)
+		}
+		return b, nil
+	}
+	return nil, errors.New("hash: a detector uses action hash; set hash::key_env or hash::key_file")
+}
+
+func (p *piiMask) shutdown(context.Context) error {
+	p.shutdownOne.Do(p.telemetry.Shutdown)
+	return nil
+}
+
+func (p *piiMask) getState() *state { return p.states.Get().(*state) }
+
+// flush adds the counts of st to the self-metrics and returns st to the pool.
+func (p *piiMask) flush(ctx context.Context, st *state) {
+	t := p.telemetry
+	if st.records > 0 {
+		t.ProcessorPiiMaskRecordsScanned.Add(ctx, st.records)
+	}
+	if st.recordsMasked > 0 {
+		t.ProcessorPiiMaskRecordsMasked.Add(ctx, st.recordsMasked)
+	}
+	if st.bytes > 0 {
+		t.ProcessorPiiMaskBytesScanned.Add(ctx, st.bytes)
+	}
+	if st.overBytes > 0 {
+		t.ProcessorPiiMaskLimitsExceeded.Add(ctx, st.overBytes, p.limitBytes)
+	}
+	if st.overDepth > 0 {
+		t.ProcessorPiiMaskLimitsExceeded.Add(ctx, st.overDepth, p.limitDepth)
+	}
+	for i, n := range st.masked {
+		if n > 0 {
+			t.ProcessorPiiMaskValuesMasked.Add(ctx, n, p.maskedOpts[i])
+			st.masked[i] = 0
+		}
+	}
+	st.records, st.recordsMasked, st.bytes, st.overBytes, st.overDepth = 0, 0, 0, 0, 0
+	st.dropKeys = st.dropKeys[:0]
+	if cap(st.buf) > 1<<20 {
+		st.buf = nil // do not pin one huge value's buffer
+	}
+	p.states.Put(st)
+}
+
+// count records that rule masked a value at loc.
+func (st *state) count(rule int, loc location) {
+	st.masked[rule*int(numLocations)+int(loc)]++
+	st.fired[rule] = true
+	st.anyFired = true
+}
+
+// clearFired forgets which rules fired outside any record (resource and
+// scope attributes), so they are not reported on the next record.
+func (st *state) clearFired() {
+	if !st.anyFired {
+		return
+	}
+	for r := range st.fired {
+		st.fired[r] = false
+	}
+	st.anyFired = false
+}
+
+// endRecord closes a record: it counts it and, when configured and
+// something was masked, names the detectors that fired in attrs.
+func (p *piiMask) endRecord(st *state, attrs pcommon.Map) {
+	st.records++
+	if !st.anyFired {
+		return
+	}
+	st.recordsMasked++
+	var names []byte
+	for r, f := range st.fired {
+		if !f {
+			continue
+		}
+		st.fired[r] = false
+		if p.detAttr != "" {
+			if len(names) > 0 {
+				names = append(names, ',')
+			}
+			names = append(names, p.ruleNames[r]...)
+		}
+	}
+	st.anyFired = false
+	if p.detAttr != "" {
+		attrs.PutStr(p.detAttr, string(names))
+	}
+}
+
+// scanString masks s. It returns the masked text, whether anything changed,
+// and whether a matched rule asks for the containing attribute to be dropped.
+func (p *piiMask) scanString(st *state, s, key string, loc location) (string, bool, bool) {
+	scanned := s
+	if len(s) > p.maxBytes {
+		scanned = s[:p.maxBytes]
+		st.overBytes++
+	}
+	st.bytes += int64(len(scanned))
+	st.matches = p.scanner.Scan(st.matches[:0], scanned, key)
+	if len(st.matches) == 0 {
+		return s, false, false
+	}
+	var drop bool
+	st.buf, drop = p.masker.Apply(st.buf[:0], s, st.matches)
+	for _, m := range st.matches {
+		st.count(m.Detector, loc)
+	}
+	return string(st.buf), true, drop
+}
+
+// wholeValue masks all of v under rule, as its key demands.
+func (p *piiMask) wholeValue(st *state, v pcommon.Value, rule int, loc location) (drop bool) {
+	s := v.AsString()
+	if rule == p.secretRule && detect.PlaceholderValue(s) {
+		return false
+	}
+	var d bool
+	st.buf, d = p.masker.Value(st.buf[:0], rule, s)
+	st.count(rule, loc)
+	v.SetStr(string(st.buf))
+	return d
+}
+
+// maskValue masks v in place. It reports whether v is to be removed from its
+// map (drop action); a value that cannot be removed is masked instead.
+func (p *piiMask) maskValue(st *state, v pcommon.Value, key string, loc location, depth int) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		out, changed, drop := p.scanString(st, v.Str(), key, loc)
+		if changed {
+			v.SetStr(out)
+		}
+		return drop
+	case pcommon.ValueTypeInt:
+		return p.maskInt(st, v, key, loc)
+	case pcommon.ValueTypeMap:
+		if depth >= p.maxDepth {
+			st.overDepth++
+			return false
+		}
+		p.maskMap(st, v.Map(), loc, depth+1)
+	case pcommon.ValueTypeSlice:
+		if depth >= p.maxDepth {
+			st.overDepth++
+			return false
+		}
+		sl := v.Slice()
+		for i := 0; i < sl.Len(); i++ {
+			// An array element cannot be dropped alone; it stays masked.
+			p.maskValue(st, sl.At(i), key, loc, depth+1)
+		}
+	}
+	return false
+}
+
+// maskInt checks an integer for a card number (and custom detectors, which
+// see its decimal form); a masked integer becomes a string.
+func (p *piiMask) maskInt(st *state, v pcommon.Value, key string, loc location) bool {
+	n := v.Int()
+	if p.cardRule >= 0 && detect.CardInt(n) {
+		var d bool
+		st.buf = strconv.AppendInt(st.buf[:0], n, 10)
+		digits := string(st.buf)
+		st.buf, d = p.masker.Value(st.buf[:0], p.cardRule, digits)
+		st.count(p.cardRule, loc)
+		v.SetStr(string(st.buf))
+		return d
+	}
+	if p.hasCustom {
+		out, changed, drop := p.scanString(st, strconv.FormatInt(n, 10), key, loc)
+		if changed {
+			v.SetStr(out)
+		}
+		return drop
+	}
+	return false
+}
+
+func keyIn(list []string, k string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskMap masks the values of m, honouring allow and mask key lists, and
+// removes the entries whose rule says drop.
+func (p *piiMask) maskMap(st *state, m pcommon.Map, loc location, depth int) {
+	if m.Len() == 0 {
+		return
+	}
+	mark := len(st.dropKeys)
+	m.Range(func(k string, v pcommon.Value) bool {
+		var drop bool
+		switch {
+		case len(p.allowKeys) > 0 && keyIn(p.allowKeys, k):
+			return true
+		case len(p.maskKeys) > 0 && keyIn(p.maskKeys, k):
+			drop = p.wholeValue(st, v, p.maskedKey, loc)
+		case p.secretRule >= 0 && isScalar(v) && detect.IsSecretKey(k):
+			drop = p.wholeValue(st, v, p.secretRule, loc)
+		default:
+			drop = p.maskValue(st, v, k, loc, depth)
+		}
+		if drop {
+			st.dropKeys = append(st.dropKeys, k)
+		}
+		return true
+	})
+	if len(st.dropKeys) == mark {
+		return
+	}
+	drops := st.dropKeys[mark:]
+	m.RemoveIf(func(k string, _ pcommon.Value) bool {
+		for _, d := range drops {
+			if d == k {
+				return true
+			}
+		}
+		return false
+	})
+	st.dropKeys = st.dropKeys[:mark]
+}
+
+func isScalar(v pcommon.Value) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeStr, pcommon.ValueTypeInt, pcommon.ValueTypeDouble, pcommon.ValueTypeBool:
+		return true
+	}
+	return false
+}
+
+// maskBody masks a log body. A string body under a drop rule keeps its
+// masked text: a record without its body would lose more than the value.
+func (p *piiMask) maskBody(st *state, body pcommon.Value) {
+	switch body.Type() {
+	case pcommon.ValueTypeMap:
+		p.maskMap(st, body.Map(), locBody, 1)
+	default:
+		p.maskValue(st, body, "", locBody, 0)
+	}
+}
