@@ -1,0 +1,114 @@
+package parquetexporter
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+
+	"github.com/sluicelogs/sluice/testbed/backend"
+	"github.com/sluicelogs/sluice/testbed/validate"
+)
+
+// pyarrowDumpScript prints every row of the given files as canonical JSON
+// (sorted keys, timestamps as int64 microseconds, binary as hex, maps as
+// objects), then "DATASET_ROWS n" from reading the archive root as a Hive-
+// partitioned dataset, the way Athena/Spark/DuckDB users read it.
+const pyarrowDumpScript = `
+import json, sys
+import pyarrow as pa, pyarrow.parquet as pq, pyarrow.dataset as ds
+root, files = sys.argv[1], sys.argv[2:]
+for path in files:
+    t = pq.ParquetFile(path).read()
+    cols = {}
+    for name in t.column_names:
+        c = t.column(name)
+        if pa.types.is_timestamp(c.type):
+            assert str(c.type.tz) == "UTC" and c.type.unit == "us", (name, c.type)
+            c = c.cast(pa.int64())
+        cols[name] = c.to_pylist()
+    for i in range(t.num_rows):
+        r = {}
+        for name, vals in cols.items():
+            v = vals[i]
+            if isinstance(v, bytes):
+                v = v.hex()
+            elif isinstance(v, list):
+                v = dict(v)
+            r[name] = v
+        print(json.dumps(r, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+print("DATASET_ROWS", ds.dataset(root, format="parquet", partitioning="hive").count_rows())
+`
+
+// pythonOrSkip returns a python with pyarrow, skipping locally (failing
+// under CI=true) when it cannot be provided.
+func pythonOrSkip(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	py, err := validate.PythonWithPyArrow(ctx)
+	if err != nil {
+		var missing *backend.MissingError
+		if backend.InCI() && !errors.As(err, &missing) {
+			t.Fatalf("pyarrow reader unavailable under CI: %v", err)
+		}
+		if backend.InCI() {
+			t.Fatalf("pyarrow reader prerequisites missing under CI: %v", err)
+		}
+		t.Skipf("independent reader unavailable (python3/pip with network needed): %v", err)
+	}
+	return py
+}
+
+func TestIndependentReaderPyArrow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	py := pythonOrSkip(t)
+	cfg := testConfig(t)
+	e := newTestExporter(t, cfg, func() time.Time { return baseTime })
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	ld := genLogs(600, 0, "checkout", "paiement-€", "")
+	want := canonicalRows(t, ld)
+	require.NoError(t, e.pushLogs(context.Background(), ld))
+	require.NoError(t, e.shutdown(context.Background()))
+
+	files := archiveFiles(t, cfg.Storage.Local.Path)
+	require.Len(t, files, 3)
+	cmd := exec.Command(py, append([]string{"-c", pyarrowDumpScript, cfg.Storage.Local.Path}, files...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "pyarrow: %s", stderr.String())
+
+	var got []string
+	datasetRows := -1
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Text()
+		if n, ok := strings.CutPrefix(line, "DATASET_ROWS "); ok {
+			datasetRows, err = strconv.Atoi(n)
+			require.NoError(t, err)
+			continue
+		}
+		got = append(got, canonicalJSON(t, jsonAny(t, line)))
+	}
+	require.NoError(t, sc.Err())
+	sort.Strings(got)
+	assert.Equal(t, len(want), datasetRows, "hive dataset row count")
+	require.Equal(t, len(want), len(got))
+	for i := range want {
+		require.Equal(t, want[i], got[i], "row %d differs between the input and pyarrow's reading", i)
+	}
+}

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sluicelogs/sluice/internal/logarchive"
+)
+
+// Local stores the archive under a root directory.
+type Local struct {
+	root string
+}
+
+// NewLocal returns a Local store rooted at root (created if missing).
+func NewLocal(root string) (*Local, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("create archive directory: %w", err)
+	}
+	return &Local{root: root}, nil
+}
+
+// String implements Store.
+func (l *Local) String() string { return "file://" + l.root }
+
+// Put copies src to "<dir>/.<name>.tmp", fsyncs it, renames it to the final
+// name and fsyncs the directory, so readers never see a partial file.
+func (l *Local) Put(ctx context.Context, key, src string, _ int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dst := filepath.Join(l.root, filepath.FromSlash(key))
+	if !strings.HasPrefix(dst, filepath.Clean(l.root)+string(filepath.Separator)) {
+		return fmt.Errorf("key %q escapes the archive root", key)
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create partition directory: %w", err)
+	}
+	tmp := filepath.Join(dir, "."+filepath.Base(dst)+".tmp")
+	if err := copyFileSynced(src, tmp); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("publish %s: %w", key, err)
+	}
+	return SyncDir(dir)
+}
+
+func copyFileSynced(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("open staged file: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return fmt.Errorf("copy to %s: %w", dst, err)
+	}
+	if err := out.Sync(); err != nil {
+		_ = out.Close()
+		return fmt.Errorf("sync %s: %w", dst, err)
+	}
+	return out.Close()
+}
+
+// SyncDir fsyncs a directory so a rename or create in it is durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory for sync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// DeleteBefore removes every partition directory of layout whose time range
+// ended at or before cutoff and returns how many it removed. Directories that
+// do not parse as partitions are left alone.
+func (l *Local) DeleteBefore(layout *logarchive.Layout, cutoff time.Time) (int, error) {
+	depth := strings.Count(layout.Template(), "/") + 1
+	removed := 0
+	var errs []error
+	err := filepath.WalkDir(l.root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() || path == l.root {
+			return nil
+		}
+		rel, err := filepath.Rel(l.root, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		n := strings.Count(rel, "/") + 1
+		if n < depth {
+			return nil
+		}
+		if n > depth {
+			return fs.SkipDir
+		}
+		p, perr := layout.ParsePath(rel)
+		if perr != nil || layout.End(p).After(cutoff) {
+			return fs.SkipDir
+		}
+		if err := os.RemoveAll(path); err != nil {
+			errs = append(errs, fmt.Errorf("remove partition %s: %w", rel, err))
+			return fs.SkipDir
+		}
+		removed++
+		return fs.SkipDir
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return removed, errors.Join(errs...)
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// S3Options configure an S3 store.
+type S3Options struct {
+	Bucket          string
+	Prefix          string
+	Region          string
+	Endpoint        string
+	ForcePathStyle  bool
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	// MultipartThreshold: files larger than this use a multipart upload.
+	MultipartThreshold int64
+	// PartSize is the multipart part size (≥ 5 MiB except on the last part).
+	PartSize int64
+	// ConditionalWrites sends If-None-Match: * so an existing key is never
+	// overwritten (412 counts as success).
+	ConditionalWrites bool
+	// MaxAttempts bounds the SDK's own retries per request (5xx, throttling,
+	// transport errors).
+	MaxAttempts int
+}
+
+// S3 stores the archive in an S3-compatible bucket.
+type S3 struct {
+	client *s3.Client
+	o      S3Options
+}
+
+// NewS3 builds the client. Credentials come from the options when set,
+// otherwise from the default AWS chain (environment, shared files, IMDS).
+func NewS3(ctx context.Context, o S3Options) (*S3, error) {
+	opts := []func(*config.LoadOptions) error{config.WithRegion(o.Region)}
+	if o.AccessKeyID != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, o.SessionToken)))
+	}
+	if o.MaxAttempts > 0 {
+		opts = append(opts, config.WithRetryMaxAttempts(o.MaxAttempts))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		so.UsePathStyle = o.ForcePathStyle
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
+		}
+		// Default CRC32 trailers are rejected by some S3-compatible stores.
+		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	return &S3{client: client, o: o}, nil
+}
+
+// Client exposes the SDK client (tests and the retention docs use it).
+func (s *S3) Client() *s3.Client { return s.client }
+
+// String implements Store.
+func (s *S3) String() string { return "s3://" + path.Join(s.o.Bucket, s.o.Prefix) }
+
+// ObjectKey returns the object key of an archive-relative key.
+func (s *S3) ObjectKey(key string) string {
+	if s.o.Prefix == "" {
+		return key
+	}
+	return path.Join(s.o.Prefix, key)
+}
+
+// Put uploads src with a single PUT, or a multipart upload above the
+// threshold.
+func (s *S3) Put(ctx context.Context, key, src string, size int64) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("open staged file: %w", err)
+	}
+	defer f.Close()
+	objKey := s.ObjectKey(key)
+	if size <= s.o.MultipartThreshold {
+		err = s.putSingle(ctx, objKey, f, size)
+	} else {
+		err = s.putMultipart(ctx, objKey, f, size)
+	}
+	if err != nil && isStatus(err, 412) {
+		return nil // the object already exists: an earlier attempt succeeded
+	}
+	if err != nil {
+		return fmt.Errorf("upload s3://%s/%s: %w", s.o.Bucket, objKey, err)
+	}
+	return nil
+}
+
+func (s *S3) ifNoneMatch() *string {
+	if s.o.ConditionalWrites {
+		return aws.String("*")
+	}
+	return nil
+}
+
+func (s *S3) putSingle(ctx context.Context, key string, f *os.File, size int64) error {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.o.Bucket),
+		Key:           aws.String(key),
+		Body:          io.NewSectionReader(f, 0, size),
+		ContentLength: aws.Int64(size),
+		ContentType:   aws.String("application/vnd.apache.parquet"),
+		IfNoneMatch:   s.ifNoneMatch(),
+	})
+	return err
+}
+
+func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int64) (err error) {
+	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:      aws.String(s.o.Bucket),
+		Key:         aws.String(key),
+		ContentType: aws.String("application/vnd.apache.parquet"),
+	})
+	if err != nil {
+		return fmt.Errorf("create multipart upload: %w", err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Abort with a fresh context: ctx may be the reason we failed.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, _ = s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(s.o.Bucket), Key: aws.String(key), UploadId: created.UploadId,
+		})
+	}()
+	var parts []types.CompletedPart
+	for off, n := int64(0), int32(1); off < size; n++ {
+		partLen := min(s.o.PartSize, size-off)
+		out, perr := s.client.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket:        aws.String(s.o.Bucket),
+			Key:           aws.String(key),
+			UploadId:      created.UploadId,
+			PartNumber:    aws.Int32(n),
+			Body:          io.NewSectionReader(f, off, partLen),
+			ContentLength: aws.Int64(partLen),
+		})
+		if perr != nil {
+			return fmt.Errorf("upload part %d: %w", n, perr)
+		}
+		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+		off += partLen
+	}
+	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(s.o.Bucket),
+		Key:             aws.String(key),
+		UploadId:        created.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		IfNoneMatch:     s.ifNoneMatch(),
+	})
+	if err != nil {
+		return fmt.Errorf("complete multipart upload: %w", err)
+	}
+	return nil
+}
+
+// isStatus reports whether err carries the HTTP status code.
+func isStatus(err error, code int) bool {
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == code
+}
