@@ -17,7 +17,7 @@ PKGS         ?= ./...
 export GONOSUMDB := github.com/open-telemetry/opentelemetry-collector-contrib
 export GOFLAGS   := -buildvcs=false
 
-.PHONY: all build run test test-unit test-configs test-smoke bench generate generate-check fmt lint \
+.PHONY: all build run test test-unit test-configs test-smoke bench generate fmt lint \
         check-go tools backends-up backends-down peer clean
 
 all: build
@@ -29,15 +29,16 @@ check-go:
 	  if [ "$$(printf '%s\n%s\n' "$(GO_MIN)" "$$v" | sort -V | head -n1)" != "$(GO_MIN)" ]; then \
 	    echo "error: Go $(GO_MIN) or newer is required, found $$v" >&2; exit 1; fi
 
-## generate: regenerate the ocb output in cmd/sluice and every component's mdatagen code.
+## generate: regenerate the ocb output (cmd/sluice, the testbed peer) and every component's mdatagen code.
 generate: check-go
 	$(GO) tool builder --config builder-config.yaml --skip-compilation --skip-get-modules
+	$(GO) tool builder --config testbed/peer/builder-config.yaml --skip-compilation --skip-get-modules
 	$(GO) generate ./receiver/... ./processor/... ./connector/... ./exporter/... ./extension/...
 
 ## build: regenerate cmd/sluice with the pinned ocb, then compile bin/sluice.
 build: check-go
 	$(GO) tool builder --config builder-config.yaml --skip-compilation --skip-get-modules >/dev/null
-	$(GO) build -trimpath -o $(BIN) ./cmd/sluice
+	$(GO) build -o $(BIN) ./cmd/sluice
 
 ## run: build if needed, then start the standalone default (data under ./data/).
 run: build
@@ -58,25 +59,33 @@ lint: check-go $(GOLANGCI)
 fmt: $(GOLANGCI)
 	$(GOLANGCI) fmt $(PKGS)
 
-## test: everything CI runs.
-test: check-go lint build test-unit test-configs test-smoke
+## test: everything CI runs. The real backends are started once for the unit/integration tests and
+## the smoke run, and stopped at the end whatever the outcome.
+test: check-go lint build
+	bash scripts/with-backends.sh $(MAKE) --no-print-directory test-unit test-configs test-smoke
 
-## test-unit: unit, integration (real backends, started once) and fuzz seed corpora, with -race.
+## test-unit: unit, integration (real backends) and fuzz seed corpora, with -race.
 test-unit: check-go
-	bash scripts/with-backends.sh $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 
 ## test-configs: every file in configs/ must pass `sluice validate`.
 test-configs: build
 	@set -e; for c in $(CONFIGS); do echo "validate $$c"; ./$(BIN) validate --config $$c; done
 
-## test-smoke: 20 s testbed scenario with the correctness validator.
+## test-smoke: ~20 s testbed scenario (realistic SDK traffic through bin/sluice) with the correctness
+## validator; checks the backends named by the environment answer.
 test-smoke: build
-	bash scripts/smoke.sh
+	$(GO) run ./testbed/cmd/bench -smoke -sluice $(BIN) -peer "" -results -
 
-## bench: Go benchmarks plus the testbed's short side-by-side scenarios.
-bench: build
+## peer: the contrib-only collector used for side-by-side runs.
+peer: check-go
+	$(GO) build -o $(PEER_BIN) ./testbed/peer/cmd/otelcol-peer
+
+## bench: Go benchmarks plus the testbed's short side-by-side scenarios (sluice vs otelcol-peer);
+## results in testbed/results/*.md, summarised in docs/benchmarks.md.
+bench: build peer
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./receiver/... ./processor/... ./connector/... ./exporter/... ./extension/... ./internal/...
-	bash scripts/bench.sh
+	$(GO) run ./testbed/cmd/bench -sluice $(BIN) -peer $(PEER_BIN) -scenarios passthrough-max,passthrough-10k -duration 10s
 
 backends-up:
 	$(GO) run ./testbed/cmd/backends up

@@ -11,12 +11,16 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/receiver"
 	otelconftelemetry "go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
+	forwardconnector "go.opentelemetry.io/collector/connector/forwardconnector"
+	errorrateconnector "github.com/sluicelogs/sluice/connector/errorrateconnector"
 	otlpexporter "go.opentelemetry.io/collector/exporter/otlpexporter"
 	otlphttpexporter "go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	debugexporter "go.opentelemetry.io/collector/exporter/debugexporter"
 	fileexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
 	kafkaexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
 	prometheusremotewriteexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter"
+	opensearchexporter "github.com/sluicelogs/sluice/exporter/opensearchexporter"
+	parquetexporter "github.com/sluicelogs/sluice/exporter/parquetexporter"
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	healthcheckextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	pprofextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension"
@@ -30,9 +34,13 @@ import (
 	attributesprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/attributesprocessor"
 	resourcedetectionprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor"
 	k8sattributesprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor"
+	tailsamplingprocessor "github.com/sluicelogs/sluice/processor/tailsamplingprocessor"
+	piimaskprocessor "github.com/sluicelogs/sluice/processor/piimaskprocessor"
 	otlpreceiver "go.opentelemetry.io/collector/receiver/otlpreceiver"
 	filelogreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver"
 	kafkareceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver"
+	esbulkreceiver "github.com/sluicelogs/sluice/receiver/esbulkreceiver"
+	filetailreceiver "github.com/sluicelogs/sluice/receiver/filetailreceiver"
 )
 
 type aliasProvider interface{ DeprecatedAlias() component.Type }
@@ -79,6 +87,8 @@ func components() (otelcol.Factories, error) {
 		otlpreceiver.NewFactory(),
 		filelogreceiver.NewFactory(),
 		kafkareceiver.NewFactory(),
+		esbulkreceiver.NewFactory(),
+		filetailreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -87,6 +97,8 @@ func components() (otelcol.Factories, error) {
 		otlpreceiver.NewFactory().Type(): "go.opentelemetry.io/collector/receiver/otlpreceiver v0.155.0",
 		filelogreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver v0.155.0",
 		kafkareceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver v0.155.0",
+		esbulkreceiver.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
+		filetailreceiver.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
@@ -96,6 +108,8 @@ func components() (otelcol.Factories, error) {
 		fileexporter.NewFactory(),
 		kafkaexporter.NewFactory(),
 		prometheusremotewriteexporter.NewFactory(),
+		opensearchexporter.NewFactory(),
+		parquetexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -107,6 +121,8 @@ func components() (otelcol.Factories, error) {
 		fileexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v0.155.0",
 		kafkaexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter v0.155.0",
 		prometheusremotewriteexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter v0.155.0",
+		opensearchexporter.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
+		parquetexporter.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
@@ -117,6 +133,8 @@ func components() (otelcol.Factories, error) {
 		attributesprocessor.NewFactory(),
 		resourcedetectionprocessor.NewFactory(),
 		k8sattributesprocessor.NewFactory(),
+		tailsamplingprocessor.NewFactory(),
+		piimaskprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -129,14 +147,20 @@ func components() (otelcol.Factories, error) {
 		attributesprocessor.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/processor/attributesprocessor v0.155.0",
 		resourcedetectionprocessor.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor v0.155.0",
 		k8sattributesprocessor.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor v0.155.0",
+		tailsamplingprocessor.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
+		piimaskprocessor.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
 	})
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
+		forwardconnector.NewFactory(),
+		errorrateconnector.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{
+		forwardconnector.NewFactory().Type(): "go.opentelemetry.io/collector/connector/forwardconnector v0.155.0",
+		errorrateconnector.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
 	})
 
 	return factories, nil
