@@ -1,0 +1,102 @@
+package logsearchextension
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/sluicelogs/sluice/exporter/parquetexporter"
+	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/archive"
+	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/query"
+	"github.com/sluicelogs/sluice/internal/logarchive"
+)
+
+// TestReadsWhatTheParquetExporterWrites archives logs through the real
+// parquet exporter and finds them again with the query engine: the
+// contract test between the two components.
+func TestReadsWhatTheParquetExporterWrites(t *testing.T) {
+	dir := t.TempDir()
+	pf := parquetexporter.NewFactory()
+	pcfg := pf.CreateDefaultConfig().(*parquetexporter.Config)
+	pcfg.Storage.Local.Path = filepath.Join(dir, "archive")
+	pcfg.Staging.Directory = filepath.Join(dir, "staging")
+	pcfg.WriterID = "roundtrip"
+	pcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	pcfg.PromotedAttributes = []parquetexporter.PromotedAttribute{{Key: "http.response.status_code", Type: "int"}}
+	exp, err := pf.CreateLogs(context.Background(), exportertest.NewNopSettings(pf.Type()), pcfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	traceID := pcommon.TraceID{0xca, 0xfe, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
+	ld := plog.NewLogs()
+	for s, svc := range []string{"checkout", "payments"} {
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", svc)
+		rl.Resource().Attributes().PutStr("host.name", "node-7")
+		sl := rl.ScopeLogs().AppendEmpty()
+		for i := 0; i < 200; i++ {
+			lr := sl.LogRecords().AppendEmpty()
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(i)*time.Minute + time.Duration(s)*time.Second)))
+			lr.SetSeverityNumber(plog.SeverityNumberInfo)
+			lr.Body().SetStr(fmt.Sprintf("%s step %d", svc, i))
+			lr.Attributes().PutInt("http.response.status_code", 200)
+			lr.Attributes().PutStr("order.id", fmt.Sprintf("o%d", i))
+			if i == 150 {
+				lr.SetSeverityNumber(plog.SeverityNumberError)
+				lr.SetSeverityText("ERROR")
+				lr.Body().SetStr(svc + " card Declined by issuer")
+				lr.Attributes().PutInt("http.response.status_code", 502)
+				lr.SetTraceID(traceID)
+			}
+		}
+	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	layout, err := logarchive.NewLayout(pcfg.PathTemplate)
+	require.NoError(t, err)
+	e, err := query.New(query.Options{Store: archive.NewLocalStore(pcfg.Storage.Local.Path), Layout: layout})
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	res, err := e.Search(ctx, query.Filter{Keyword: "declined", MinSeverity: 17}, 10, nil)
+	require.NoError(t, err)
+	require.Len(t, res.Records, 2)
+	assert.Equal(t, "payments card Declined by issuer", res.Records[0].Body, "newest first")
+	assert.Equal(t, "502", res.Records[0].Attributes["http.response.status_code"], "promoted column back under its key")
+	assert.Equal(t, "o150", res.Records[0].Attributes["order.id"])
+	assert.Equal(t, "node-7", res.Records[0].Resource["host.name"])
+
+	res, err = e.Search(ctx, query.Filter{Attributes: []query.AttributeMatch{{Key: "http.response.status_code", Value: "502"}}, Service: "checkout", HasService: true}, 10, nil)
+	require.NoError(t, err)
+	require.Len(t, res.Records, 1)
+	assert.Equal(t, t0.Add(150*time.Minute), res.Records[0].Timestamp)
+
+	tr, err := e.Trace(ctx, traceID, time.Time{}, time.Time{}, 10)
+	require.NoError(t, err)
+	require.Len(t, tr.Records, 2)
+	assert.Equal(t, "checkout", tr.Records[0].ServiceName)
+	assert.Equal(t, "payments", tr.Records[1].ServiceName)
+	assert.Equal(t, "cafe0102030405060708090a0b0c0d0e", tr.Records[0].TraceID)
+
+	svcs, err := e.Services(ctx, time.Time{}, time.Time{}, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"checkout", "payments"}, svcs.Services)
+
+	hist, err := e.Histogram(ctx, query.Filter{From: t0, To: t0.Add(4 * time.Hour)}, 4)
+	require.NoError(t, err)
+	assert.EqualValues(t, 400, hist.Total)
+	assert.EqualValues(t, []int64{0, 0, 0, 120, 0, 0, 0}, hist.Buckets[0].Counts)
+}

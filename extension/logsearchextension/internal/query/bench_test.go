@@ -1,0 +1,164 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/archive"
+	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/archivetest"
+	"github.com/sluicelogs/sluice/internal/logarchive"
+)
+
+// Benchmark archives are generated once and kept in the temp directory
+// (keyed by size), so repeated runs measure queries, not generation.
+// LOGSEARCH_BENCH_RECORDS sets the trace-lookup archive size (default 1 M;
+// the target is measured with 10000000).
+func benchArchive(b *testing.B, records int) (*Engine, archivetest.Spec) {
+	b.Helper()
+	spec := archivetest.Spec{
+		Records: records, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Span: 6 * time.Hour,
+		Services: []string{"checkout", "payments", "frontend", "inventory"}, TraceEvery: 4,
+		Keyword: "declined", KeywordEvery: 1000,
+	}
+	layout, err := logarchive.NewLayout(logarchive.DefaultTemplate)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("sluice-logsearch-bench-v3-%d", records))
+	done := filepath.Join(dir, ".complete")
+	if _, err := os.Stat(done); err != nil {
+		os.RemoveAll(dir)
+		start := time.Now()
+		n, err := archivetest.WriteSpec(dir, layout, spec, archivetest.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(done, nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("generated %d records in %d files in %s (%s)", records, n, time.Since(start).Round(time.Second), dir)
+	}
+	e, err := New(Options{Store: archive.NewLocalStore(dir), Layout: layout, FooterCacheSize: 4096})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, spec
+}
+
+func benchRecords(b *testing.B) int {
+	if s := os.Getenv("LOGSEARCH_BENCH_RECORDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("LOGSEARCH_BENCH_RECORDS=%q is not a positive integer", s)
+		}
+		return n
+	}
+	return 1_000_000
+}
+
+// cpuTime is the CPU time (user + system) this process has used so far.
+// Reported per operation next to wall-clock latency, because on a shared
+// machine wall time also measures the neighbours.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportPercentiles adds p50/p95 latency metrics to a benchmark.
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p := func(q float64) float64 {
+		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(p(0.50), "p50-ms")
+	b.ReportMetric(p(0.95), "p95-ms")
+}
+
+// BenchmarkTraceLookup fetches the timeline of a random trace (4 records
+// across services) from the whole archive, with no time range.
+func BenchmarkTraceLookup(b *testing.B) {
+	records := benchRecords(b)
+	e, spec := benchArchive(b, records)
+	ctx := context.Background()
+	traces := records / spec.TraceEvery
+	// Warm the footer cache, as a running extension would be.
+	if _, err := e.Trace(ctx, archivetest.TraceID(0), time.Time{}, time.Time{}, 100); err != nil {
+		b.Fatal(err)
+	}
+	var lat []time.Duration
+	i := 0
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		n := (i * 7919) % traces
+		i++
+		start := time.Now()
+		res, err := e.Trace(ctx, archivetest.TraceID(n), time.Time{}, time.Time{}, 1000)
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Records) != spec.TraceEvery {
+			b.Fatalf("trace %d: %d records, want %d", n, len(res.Records), spec.TraceEvery)
+		}
+	}
+	b.ReportMetric(float64(records), "records")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkKeywordSearch searches 1 M records (the whole time range) for a
+// case-insensitive keyword in the body, newest 100 first, and also runs
+// the matching histogram (which must read every row).
+func BenchmarkKeywordSearch(b *testing.B) {
+	const records = 1_000_000
+	e, spec := benchArchive(b, records)
+	ctx := context.Background()
+	f := Filter{From: spec.Start, To: spec.Start.Add(spec.Span), Keyword: "DECLINED"}
+	b.Run("search", func(b *testing.B) {
+		b.ReportAllocs()
+		var lat []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			res, err := e.Search(ctx, f, 100, nil)
+			lat = append(lat, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res.Records) != 100 {
+				b.Fatalf("%d records", len(res.Records))
+			}
+		}
+		reportPercentiles(b, lat)
+	})
+	b.Run("histogram", func(b *testing.B) {
+		b.ReportAllocs()
+		var lat []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			res, err := e.Histogram(ctx, f, 60)
+			lat = append(lat, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Total != int64(records/spec.KeywordEvery) {
+				b.Fatalf("total %d", res.Total)
+			}
+		}
+		b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		reportPercentiles(b, lat)
+	})
+}

@@ -1,0 +1,178 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+
+	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/archive"
+	"github.com/sluicelogs/sluice/internal/logarchive"
+)
+
+// Stats counts what a query read and what pruning let it skip.
+type Stats struct {
+	FilesScanned               int   `json:"files_scanned"`
+	FilesSkippedPartition      int   `json:"files_skipped_partition"`
+	FilesSkippedStatistics     int   `json:"files_skipped_statistics"`
+	RowGroupsScanned           int   `json:"row_groups_scanned"`
+	RowGroupsSkippedStatistics int   `json:"row_groups_skipped_statistics"`
+	RowGroupsSkippedBloom      int   `json:"row_groups_skipped_bloom_filter"`
+	RowGroupsSkippedLimit      int   `json:"row_groups_skipped_limit"`
+	RowsScanned                int64 `json:"rows_scanned"`
+}
+
+// rowGroupRef is one row group that survived pruning.
+type rowGroupRef struct {
+	file         int // index in plan.files
+	rg           int
+	minTS, maxTS int64 // timestamp column bounds in microseconds
+}
+
+type plan struct {
+	files  []archive.File
+	infos  []*archive.FileInfo
+	groups []rowGroupRef
+	// scanned marks files with at least one row group read.
+	scanned []atomic.Bool
+}
+
+// plan lists the files the filter's partitions allow and keeps the row
+// groups that statistics and bloom filters cannot rule out.
+func (e *Engine) plan(ctx context.Context, f *Filter, st *Stats) (*plan, error) {
+	lr, err := e.catalog.Select(ctx, archive.Selection{From: f.From, To: f.To, Service: f.Service, HasService: f.HasService})
+	if err != nil {
+		return nil, err
+	}
+	st.FilesSkippedPartition += lr.Skipped
+	p := &plan{}
+	for _, af := range lr.Files {
+		rdr, fi, err := e.footers.Open(ctx, e.store, af.Object)
+		if err != nil {
+			return nil, err
+		}
+		idx := len(p.files)
+		kept := 0
+		for rg := 0; rg < fi.Meta.NumRowGroups(); rg++ {
+			ref, reason, err := pruneRowGroup(rdr, fi, rg, f)
+			if err != nil {
+				rdr.Close()
+				return nil, fmt.Errorf("file %s row group %d: %w", af.Key, rg, err)
+			}
+			switch reason {
+			case pruneStatistics:
+				st.RowGroupsSkippedStatistics++
+				continue
+			case pruneBloom:
+				st.RowGroupsSkippedBloom++
+				continue
+			}
+			ref.file = idx
+			p.groups = append(p.groups, ref)
+			kept++
+		}
+		rdr.Close()
+		if kept == 0 {
+			st.FilesSkippedStatistics++
+			continue
+		}
+		p.files = append(p.files, af)
+		p.infos = append(p.infos, fi)
+	}
+	p.scanned = make([]atomic.Bool, len(p.files))
+	return p, nil
+}
+
+type pruneReason int
+
+const (
+	pruneNone pruneReason = iota
+	pruneStatistics
+	pruneBloom
+)
+
+func pruneRowGroup(rdr *file.Reader, fi *archive.FileInfo, rg int, f *Filter) (rowGroupRef, pruneReason, error) {
+	ref := rowGroupRef{rg: rg, minTS: math.MinInt64, maxTS: math.MaxInt64}
+	rgmd := fi.Meta.RowGroup(rg)
+	if rgmd.NumRows() == 0 {
+		return ref, pruneStatistics, nil
+	}
+	if st := columnStats(rgmd, fi.Leaf(logarchive.ColTimestamp)); st != nil {
+		if s, ok := st.(*metadata.Int64Statistics); ok && s.HasMinMax() {
+			ref.minTS, ref.maxTS = s.Min(), s.Max()
+			if !f.From.IsZero() && ref.maxTS < f.From.UnixMicro() || !f.To.IsZero() && ref.minTS >= f.To.UnixMicro() {
+				return ref, pruneStatistics, nil
+			}
+		}
+	}
+	if f.MinSeverity > 0 {
+		if s, ok := columnStats(rgmd, fi.Leaf(logarchive.ColSeverityNumber)).(*metadata.Int32Statistics); ok && s.HasMinMax() && s.Max() < f.MinSeverity {
+			return ref, pruneStatistics, nil
+		}
+	}
+	if f.HasService {
+		if s, ok := columnStats(rgmd, fi.Leaf(logarchive.ColServiceName)).(*metadata.ByteArrayStatistics); ok {
+			if f.Service == "" {
+				if s.NullCount() == 0 && s.HasNullCount() {
+					return ref, pruneStatistics, nil
+				}
+			} else if s.HasMinMax() && (bytes.Compare([]byte(f.Service), s.Min()) < 0 || bytes.Compare([]byte(f.Service), s.Max()) > 0) {
+				return ref, pruneStatistics, nil
+			}
+		}
+	}
+	if f.HasTraceID {
+		col := fi.Leaf(logarchive.ColTraceID)
+		if col < 0 {
+			return ref, pruneStatistics, nil
+		}
+		if s, ok := columnStats(rgmd, col).(*metadata.FixedLenByteArrayStatistics); ok && s.HasMinMax() &&
+			(bytes.Compare(f.TraceID[:], s.Min()) < 0 || bytes.Compare(f.TraceID[:], s.Max()) > 0) {
+			return ref, pruneStatistics, nil
+		}
+		bfr, err := rdr.GetBloomFilterReader().RowGroup(rg)
+		if err != nil {
+			return ref, pruneNone, fmt.Errorf("bloom filter reader: %w", err)
+		}
+		absent := false
+		// Visit recycles the filter's buffer after the check.
+		err = bfr.VisitColumnBloomFilter(col, func(bf metadata.BloomFilter) error {
+			if bf != nil {
+				tbf := metadata.TypedBloomFilter[parquet.FixedLenByteArray]{BloomFilter: bf}
+				absent = !tbf.Check(f.TraceID[:])
+			}
+			return nil
+		})
+		if err != nil {
+			return ref, pruneNone, fmt.Errorf("read trace_id bloom filter: %w", err)
+		}
+		if absent {
+			return ref, pruneBloom, nil
+		}
+	}
+	return ref, pruneNone, nil
+}
+
+// columnStats returns the statistics of one column chunk, or nil.
+func columnStats(rgmd *metadata.RowGroupMetaData, leaf int) metadata.TypedStatistics {
+	if leaf < 0 {
+		return nil
+	}
+	cc, err := rgmd.ColumnChunk(leaf)
+	if err != nil {
+		return nil
+	}
+	if ok, err := cc.StatsSet(); err != nil || !ok {
+		return nil
+	}
+	st, err := cc.Statistics()
+	if err != nil {
+		return nil
+	}
+	return st
+}
