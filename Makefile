@@ -62,6 +62,7 @@ fmt: $(GOLANGCI)
 ## test: everything CI runs. The real backends are started once for the unit/integration tests and
 ## the smoke run, and stopped at the end whatever the outcome.
 test: check-go lint build
+	@if [ -n "$$CI" ]; then bash extension/logsearchextension/scripts/install-chromium.sh; fi
 	bash scripts/with-backends.sh $(MAKE) --no-print-directory test-unit test-configs test-smoke
 
 ## test-unit: unit, integration (real backends) and fuzz seed corpora, with -race.

@@ -2,11 +2,12 @@ package errorrateconnector // import "github.com/sluicelogs/sluice/connector/err
 
 import (
 	"strconv"
-	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/sluicelogs/sluice/internal/lognormalize"
 )
 
 // logIsError applies the severity test and the attribute conditions.
@@ -14,7 +15,7 @@ func (a *aggregator) logIsError(lr plog.LogRecord, resource pcommon.Map) bool {
 	if a.minSeverity > 0 {
 		sev := lr.SeverityNumber()
 		if sev == plog.SeverityNumberUnspecified {
-			sev = severityFromText(lr.SeverityText())
+			sev = lognormalize.SeverityFromText(lr.SeverityText())
 		}
 		if sev >= a.minSeverity {
 			return true
@@ -95,30 +96,6 @@ func numeric(v pcommon.Value) (float64, bool) {
 		return n, err == nil
 	}
 	return 0, false
-}
-
-// severityFromText maps common level names to severity numbers for records
-// that carry only a text (syslog and logger names included).
-func severityFromText(text string) plog.SeverityNumber {
-	switch {
-	case text == "":
-		return plog.SeverityNumberUnspecified
-	case strings.EqualFold(text, "error"), strings.EqualFold(text, "err"), strings.EqualFold(text, "severe"):
-		return plog.SeverityNumberError
-	case strings.EqualFold(text, "fatal"), strings.EqualFold(text, "critical"), strings.EqualFold(text, "crit"),
-		strings.EqualFold(text, "panic"), strings.EqualFold(text, "alert"), strings.EqualFold(text, "emerg"),
-		strings.EqualFold(text, "emergency"):
-		return plog.SeverityNumberFatal
-	case strings.EqualFold(text, "warn"), strings.EqualFold(text, "warning"):
-		return plog.SeverityNumberWarn
-	case strings.EqualFold(text, "info"), strings.EqualFold(text, "notice"), strings.EqualFold(text, "information"):
-		return plog.SeverityNumberInfo
-	case strings.EqualFold(text, "debug"):
-		return plog.SeverityNumberDebug
-	case strings.EqualFold(text, "trace"):
-		return plog.SeverityNumberTrace
-	}
-	return plog.SeverityNumberUnspecified
 }
 
 // logMessage returns the text fingerprinted for an error log record: the

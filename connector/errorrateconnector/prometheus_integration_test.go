@@ -36,6 +36,9 @@ func TestPrometheusRateOfCumulativeSums(t *testing.T) {
 	expCfg := expFactory.CreateDefaultConfig().(*prwexporter.Config)
 	expCfg.ClientConfig.Endpoint = prom.RemoteWriteURL
 	expCfg.TargetInfo.Enabled = false
+	// The exporter does not close idle connections on Shutdown; with a shared Prometheus that outlives the
+	// test they would stay open and goleak would flag their goroutines.
+	expCfg.ClientConfig.DisableKeepAlives = true
 	// A per-test label keeps runs against a shared Prometheus apart.
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	expCfg.ExternalLabels = map[string]string{"sluice_test_run": run}
@@ -100,7 +103,11 @@ func promQuery(t *testing.T, base, query string, at time.Time) map[string]float6
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() {
+		resp.Body.Close()
+		// A shared Prometheus outlives the test: drop the keep-alive connection so goleak sees no reader left.
+		http.DefaultClient.CloseIdleConnections()
+	}()
 	var body struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`

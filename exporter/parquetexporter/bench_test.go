@@ -194,9 +194,8 @@ func BenchmarkRowEncode(b *testing.B) {
 // BenchmarkParquetBuild measures sorting and writing one 100k-row file.
 func BenchmarkParquetBuild(b *testing.B) {
 	const rows = 100_000
-	enc := benchEncoder(b)
 	layout, _ := logarchive.NewLayout("{signal}/dt={date}") // one file with all services
-	enc, _ = rowenc.NewEncoder(benchPromoted, layout, memory.DefaultAllocator)
+	enc, _ := rowenc.NewEncoder(benchPromoted, layout, memory.DefaultAllocator)
 	batches, err := enc.Encode(requestLogs(rows, 2), logarchive.SignalLogs, time.Now())
 	if err != nil || len(batches) != 1 {
 		b.Fatalf("encode: %v, %d batches", err, len(batches))

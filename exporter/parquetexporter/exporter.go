@@ -582,6 +582,7 @@ func (e *parquetExporter) shutdown(ctx context.Context) error {
 			e.logger.Warn("Shutdown left staged journals unpublished; they are published on the next start",
 				zap.Int("journals", left), zap.String("staging", e.stagingDir), zap.Error(perr))
 		}
+		e.store.Close()
 		e.tb.Shutdown()
 	})
 	return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/journal"
 	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/metadata"
+	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/store"
 	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
@@ -181,11 +182,10 @@ type failingStore struct {
 	mu     sync.Mutex
 	failed int
 	healed bool
-	inner  interface {
-		Put(ctx context.Context, key, src string, size int64) error
-		String() string
-	}
+	inner  store.Store
 }
+
+func (f *failingStore) Close() { f.inner.Close() }
 
 func (f *failingStore) Put(ctx context.Context, key, src string, size int64) error {
 	f.mu.Lock()

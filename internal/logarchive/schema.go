@@ -119,7 +119,7 @@ var TimestampType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC
 // AttributeMapType is the Arrow type of the attribute map columns.
 var AttributeMapType = arrow.MapOf(arrow.BinaryTypes.String, arrow.BinaryTypes.String)
 
-// Number of fixed columns before the promoted ones (index of the first
+// NumLeadingColumns is the number of fixed columns before the promoted ones (the index of the first
 // promoted column).
 var NumLeadingColumns = len(fixedColumns)
 

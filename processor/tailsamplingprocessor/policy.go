@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/sluicelogs/sluice/internal/lognormalize"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keyhash"
 )
 
@@ -139,7 +140,7 @@ func (e *errorsPredicate) matchLog(lr plog.LogRecord, _ pcommon.Map) bool {
 	if e.minSeverity != plog.SeverityNumberUnspecified {
 		sev := lr.SeverityNumber()
 		if sev == plog.SeverityNumberUnspecified {
-			sev = severityFromText(lr.SeverityText())
+			sev = lognormalize.SeverityFromText(lr.SeverityText())
 		}
 		if sev >= e.minSeverity {
 			return true
@@ -167,30 +168,6 @@ func (e *errorsPredicate) httpError(attrs pcommon.Map) bool {
 		}
 	}
 	return false
-}
-
-// severityFromText maps common level names (any case) to severity numbers,
-// for records from sources that set only the text.
-func severityFromText(s string) plog.SeverityNumber {
-	switch {
-	case s == "":
-		return plog.SeverityNumberUnspecified
-	case strings.EqualFold(s, "error"), strings.EqualFold(s, "err"):
-		return plog.SeverityNumberError
-	case strings.EqualFold(s, "fatal"), strings.EqualFold(s, "critical"), strings.EqualFold(s, "crit"),
-		strings.EqualFold(s, "alert"), strings.EqualFold(s, "emerg"), strings.EqualFold(s, "emergency"),
-		strings.EqualFold(s, "panic"):
-		return plog.SeverityNumberFatal
-	case strings.EqualFold(s, "warn"), strings.EqualFold(s, "warning"):
-		return plog.SeverityNumberWarn
-	case strings.EqualFold(s, "info"), strings.EqualFold(s, "information"), strings.EqualFold(s, "notice"):
-		return plog.SeverityNumberInfo
-	case strings.EqualFold(s, "debug"):
-		return plog.SeverityNumberDebug
-	case strings.EqualFold(s, "trace"):
-		return plog.SeverityNumberTrace
-	}
-	return plog.SeverityNumberUnspecified
 }
 
 // latencyPredicate matches slow root spans and records with a large duration

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/sluicelogs/sluice/internal/jsonenc"
 	"github.com/sluicelogs/sluice/internal/lognormalize"
 	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/bulk"
 	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/metadata"
@@ -265,7 +266,7 @@ func (r *esBulkReceiver) handleDocument(w http.ResponseWriter, req *http.Request
 	}
 	seq := r.seqNo.Add(1) - 1
 	b := append(st.out[:0], `{"_index":`...)
-	b = appendJSONString(b, index)
+	b = jsonenc.AppendString(b, index)
 	b = append(b, `,"_id":`...)
 	b = r.appendID(b, &res)
 	b = append(b, `,"_version":1,"result":"created","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":`...)

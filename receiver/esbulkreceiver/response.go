@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/sluicelogs/sluice/internal/jsonenc"
 	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/bulk"
 )
 
@@ -176,7 +176,7 @@ func (r *esBulkReceiver) appendBulkResponse(b []byte, items []itemResult, tookMs
 
 func (r *esBulkReceiver) appendItem(b []byte, it *itemResult, fields uint16, seq int64) []byte {
 	b = append(b, '{')
-	b = appendJSONString(b, it.op.String())
+	b = jsonenc.AppendString(b, it.op.String())
 	b = append(b, `:{`...)
 	sep := false
 	field := func(name string) {
@@ -188,7 +188,7 @@ func (r *esBulkReceiver) appendItem(b []byte, it *itemResult, fields uint16, seq
 	}
 	if fields&fieldIndex != 0 {
 		field(`"_index":`)
-		b = appendJSONString(b, it.index)
+		b = jsonenc.AppendString(b, it.index)
 	}
 	if fields&fieldID != 0 {
 		field(`"_id":`)
@@ -220,11 +220,11 @@ func (r *esBulkReceiver) appendItem(b []byte, it *itemResult, fields uint16, seq
 	}
 	if fields&fieldError != 0 {
 		field(`"error":{"type":`)
-		b = appendJSONString(b, it.errType)
+		b = jsonenc.AppendString(b, it.errType)
 		b = append(b, `,"reason":`...)
-		b = appendJSONString(b, it.reason)
+		b = jsonenc.AppendString(b, it.reason)
 		b = append(b, `,"index":`...)
-		b = appendJSONString(b, it.index)
+		b = jsonenc.AppendString(b, it.index)
 		b = append(b, '}')
 	}
 	return append(b, `}}`...)
@@ -234,7 +234,7 @@ func (r *esBulkReceiver) appendItem(b []byte, it *itemResult, fields uint16, seq
 // like Elasticsearch's auto ids (base64url of 15 bytes).
 func (r *esBulkReceiver) appendID(b []byte, it *itemResult) []byte {
 	if it.id != "" {
-		return appendJSONString(b, it.id)
+		return jsonenc.AppendString(b, it.id)
 	}
 	var raw [15]byte
 	copy(raw[:7], r.idPrefix[:])
@@ -247,13 +247,13 @@ func (r *esBulkReceiver) appendID(b []byte, it *itemResult) []byte {
 // appendErrorBody writes Elasticsearch's request-level error shape.
 func appendErrorBody(b []byte, status int, errType, reason string) []byte {
 	b = append(b, `{"error":{"root_cause":[{"type":`...)
-	b = appendJSONString(b, errType)
+	b = jsonenc.AppendString(b, errType)
 	b = append(b, `,"reason":`...)
-	b = appendJSONString(b, reason)
+	b = jsonenc.AppendString(b, reason)
 	b = append(b, `}],"type":`...)
-	b = appendJSONString(b, errType)
+	b = jsonenc.AppendString(b, errType)
 	b = append(b, `,"reason":`...)
-	b = appendJSONString(b, reason)
+	b = jsonenc.AppendString(b, reason)
 	b = append(b, `},"status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	return append(b, '}')
@@ -280,49 +280,6 @@ func truncateReason(s string) string {
 		return s
 	}
 	return s[:maxReasonBytes] + "..."
-}
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }

@@ -13,23 +13,6 @@ import (
 	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/metadata"
 )
 
-func TestAppendJSONString(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":              "plain",
-		"q\"b\\s":            "q\"b\\s",
-		"nl\n\r\t\x01":       "nl\n\r\t\x01",
-		"bad\xffutf8":        "bad\uFFFDutf8",
-		"ünïcødé 日本":         "ünïcødé 日本",
-		"trunc\xe6\x97":      "trunc\uFFFD\uFFFD",
-		"</script>&<>\u2028": "</script>&<>\u2028",
-	} {
-		out := appendJSONString(nil, in)
-		var got string
-		require.NoError(t, json.Unmarshal(out, &got), "%q -> %s", in, out)
-		assert.Equal(t, want, got)
-	}
-}
-
 func TestParseFilterPath(t *testing.T) {
 	assert.Equal(t, noFilter, parseFilterPath(""))
 	assert.Equal(t, responseFilter{errors: true, items: true, itemFields: fieldError | fieldStatus},

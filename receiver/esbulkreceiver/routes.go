@@ -3,6 +3,8 @@ package esbulkreceiver
 import (
 	"net/http"
 	"strings"
+
+	"github.com/sluicelogs/sluice/internal/jsonenc"
 )
 
 // API families, the endpoint attribute of es_bulk_requests.
@@ -131,7 +133,7 @@ func allow(w http.ResponseWriter, req *http.Request, methods ...string) bool {
 	}
 	allowed := strings.Join(methods, ", ")
 	w.Header().Set("Allow", allowed)
-	writeJSON(w, http.StatusMethodNotAllowed, []byte(`{"error":`+string(appendJSONString(nil,
+	writeJSON(w, http.StatusMethodNotAllowed, []byte(`{"error":`+string(jsonenc.AppendString(nil,
 		"Incorrect HTTP method for uri ["+req.URL.Path+"] and method ["+req.Method+"], allowed: ["+allowed+"]"))+`,"status":405}`))
 	return false
 }

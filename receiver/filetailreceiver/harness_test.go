@@ -85,7 +85,6 @@ func (s *recordingSink) count() int {
 // harness drives a tailer pass by pass with a fake clock.
 type harness struct {
 	t      *testing.T
-	dir    string
 	cfg    *Config
 	sink   *recordingSink
 	clock  *fakeClock

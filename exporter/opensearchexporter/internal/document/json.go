@@ -12,61 +12,18 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-)
 
-const hexDigits = "0123456789abcdef"
+	"github.com/sluicelogs/sluice/internal/jsonenc"
+)
 
 // timeLayout keeps nanoseconds (the template maps timestamps as date_nanos) and a
 // fixed width so the encoded document, and with it the id, never varies.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
-// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD so the
-// output is always valid JSON whatever the input holds.
-func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"':
-				dst = append(dst, '\\', '"')
-			case '\\':
-				dst = append(dst, '\\', '\\')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// AppendString appends s as a JSON string (see jsonenc.AppendString).
+func AppendString(dst []byte, s string) []byte { return jsonenc.AppendString(dst, s) }
 
 // AppendTime appends t (UTC, nanosecond precision) as a JSON string in the
 // fixed-width layout timeLayout (pcommon timestamps always have 4-digit years). It writes digits directly: time.AppendFormat

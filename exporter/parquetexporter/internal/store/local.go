@@ -30,6 +30,9 @@ func NewLocal(root string) (*Local, error) {
 // String implements Store.
 func (l *Local) String() string { return "file://" + l.root }
 
+// Close implements Store; a local directory holds nothing to release.
+func (*Local) Close() {}
+
 // Put copies src to "<dir>/.<name>.tmp", fsyncs it, renames it to the final
 // name and fsyncs the directory, so readers never see a partial file.
 func (l *Local) Put(ctx context.Context, key, src string, _ int64) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"time"
@@ -41,8 +42,9 @@ type S3Options struct {
 
 // S3 stores the archive in an S3-compatible bucket.
 type S3 struct {
-	client *s3.Client
-	o      S3Options
+	client    *s3.Client
+	transport *http.Transport // ours, so Close can drop its idle connections
+	o         S3Options
 }
 
 // NewS3 builds the client. Credentials come from the options when set,
@@ -59,7 +61,14 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
+	// Keep our own copy of the SDK's transport (it carries AWS_CA_BUNDLE and the SDK's defaults) so Close
+	// can drop idle connections; the SDK's buildable client offers no way to do that.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		transport = b.GetTransport()
+	}
 	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		so.HTTPClient = &http.Client{Transport: transport}
 		so.UsePathStyle = o.ForcePathStyle
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
@@ -68,8 +77,11 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	return &S3{client: client, o: o}, nil
+	return &S3{client: client, transport: transport, o: o}, nil
 }
+
+// Close implements Store: it closes idle connections so none outlive the exporter.
+func (s *S3) Close() { s.transport.CloseIdleConnections() }
 
 // Client exposes the SDK client (tests and the retention docs use it).
 func (s *S3) Client() *s3.Client { return s.client }

@@ -17,4 +17,6 @@ type Store interface {
 	Put(ctx context.Context, key, src string, size int64) error
 	// String names the target for logs, e.g. "s3://bucket/prefix".
 	String() string
+	// Close releases network resources (idle connections); the store is not used afterwards.
+	Close()
 }

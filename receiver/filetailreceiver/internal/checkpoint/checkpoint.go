@@ -103,6 +103,7 @@ type Store interface {
 // Memory keeps entries in memory only (no persistence configured).
 type Memory struct{ entries []Entry }
 
+// Load returns the saved entries (none when nothing was saved yet).
 func (m *Memory) Load(context.Context) ([]Entry, error) {
 	if m.entries == nil {
 		return nil, nil
@@ -110,11 +111,13 @@ func (m *Memory) Load(context.Context) ([]Entry, error) {
 	return append([]Entry{}, m.entries...), nil
 }
 
+// Save replaces the saved entries.
 func (m *Memory) Save(_ context.Context, entries []Entry) error {
 	m.entries = append(make([]Entry, 0, len(entries)), entries...)
 	return nil
 }
 
+// Close releases the store.
 func (*Memory) Close(context.Context) error { return nil }
 
 // Client keeps entries in a storage extension client under StorageKey.
@@ -123,6 +126,7 @@ type Client struct{ client storage.Client }
 // NewClient wraps a storage client (e.g. from file_storage).
 func NewClient(c storage.Client) *Client { return &Client{client: c} }
 
+// Load returns the saved entries (none when nothing was saved yet).
 func (c *Client) Load(ctx context.Context) ([]Entry, error) {
 	b, err := c.client.Get(ctx, StorageKey)
 	if err != nil {
@@ -134,6 +138,7 @@ func (c *Client) Load(ctx context.Context) ([]Entry, error) {
 	return Decode(b)
 }
 
+// Save replaces the saved entries.
 func (c *Client) Save(ctx context.Context, entries []Entry) error {
 	b, err := Encode(entries)
 	if err != nil {
@@ -145,6 +150,7 @@ func (c *Client) Save(ctx context.Context, entries []Entry) error {
 	return nil
 }
 
+// Close releases the store.
 func (c *Client) Close(ctx context.Context) error { return c.client.Close(ctx) }
 
 // File keeps entries in one file, replaced atomically on every save.
@@ -161,6 +167,7 @@ func NewFile(dir, name string) (*File, error) {
 // Path is the checkpoint file's path.
 func (f *File) Path() string { return f.path }
 
+// Load returns the saved entries (none when nothing was saved yet).
 func (f *File) Load(context.Context) ([]Entry, error) {
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -172,6 +179,7 @@ func (f *File) Load(context.Context) ([]Entry, error) {
 	return Decode(b)
 }
 
+// Save replaces the saved entries.
 func (f *File) Save(_ context.Context, entries []Entry) error {
 	b, err := Encode(entries)
 	if err != nil {
@@ -208,4 +216,5 @@ func (f *File) Save(_ context.Context, entries []Entry) error {
 	return nil
 }
 
+// Close releases the store.
 func (*File) Close(context.Context) error { return nil }

@@ -66,6 +66,7 @@ func (c *mapClient) Set(_ context.Context, k string, v []byte) error {
 	c.m[k] = append([]byte(nil), v...)
 	return nil
 }
+
 func (c *mapClient) Delete(_ context.Context, k string) error           { delete(c.m, k); return nil }
 func (c *mapClient) Batch(context.Context, ...*storage.Operation) error { return nil }
 func (c *mapClient) Close(context.Context) error                        { return nil }

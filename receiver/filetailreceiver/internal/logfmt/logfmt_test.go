@@ -25,8 +25,14 @@ func TestDecode(t *testing.T) {
 	got, err := decode(t, `time=2024-05-01T12:00:00Z level=INFO msg="hello \"world\"\n" user.id=42 empty= flag path=/a/b é=ü`)
 	require.NoError(t, err)
 	assert.Equal(t, []pair{
-		{"time", "2024-05-01T12:00:00Z"}, {"level", "INFO"}, {"msg", "hello \"world\"\n"},
-		{"user.id", "42"}, {"empty", ""}, {"flag", ""}, {"path", "/a/b"}, {"é", "ü"},
+		{"time", "2024-05-01T12:00:00Z"},
+		{"level", "INFO"},
+		{"msg", "hello \"world\"\n"},
+		{"user.id", "42"},
+		{"empty", ""},
+		{"flag", ""},
+		{"path", "/a/b"},
+		{"é", "ü"},
 	}, got)
 
 	for _, bad := range []string{`a="unterminated`, `a="x"b`, `=v`, `a=b"c`, `a="\q"`, `"k"=v`} {
