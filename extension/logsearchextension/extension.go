@@ -8,10 +8,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
@@ -22,6 +18,7 @@ import (
 	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/metadata"
 	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/query"
 	"github.com/sluicelogs/sluice/internal/logarchive"
+	"github.com/sluicelogs/sluice/internal/s3client"
 )
 
 // logSearch is the running extension: an HTTP server over a query engine.
@@ -31,6 +28,8 @@ type logSearch struct {
 	set       extension.Settings
 	telemetry *metadata.TelemetryBuilder
 	handler   http.Handler
+	// closeStore releases the archive store's network resources (idle S3 connections).
+	closeStore func()
 
 	mu        sync.Mutex
 	server    *http.Server
@@ -43,7 +42,7 @@ func newLogSearch(cfg *Config, set extension.Settings) (*logSearch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("path_template: %w", err)
 	}
-	store, where, err := newStore(cfg.Storage)
+	store, where, closeStore, err := newStore(cfg.Storage)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +59,11 @@ func newLogSearch(cfg *Config, set extension.Settings) (*logSearch, error) {
 		return nil, fmt.Errorf("create telemetry: %w", err)
 	}
 	return &logSearch{
-		archive:   where,
-		cfg:       cfg,
-		set:       set,
-		telemetry: tb,
+		closeStore: closeStore,
+		archive:    where,
+		cfg:        cfg,
+		set:        set,
+		telemetry:  tb,
 		handler: api.NewHandler(api.Settings{
 			Engine: engine,
 			Limits: api.Limits{
@@ -119,35 +119,23 @@ func (e *logSearch) Shutdown(ctx context.Context) error {
 		<-e.serveDone
 		e.server = nil
 	}
+	e.closeStore()
 	e.telemetry.Shutdown()
 	return err
 }
 
-// newStore builds the archive store named by the storage configuration and
-// says where it points.
-func newStore(c StorageConfig) (archive.Store, string, error) {
+// newStore builds the archive store named by the storage configuration, says where it points, and
+// returns what releases it.
+func newStore(c StorageConfig) (archive.Store, string, func(), error) {
 	if c.Type != StorageS3 {
-		return archive.NewLocalStore(c.Local.Path), c.Local.Path, nil
+		return archive.NewLocalStore(c.Local.Path), c.Local.Path, func() {}, nil
 	}
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(c.S3.Region)}
-	if c.S3.AccessKeyID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
-			c.S3.AccessKeyID, string(c.S3.SecretAccessKey), string(c.S3.SessionToken))))
-	}
-	// Loading reads only env and shared files; it makes no request.
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
-	if err != nil {
-		return nil, "", fmt.Errorf("storage.s3: load AWS configuration: %w", err)
-	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		o.UsePathStyle = c.S3.ForcePathStyle
-		// Ranged GETs carry no whole-object checksum; some S3-compatible
-		// stores reject the SDK's default checksum headers.
-		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		if c.S3.Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.S3.Endpoint)
-		}
+	client, err := s3client.New(context.Background(), s3client.Options{
+		Region: c.S3.Region, Endpoint: c.S3.Endpoint, ForcePathStyle: c.S3.ForcePathStyle,
+		AccessKeyID: c.S3.AccessKeyID, SecretAccessKey: string(c.S3.SecretAccessKey), SessionToken: string(c.S3.SessionToken),
 	})
-	return archive.NewS3Store(client, c.S3.Bucket, c.S3.Prefix), "s3://" + c.S3.Bucket + "/" + c.S3.Prefix, nil
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("storage.s3: %w", err)
+	}
+	return archive.NewS3Store(client, c.S3.Bucket, c.S3.Prefix), "s3://" + c.S3.Bucket + "/" + c.S3.Prefix, client.Close, nil
 }

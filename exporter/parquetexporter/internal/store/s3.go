@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/sluicelogs/sluice/internal/s3client"
 )
 
 // S3Options configure an S3 store.
@@ -42,49 +41,29 @@ type S3Options struct {
 
 // S3 stores the archive in an S3-compatible bucket.
 type S3 struct {
-	client    *s3.Client
-	transport *http.Transport // ours, so Close can drop its idle connections
-	o         S3Options
+	client *s3client.Client
+	o      S3Options
 }
 
 // NewS3 builds the client. Credentials come from the options when set,
 // otherwise from the default AWS chain (environment, shared files, IMDS).
 func NewS3(ctx context.Context, o S3Options) (*S3, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(o.Region)}
-	if o.AccessKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, o.SessionToken)))
-	}
-	if o.MaxAttempts > 0 {
-		opts = append(opts, config.WithRetryMaxAttempts(o.MaxAttempts))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
-	}
-	// Keep our own copy of the SDK's transport (it carries AWS_CA_BUNDLE and the SDK's defaults) so Close
-	// can drop idle connections; the SDK's buildable client offers no way to do that.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		transport = b.GetTransport()
-	}
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		so.HTTPClient = &http.Client{Transport: transport}
-		so.UsePathStyle = o.ForcePathStyle
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
-		}
-		// Default CRC32 trailers are rejected by some S3-compatible stores.
-		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	client, err := s3client.New(ctx, s3client.Options{
+		Region: o.Region, Endpoint: o.Endpoint, ForcePathStyle: o.ForcePathStyle,
+		AccessKeyID: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey, SessionToken: o.SessionToken,
+		MaxAttempts: o.MaxAttempts,
 	})
-	return &S3{client: client, transport: transport, o: o}, nil
+	if err != nil {
+		return nil, err
+	}
+	return &S3{client: client, o: o}, nil
 }
 
 // Close implements Store: it closes idle connections so none outlive the exporter.
-func (s *S3) Close() { s.transport.CloseIdleConnections() }
+func (s *S3) Close() { s.client.Close() }
 
 // Client exposes the SDK client (tests and the retention docs use it).
-func (s *S3) Client() *s3.Client { return s.client }
+func (s *S3) Client() *s3.Client { return s.client.Client }
 
 // String implements Store.
 func (s *S3) String() string { return "s3://" + path.Join(s.o.Bucket, s.o.Prefix) }

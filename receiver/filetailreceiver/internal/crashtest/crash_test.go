@@ -31,6 +31,7 @@ const (
 	envLogDir  = "FILE_TAIL_CRASH_LOGS"
 	envOut     = "FILE_TAIL_CRASH_OUT"
 	envState   = "FILE_TAIL_CRASH_STATE"
+	envReady   = "FILE_TAIL_CRASH_READY" // file the child creates once it handles SIGTERM
 	batchLimit = 50
 )
 
@@ -45,6 +46,9 @@ func TestMain(m *testing.M) {
 // a consumer that appends bodies to a file and fsyncs before accepting (a
 // stand-in for a persistent queue).
 func runChild() int {
+	// Handle SIGTERM before anything else, so a parent that waits for the ready file can stop us cleanly.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
 	out, err := os.OpenFile(os.Getenv(envOut), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -87,8 +91,12 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM)
+	if ready := os.Getenv(envReady); ready != "" {
+		if err := os.WriteFile(ready, nil, 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 	<-stop
 	if err := r.Shutdown(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -152,7 +160,12 @@ func TestKill9WhileAppending(t *testing.T) {
 	}
 	wg.Wait()
 
+	ready := filepath.Join(root, "ready")
+	t.Setenv(envReady, ready)
 	cmd := startChild(t, logDir, out, state)
+	// The last agent must be up before it is asked to stop: without this, a fast run reaches SIGTERM
+	// before the child installed its handler and it dies of the signal instead of shutting down.
+	require.Eventually(t, func() bool { _, err := os.Stat(ready); return err == nil }, 60*time.Second, 10*time.Millisecond)
 	deadline := time.Now().Add(60 * time.Second)
 	var counts map[string]int
 	for time.Now().Before(deadline) {
