@@ -1,0 +1,181 @@
+// Command tscompare drives one tail sampler (ours or contrib's) with the same
+// span load and reports CPU per span and heap/RSS at steady state.
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	contrib "github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	ours "github.com/sluicelogs/sluice/processor/tailsamplingprocessor"
+)
+
+func batch(first uint64, spanIdx int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	ra := rs.Resource().Attributes()
+	ra.PutStr("service.name", "checkout")
+	ra.PutStr("service.version", "1.42.0")
+	ra.PutStr("host.name", "ip-10-0-12-34.ec2.internal")
+	ra.PutStr("k8s.pod.name", "checkout-7d9f8b6c5-x2k4p")
+	ra.PutStr("k8s.namespace.name", "shop")
+	ra.PutStr("deployment.environment", "production")
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp")
+	ss.Scope().SetVersion("0.60.0")
+	for i := range uint64(100) {
+		sp := ss.Spans().AppendEmpty()
+		var id pcommon.TraceID
+		binary.BigEndian.PutUint64(id[:8], (first+i)*0x9E3779B97F4A7C15)
+		binary.BigEndian.PutUint64(id[8:], first+i)
+		sp.SetTraceID(id)
+		var s pcommon.SpanID
+		binary.BigEndian.PutUint64(s[:], uint64(spanIdx)+1)
+		sp.SetSpanID(s)
+		if spanIdx > 0 {
+			var p pcommon.SpanID
+			binary.BigEndian.PutUint64(p[:], uint64(spanIdx))
+			sp.SetParentSpanID(p)
+		}
+		sp.SetName("GET /api/v1/orders/{id}")
+		sp.SetKind(ptrace.SpanKindServer)
+		sp.SetStartTimestamp(1_700_000_000_000_000_000)
+		sp.SetEndTimestamp(1_700_000_000_012_000_000)
+		a := sp.Attributes()
+		a.PutStr("http.request.method", "GET")
+		a.PutStr("http.route", "/api/v1/orders/{id}")
+		a.PutInt("http.response.status_code", 200)
+		a.PutStr("url.path", "/api/v1/orders/918273")
+		a.PutStr("server.address", "checkout.shop.svc")
+		a.PutStr("network.protocol.version", "1.1")
+		if (first+i)%50 == 0 && spanIdx == 4 {
+			sp.Status().SetCode(ptrace.StatusCodeError)
+		}
+	}
+	return td
+}
+
+const oursYAML = `
+decision_wait: 5s
+max_buffer_bytes: 1073741824
+max_group_bytes: 1048576
+policies:
+  - name: errors
+    type: errors
+  - name: ten
+    type: probabilistic
+    probabilistic: {percentage: 10}
+`
+
+const contribYAML = `
+decision_wait: 5s
+num_traces: 200000
+policies:
+  - name: errors
+    type: status_code
+    status_code: {status_codes: [ERROR]}
+  - name: ten
+    type: probabilistic
+    probabilistic: {sampling_percentage: 10}
+`
+
+func cpu() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func rssKB() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM") || strings.HasPrefix(l, "VmRSS") {
+			fmt.Print(l, "  ")
+		}
+	}
+	return ""
+}
+
+func main() {
+	which := flag.String("impl", "ours", "ours|contrib|none")
+	secs := flag.Int("seconds", 15, "run time")
+	rate := flag.Int("rate", 20000, "spans/s")
+	flag.Parse()
+	var f processor.Factory
+	var y string
+	switch *which {
+	case "ours":
+		f, y = ours.NewFactory(), oursYAML
+	case "contrib":
+		f, y = contrib.NewFactory(), contribYAML
+	}
+	var p processor.Traces
+	ctx := context.Background()
+	if f != nil {
+		cfg := f.CreateDefaultConfig()
+		conf, err := confmap.NewRetrievedFromYAML([]byte(y))
+		must(err)
+		raw, err := conf.AsConf()
+		must(err)
+		must(raw.Unmarshal(cfg))
+		p, err = f.CreateTraces(ctx, processortest.NewNopSettings(f.Type()), cfg, consumertest.NewNop())
+		must(err)
+		must(p.Start(ctx, componentHost{}))
+	}
+	// Pre-build nothing: build each request just in time, as a receiver would.
+	perReq := time.Second * 100 / time.Duration(*rate) // 100 spans per request
+	start := time.Now()
+	var cpuBuild time.Duration
+	n := 0
+	var heapAt10 uint64
+	for i := 0; time.Since(start) < time.Duration(*secs)*time.Second; i++ {
+		c0 := cpu()
+		td := batch(uint64(i/5*100), i%5)
+		cpuBuild += cpu() - c0
+		if p != nil {
+			must(p.ConsumeTraces(ctx, td))
+		}
+		n += 100
+		if d := time.Until(start.Add(time.Duration(i+1) * perReq)); d > 0 {
+			time.Sleep(d)
+		}
+		if i == int(10*time.Second/perReq) {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			heapAt10 = ms.HeapAlloc
+		}
+	}
+	total := cpu()
+	fmt.Printf("%s: %d spans in %s, cpu %s (build %s), cpu/span %.0f ns excl. build, heap@10s %.1f MiB  ",
+		*which, n, time.Since(start).Round(time.Millisecond), total, cpuBuild, float64(total-cpuBuild)/float64(n), float64(heapAt10)/(1<<20))
+	rssKB()
+	fmt.Println()
+	if p != nil {
+		must(p.Shutdown(ctx))
+	}
+}
+
+type componentHost struct{}
+
+func (componentHost) GetExtensions() map[component.ID]component.Component { return nil }
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
