@@ -2,19 +2,21 @@ package detect
 
 // Byte classes, looked up once per byte on the hot path.
 const (
-	cWord       uint16 = 1 << iota // [A-Za-z0-9_]
-	cDigit                         // [0-9]
-	cUpper                         // [A-Z]
-	cLower                         // [a-z]
-	cHex                           // [0-9A-Fa-f]
-	cB64                           // [A-Za-z0-9+/]
-	cB64URL                        // [A-Za-z0-9_-]
-	cEmailLocal                    // [A-Za-z0-9._%+-]
-	cDomain                        // [A-Za-z0-9-]
-	cKey                           // [A-Za-z0-9_.-], characters of a key name
-	cToken68                       // [A-Za-z0-9-._~+/], RFC 7235 token68
-	cValueStop                     // ends an unquoted value
-	cAnchor                        // a byte a non-word detector is anchored on
+	cWord        uint16 = 1 << iota // [A-Za-z0-9_]
+	cDigit                          // [0-9]
+	cUpper                          // [A-Z]
+	cLower                          // [a-z]
+	cHex                            // [0-9A-Fa-f]
+	cB64                            // [A-Za-z0-9+/]
+	cB64URL                         // [A-Za-z0-9_-]
+	cEmailLocal                     // [A-Za-z0-9._%+-]
+	cDomain                         // [A-Za-z0-9-]
+	cKey                            // [A-Za-z0-9_.-], characters of a key name
+	cToken68                        // [A-Za-z0-9-._~+/], RFC 7235 token68
+	cValueStop                      // ends an unquoted value
+	cAnchor                         // a byte a non-word detector is anchored on
+	cTokStart                       // a first byte tokenPrefix may accept
+	cSecretStart                    // [pPsStTaAcC], may start a word of IsSecretKey
 )
 
 var class = func() (t [256]uint16) {
@@ -64,6 +66,14 @@ var class = func() (t [256]uint16) {
 		switch b {
 		case '@', '=', ':', '+', '(', '-':
 			v |= cAnchor
+		}
+		switch b {
+		case 'A', 'B', 'b', 'g', 'x', 'h', 's', 'r', 'w', 'e':
+			v |= cTokStart
+		}
+		switch b {
+		case 'p', 'P', 's', 'S', 't', 'T', 'a', 'A', 'c', 'C':
+			v |= cSecretStart
 		}
 		if b < 0x20 || b == 0x7f {
 			v |= cValueStop

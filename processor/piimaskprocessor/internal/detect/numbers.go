@@ -301,6 +301,10 @@ func CardInt(v int64) bool {
 func phoneWithContext(s string, r *digitRun, key string) (Match, bool) {
 	for b := r.n - 1; b >= 0; b-- {
 		n := r.digits(0, b)
+		if n < 9 || n > 12 {
+			// Every case below needs 9 to 12 digits.
+			continue
+		}
 		ok := false
 		first := s[r.start[0]]
 		p6 := prefix6(s, r, 0)

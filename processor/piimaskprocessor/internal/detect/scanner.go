@@ -66,13 +66,31 @@ func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
 		}
 		if k&cWord != 0 {
 			j := span(s, i+1, cWord)
-			// Fast path: a word that starts no token, number or IBAN and is
-			// not followed by what continues an IPv6 address or a base64
-			// secret. Most words of a log line end here.
-			if k&cDigit == 0 && j-i < 40 && (j == n || (s[j] != ':' && s[j] != '/' && s[j] != '+')) &&
-				(j-i < 2 || !tokenPrefix(c, s[i+1])) && (j-i < 4 || !is(s[i+2], cDigit) || !is(s[i+3], cDigit)) {
-				i = j
-				continue
+			// Fast paths for the words atWord finds nothing in and resumes
+			// after: not followed by what continues an IPv6 address or a
+			// base64 secret, and then either
+			//   - a word that starts no token, number or IBAN (most words of
+			//     a log line), or
+			//   - a number atWord's digits rejects at once: a short number
+			//     standing alone or glued to letters (a status, 150ms), a
+			//     single token of 20+ bytes (too long for a card, phone or
+			//     SSN; a hex trace ID, not followed by '.' for IPv4), one
+			//     continuing a compound token (pod-7d9f8b6c4, a.1), or one
+			//     after a '+' that phoneE164 handles.
+			if j-i < 40 && (j == n || (s[j] != ':' && s[j] != '/' && s[j] != '+')) {
+				if k&cDigit == 0 {
+					if (k&cTokStart == 0 || j-i < 2 || !tokenPrefix(c, s[i+1])) &&
+						(j-i < 4 || class[s[i+2]]&cDigit == 0 || class[s[i+3]]&cDigit == 0) {
+						i = j
+						continue
+					}
+				} else if ((j-i < 9 || (j-i >= 20 && (j == n || s[j] != '.'))) &&
+					(j+1 >= n || class[s[j+1]]&cDigit == 0 || (s[j] != ' ' && s[j] != '-' && s[j] != '.'))) ||
+					(i >= 2 && (s[i-1] == '-' || s[i-1] == '.') && class[s[i-2]]&cWord != 0) ||
+					(i > 0 && s[i-1] == '+' && sc.on[Phone]) {
+					i = j
+					continue
+				}
 			}
 			m, ok, next := sc.atWord(s, i, j, key)
 			if ok {

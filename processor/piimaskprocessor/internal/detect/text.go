@@ -143,10 +143,17 @@ func secretValue(s string, i int) (Match, bool) {
 		ke--
 	}
 	ks := ke
-	for ks > 0 && ke-ks < 64 && is(s[ks-1], cKey) {
+	var seen uint16 // the classes of the key's bytes, or-ed
+	for ks > 0 && ke-ks < 64 {
+		k := class[s[ks-1]]
+		if k&cKey == 0 {
+			break
+		}
+		seen |= k
 		ks--
 	}
-	if ks == ke || !IsSecretKey(s[ks:ke]) {
+	// A key with no byte a secret word starts with is no secret key.
+	if ks == ke || seen&cSecretStart == 0 || !IsSecretKey(s[ks:ke]) {
 		return Match{}, false
 	}
 	// Value: optional spaces and an opening quote.
@@ -247,6 +254,21 @@ func PlaceholderValue(v string) bool {
 	return true
 }
 
+// secretFirst and secretSecond filter the positions of IsSecretKey: a
+// secret word can start at p only if secretFirst[key[p]] and
+// secretSecond[key[p+1]] share a bit (one bit per first letter).
+var secretFirst, secretSecond = func() (f, s [256]uint8) {
+	for b, pairs := range []string{"pawr", "se", "to", "apcu", "cr"} {
+		f[pairs[0]] |= 1 << b
+		f[pairs[0]-'a'+'A'] |= 1 << b
+		for _, c := range []byte(pairs[1:]) {
+			s[c] |= 1 << b
+			s[c-'a'+'A'] |= 1 << b
+		}
+	}
+	return f, s
+}()
+
 // IsSecretKey reports whether a key name says its value is a secret:
 // it contains password, passwd, passphrase, pwd, secret, token, api key,
 // access key, private key, credential or authorization (any case, any
@@ -262,6 +284,9 @@ func IsSecretKey(key string) bool {
 	found := false
 	// The second letter filters most positions before any word compare.
 	for p := 0; p+3 <= len(key) && !found; p++ {
+		if secretFirst[key[p]]&secretSecond[key[p+1]] == 0 {
+			continue
+		}
 		c1 := lower(key[p+1])
 		switch lower(key[p]) {
 		case 'p':
