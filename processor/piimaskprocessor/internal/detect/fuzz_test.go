@@ -16,6 +16,8 @@ var fuzzSeeds = []string{
 	`{"password":"p@ss","api_key":"k"} ?token=abc&x=1 https://u:pw@h.io`,
 	"ts 1700000000123 uuid 550e8400-e29b-41d4-a716-446655440000 v1.2.3 150ms :8080",
 	"password=[REDACTED:secret_kv] token=****",
+	// an address range: both ends are masked in one pass (found by FuzzScan)
+	"0.0.1.0-0.0.0.1 allow 10.0.0.1-10.0.0.9",
 }
 
 // check verifies the scanner's contract on s: matches are in bounds, sorted

@@ -63,6 +63,13 @@ func (sc *Scanner) digits(s string, i, j int, key string) (Match, bool, int) {
 		return Match{}, false, j
 	}
 	if i >= 2 && (s[i-1] == '-' || s[i-1] == '.') && is(s[i-2], cWord) {
+		// Except the second address of a range (10.0.0.1-10.0.0.9): masking
+		// only the first would leave the second to be found on a second pass.
+		if s[i-1] == '-' && sc.on[IPv4] && ipv4Before(s, i-1) {
+			if m, ok := ipv4(s, i); ok {
+				return m, true, m.End
+			}
+		}
 		return Match{}, false, j
 	}
 	// A short number standing alone (a status, a count, a port) can be
@@ -120,6 +127,16 @@ func atoi(s string) int {
 		v = v*10 + int(s[k]-'0')
 	}
 	return v
+}
+
+// ipv4Before reports whether an IPv4 address ends at e.
+func ipv4Before(s string, e int) bool {
+	b := e
+	for b > 0 && e-b < 15 && (is(s[b-1], cDigit) || s[b-1] == '.') {
+		b--
+	}
+	m, ok := ipv4(s, b)
+	return ok && m.End == e
 }
 
 // ipv4 matches a dotted quad of decimal octets without leading zeros that is

@@ -86,7 +86,8 @@ func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
 					}
 				} else if ((j-i < 9 || (j-i >= 20 && (j == n || s[j] != '.'))) &&
 					(j+1 >= n || class[s[j+1]]&cDigit == 0 || (s[j] != ' ' && s[j] != '-' && s[j] != '.'))) ||
-					(i >= 2 && (s[i-1] == '-' || s[i-1] == '.') && class[s[i-2]]&cWord != 0) ||
+					(i >= 2 && (s[i-1] == '-' || s[i-1] == '.') && class[s[i-2]]&cWord != 0 &&
+						(s[i-1] != '-' || !sc.on[IPv4] || !ipv4Before(s, i-1))) ||
 					(i > 0 && s[i-1] == '+' && sc.on[Phone]) {
 					i = j
 					continue
