@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/sluicelogs/sluice/connector/errorrateconnector/internal/metadata"
+	"github.com/sluicelogs/sluice/internal/cputime"
 )
 
 // benchLogs builds one batch: groups resources (one service each) with
@@ -60,7 +61,7 @@ func BenchmarkConsumeLogs(b *testing.B) {
 			ld := benchLogs(groups, 10_000/groups, 100, t0.Add(5*time.Second))
 			records := ld.LogRecordCount()
 			b.ReportAllocs()
-			cpuBefore := processCPU()
+			cpuBefore := cputime.Process()
 			b.ResetTimer()
 			for b.Loop() {
 				if err := c.ConsumeLogs(ctx, ld); err != nil {
@@ -71,7 +72,7 @@ func BenchmarkConsumeLogs(b *testing.B) {
 			b.ReportMetric(perRecord, "ns/record")
 			b.ReportMetric(1e9/perRecord, "records/s")
 			// CPU time per record stays meaningful when other processes share the cores.
-			b.ReportMetric(float64((processCPU()-cpuBefore).Nanoseconds())/float64(b.N*records), "cpu-ns/record")
+			b.ReportMetric(float64((cputime.Process()-cpuBefore).Nanoseconds())/float64(b.N*records), "cpu-ns/record")
 		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/sluicelogs/sluice/internal/cputime"
 )
 
 // benchDoc is a typical ~300-byte ECS-ish application log document.
@@ -20,7 +22,7 @@ func BenchmarkNormalize(b *testing.B) {
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPUTime()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if i%1024 == 0 { // keep memory flat, like a receiver flushing batches
 			records.RemoveIf(func(plog.LogRecord) bool { return true })
@@ -29,7 +31,7 @@ func BenchmarkNormalize(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	reportPerDoc(b, processCPUTime()-cpu0)
+	reportPerDoc(b, cputime.Process()-cpu0)
 }
 
 // reportPerDoc reports wall and CPU cost per document; docs/cpu-s is the
@@ -48,7 +50,7 @@ func BenchmarkDecodeToMapBaseline(b *testing.B) {
 	doc := []byte(benchDoc)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
-	cpu0 := processCPUTime()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		var m map[string]any
 		if err := json.Unmarshal(doc, &m); err != nil {
@@ -59,7 +61,7 @@ func BenchmarkDecodeToMapBaseline(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	reportPerDoc(b, processCPUTime()-cpu0)
+	reportPerDoc(b, cputime.Process()-cpu0)
 }
 
 func BenchmarkParseTimestamp(b *testing.B) {

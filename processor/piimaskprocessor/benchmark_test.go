@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/cputime"
+	"github.com/sluicelogs/sluice/internal/cputime"
 )
 
 // contribRegexes is what users paste into contrib's redaction processor for

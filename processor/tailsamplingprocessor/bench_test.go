@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
 )
 
@@ -87,15 +87,9 @@ type cpuMeter struct {
 	since time.Duration
 }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func (m *cpuMeter) start() { m.b.StartTimer(); m.since = cputime.Process() }
 
-func (m *cpuMeter) start() { m.b.StartTimer(); m.since = processCPU() }
-
-func (m *cpuMeter) stop() { m.total += processCPU() - m.since; m.b.StopTimer() }
+func (m *cpuMeter) stop() { m.total += cputime.Process() - m.since; m.b.StopTimer() }
 
 func benchConfig() *Config {
 	// The comparison setup: errors + 10 % probabilistic.

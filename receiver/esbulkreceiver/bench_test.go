@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/metadata"
 )
 
@@ -47,7 +48,7 @@ func BenchmarkBulkIngest(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPUTime()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		req := httptest.NewRequest(http.MethodPost, "/_bulk", bytes.NewReader(body))
 		rec.Body.Reset()
@@ -56,7 +57,7 @@ func BenchmarkBulkIngest(b *testing.B) {
 			b.Fatalf("status %d", rec.Code)
 		}
 	}
-	reportPerDoc(b, processCPUTime()-cpu0, b.N*benchDocsPerRequest)
+	reportPerDoc(b, cputime.Process()-cpu0, b.N*benchDocsPerRequest)
 }
 
 // BenchmarkOTLPJSONDecodeBaseline is the decode step of the OTLP/HTTP JSON
@@ -77,14 +78,14 @@ func BenchmarkOTLPJSONDecodeBaseline(b *testing.B) {
 	b.SetBytes(int64(len(otlpJSON)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPUTime()
+	cpu0 := cputime.Process()
 	u := &plog.JSONUnmarshaler{}
 	for i := 0; i < b.N; i++ {
 		if _, err := u.UnmarshalLogs(otlpJSON); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportPerDoc(b, processCPUTime()-cpu0, b.N*benchDocsPerRequest)
+	reportPerDoc(b, cputime.Process()-cpu0, b.N*benchDocsPerRequest)
 }
 
 func componenttestTelemetry(testing.TB) receiver.Settings {

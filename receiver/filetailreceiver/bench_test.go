@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/checkpoint"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/metadata"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/metadatatest"
@@ -66,7 +66,7 @@ func benchTailer(b *testing.B, style, format string, persist bool) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpuStart := time.Now(), cpuTime()
+	start, cpuStart := time.Now(), cputime.Process()
 	for i := 0; i < b.N; i++ {
 		var store checkpoint.Store = &checkpoint.Memory{}
 		if persist {
@@ -88,20 +88,10 @@ func benchTailer(b *testing.B, style, format string, persist bool) {
 	reportRates(b, start, cpuStart)
 }
 
-// cpuTime is the process's user+system CPU time: on a shared machine the
-// wall clock says little, CPU per line is what the targets are about.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportRates adds lines/s (wall), cpu-ns/line and lines/cpu-s (CPU of the
 // whole process, GC included: the rate one core sustains).
 func reportRates(b *testing.B, start time.Time, cpuStart time.Duration) {
-	elapsed, cpu := time.Since(start), cpuTime()-cpuStart
+	elapsed, cpu := time.Since(start), cputime.Process()-cpuStart
 	lines := float64(benchLines * b.N)
 	b.ReportMetric(lines/elapsed.Seconds(), "lines/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/lines, "cpu-ns/line")

@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/sluicelogs/sluice/internal/cputime"
 )
 
 // latencySink records, for each record, the time from its write to its
@@ -94,7 +96,7 @@ func steady(b *testing.B, commitInterval time.Duration, withReceiver bool) {
 
 		w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
 		require.NoError(b, err)
-		start, cpuStart := time.Now(), cpuTime()
+		start, cpuStart := time.Now(), cputime.Process()
 		var buf bytes.Buffer
 		ticker := time.NewTicker(time.Millisecond)
 		for seq := 0; seq < total; {
@@ -113,7 +115,7 @@ func steady(b *testing.B, commitInterval time.Duration, withReceiver bool) {
 		for sink.n.Load() < int64(total) && time.Since(start) < duration+10*time.Second {
 			time.Sleep(5 * time.Millisecond)
 		}
-		elapsed, cpu := time.Since(start), cpuTime()-cpuStart
+		elapsed, cpu := time.Since(start), cputime.Process()-cpuStart
 		require.NoError(b, w.Close())
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	contrib "github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
@@ -22,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/sluicelogs/sluice/internal/cputime"
 	ours "github.com/sluicelogs/sluice/processor/tailsamplingprocessor"
 )
 
@@ -94,12 +94,6 @@ policies:
     probabilistic: {sampling_percentage: 10}
 `
 
-func cpu() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func rssKB() string {
 	b, _ := os.ReadFile("/proc/self/status")
 	for _, l := range strings.Split(string(b), "\n") {
@@ -143,9 +137,9 @@ func main() {
 	n := 0
 	var heapAt10 uint64
 	for i := 0; time.Since(start) < time.Duration(*secs)*time.Second; i++ {
-		c0 := cpu()
+		c0 := cputime.Process()
 		td := batch(uint64(i/5*100), i%5)
-		cpuBuild += cpu() - c0
+		cpuBuild += cputime.Process() - c0
 		if p != nil {
 			must(p.ConsumeTraces(ctx, td))
 		}
@@ -160,7 +154,7 @@ func main() {
 			heapAt10 = ms.HeapAlloc
 		}
 	}
-	total := cpu()
+	total := cputime.Process()
 	fmt.Printf("%s: %d spans in %s, cpu %s (build %s), cpu/span %.0f ns excl. build, heap@10s %.1f MiB  ",
 		*which, n, time.Since(start).Round(time.Millisecond), total, cpuBuild, float64(total-cpuBuild)/float64(n), float64(heapAt10)/(1<<20))
 	rssKB()

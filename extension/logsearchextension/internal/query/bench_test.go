@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/archive"
 	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/archivetest"
+	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
@@ -63,17 +63,6 @@ func benchRecords(b *testing.B) int {
 	return 1_000_000
 }
 
-// cpuTime is the CPU time (user + system) this process has used so far.
-// Reported per operation next to wall-clock latency, because on a shared
-// machine wall time also measures the neighbours.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportPercentiles adds p50/p95 latency metrics to a benchmark.
 func reportPercentiles(b *testing.B, lat []time.Duration) {
 	if len(lat) == 0 {
@@ -101,7 +90,7 @@ func BenchmarkTraceLookup(b *testing.B) {
 	var lat []time.Duration
 	i := 0
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		n := (i * 7919) % traces
 		i++
@@ -116,7 +105,7 @@ func BenchmarkTraceLookup(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(records), "records")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	reportPercentiles(b, lat)
 }
 

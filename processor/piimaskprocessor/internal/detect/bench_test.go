@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/cputime"
+	"github.com/sluicelogs/sluice/internal/cputime"
 )
 
 // Realistic lines without PII and the same set with one PII line in ten.

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/goleak"
 
+	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver"
 )
 
@@ -49,14 +49,6 @@ func writeJSONFile(b *testing.B) (string, int64) {
 	return path, int64(sb.Len())
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // run starts a receiver on the file until every line reached the sink, b.N
 // times, and reports wall and CPU rates.
 func run(b *testing.B, factory receiver.Factory, conf map[string]any) {
@@ -65,7 +57,7 @@ func run(b *testing.B, factory receiver.Factory, conf map[string]any) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpuStart := time.Now(), cpuTime()
+	start, cpuStart := time.Now(), cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if _, ok := conf["checkpoint_dir"]; ok {
 			conf["checkpoint_dir"] = b.TempDir() // each run starts without checkpoints
@@ -85,7 +77,7 @@ func run(b *testing.B, factory receiver.Factory, conf map[string]any) {
 		}
 		require.NoError(b, r.Shutdown(context.Background()))
 	}
-	elapsed, cpu := time.Since(start), cpuTime()-cpuStart
+	elapsed, cpu := time.Since(start), cputime.Process()-cpuStart
 	n := float64(lines * b.N)
 	b.ReportMetric(n/elapsed.Seconds(), "lines/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/line")

@@ -1,14 +1,15 @@
 //go:build unix
 
-package errorrateconnector
+package cputime // import "github.com/sluicelogs/sluice/internal/cputime"
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the user+system CPU time of this process.
-func processCPU() time.Duration {
+// Process returns the user + system CPU time of this process so far, or 0
+// when the system does not say.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package cputime // import "github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/cputime"
+package cputime // import "github.com/sluicelogs/sluice/internal/cputime"
 
 import "time"
 

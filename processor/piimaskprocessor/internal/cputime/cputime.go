@@ -1,4 +1,0 @@
-// Package cputime reads the CPU time the process has used, so benchmarks can
-// report throughput per CPU second: on a shared machine the wall clock also
-// measures the neighbours.
-package cputime // import "github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/cputime"
