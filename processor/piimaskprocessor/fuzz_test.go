@@ -16,6 +16,8 @@ func FuzzProcessLogs(f *testing.F) {
 	f.Add("\xff\xfe@\x00password=\xff", "\xff", "::1", int64(-1))
 	f.Add(`{"api_key":"k","ip":"203.0.113.9"}`, "client.ip", "2001:db8::1:2:3", int64(0))
 	f.Add("-----BEGIN PRIVATE KEY-----\nMIIE", "token_count", "12", int64(378282246310005))
+	// a mask that turns its neighbour into an address (found by FuzzScan)
+	f.Add("1::X0@0.AA", "note", "1::X0@0.AA", int64(1))
 
 	cfg := defaultCfg()
 	cfg.DetectorsAttribute = "pii.detectors"

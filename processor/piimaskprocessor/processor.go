@@ -314,11 +314,36 @@ func (p *piiMask) scanString(st *state, s, key string, loc location) (string, bo
 		return s, false, false
 	}
 	var drop bool
-	st.buf, drop = p.masker.Apply(st.buf[:0], s, st.matches)
-	for _, m := range st.matches {
-		st.count(m.Detector, loc)
+	out := s
+	for pass := 0; ; pass++ {
+		var d bool
+		st.buf, d = p.masker.Apply(st.buf[:0], out, st.matches)
+		drop = drop || d
+		if string(st.buf) == out {
+			// A mask that reproduces itself (a partial mask read again).
+			break
+		}
+		for _, m := range st.matches {
+			st.count(m.Detector, loc)
+		}
+		out = string(st.buf)
+		// A mask changes what its neighbours are judged by ("1::X0@0.AA":
+		// once the email is masked, "1::" ends at '[' and is an address).
+		// Scanning the masked text again until nothing more fires makes a
+		// second pii_mask (agent, then gateway) change nothing.
+		if pass+1 == detect.MaskPasses {
+			break
+		}
+		rescan := out
+		if len(rescan) > p.maxBytes {
+			rescan = rescan[:p.maxBytes]
+		}
+		st.matches = p.scanner.Scan(st.matches[:0], rescan, key)
+		if len(st.matches) == 0 {
+			break
+		}
 	}
-	return string(st.buf), true, drop
+	return out, out != s, drop
 }
 
 // wholeValue masks all of v under rule, as its key demands.

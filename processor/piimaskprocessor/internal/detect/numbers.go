@@ -59,7 +59,9 @@ func readDigitRun(s string, i, j int) digitRun {
 func (sc *Scanner) digits(s string, i, j int, key string) (Match, bool, int) {
 	// A number glued to a letter (150ms, 4bf92f35…, v1) is no entity, and
 	// neither is one continuing a compound token (pod-7d9f8b6c4, a.1).
-	if j < len(s) && !is(s[j], cDigit) && is(s[j], cWord) {
+	// s[i:j] is the whole word token, so the letters may be inside it
+	// (0X0000…, 1a2b3c…): such a token is no number either.
+	if span(s, i, cDigit) < j {
 		return Match{}, false, j
 	}
 	if i >= 2 && (s[i-1] == '-' || s[i-1] == '.') && is(s[i-2], cWord) {

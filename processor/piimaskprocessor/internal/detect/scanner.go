@@ -145,30 +145,32 @@ func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
 	return dst
 }
 
-// appendMatch adds m to the sorted, non-overlapping matches dst[base:]. Of
-// overlapping matches the longest wins (the earlier one on a tie).
+// appendMatch adds m to the sorted, non-overlapping matches dst[base:].
+// Overlapping matches become one match over their union, named after the
+// longest (the earlier one on a tie): masking only the winner would leave the
+// rest of the loser in the text, to be found on its own by a second pass
+// ("1::0@0.AA": the email wins, and "1::" would stay an IPv6 address).
 func appendMatch(dst []Match, base int, m Match) []Match {
 	if len(dst) == base || dst[len(dst)-1].End <= m.Start {
 		return append(dst, m)
 	}
-	for k := base; k < len(dst); k++ {
-		o := dst[k]
-		if o.Start < m.End && m.Start < o.End && !wins(m, o) {
-			return dst
-		}
-	}
-	// Drop the shorter overlapping matches, then insert m in order.
+	best, u := m, m
 	w := base
 	for k := base; k < len(dst); k++ {
 		o := dst[k]
 		if o.Start < m.End && m.Start < o.End {
+			if !wins(best, o) {
+				best = o
+			}
+			u.Start, u.End = min(u.Start, o.Start), max(u.End, o.End)
 			continue
 		}
 		dst[w] = o
 		w++
 	}
-	dst = append(dst[:w], m)
-	for k := len(dst) - 1; k > base && dst[k-1].Start > m.Start; k-- {
+	u.Detector = best.Detector
+	dst = append(dst[:w], u)
+	for k := len(dst) - 1; k > base && dst[k-1].Start > u.Start; k-- {
 		dst[k], dst[k-1] = dst[k-1], dst[k]
 	}
 	return dst

@@ -129,6 +129,8 @@ func TestScanNegatives(t *testing.T) {
 		{"DE89370400440532013001", ""},
 		{"3.14159265358979", ""},
 		{"ip 256.1.1.1 and 1.02.3.4", ""},
+		// digits with letters inside one word: a hex id, not a card
+		{"id 0X00000000000000 ref 4111111a11111111", ""},
 	}
 	for _, tt := range tests {
 		if got := found(sc, tt.in, tt.key); len(got) != 0 {
@@ -157,6 +159,15 @@ func TestCustomDetectors(t *testing.T) {
 	})
 	got := found(sc, "87654321 EMP-123456 4111111111111111 4111111111111112 DE89370400440532013000 member 12345678", "")
 	want := []string{"custom:EMP-123456", "custom:4111111111111111", "custom:DE89370400440532013000", "custom:12345678"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestPartialOverlapsMaskTheirUnion(t *testing.T) {
+	sc := NewScanner([]Detector{Email, IPv6}, nil)
+	got := found(sc, "from 1::0@0.AA now", "")
+	want := []string{"email:1::0@0.AA"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
