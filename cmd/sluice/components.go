@@ -42,6 +42,7 @@ import (
 	kafkareceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver"
 	esbulkreceiver "github.com/sluicelogs/sluice/receiver/esbulkreceiver"
 	filetailreceiver "github.com/sluicelogs/sluice/receiver/filetailreceiver"
+	kafkagroupreceiver "github.com/sluicelogs/sluice/receiver/kafkagroupreceiver"
 )
 
 type aliasProvider interface{ DeprecatedAlias() component.Type }
@@ -92,6 +93,7 @@ func components() (otelcol.Factories, error) {
 		kafkareceiver.NewFactory(),
 		esbulkreceiver.NewFactory(),
 		filetailreceiver.NewFactory(),
+		kafkagroupreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -102,6 +104,7 @@ func components() (otelcol.Factories, error) {
 		kafkareceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver v0.155.0",
 		esbulkreceiver.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
 		filetailreceiver.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
+		kafkagroupreceiver.NewFactory().Type(): "github.com/sluicelogs/sluice v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

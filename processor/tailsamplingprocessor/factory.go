@@ -8,8 +8,8 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/sluicelogs/sluice/internal/sharedcomponent"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
-	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/sharedcomponent"
 )
 
 // NewFactory returns the factory of the tail_sampling processor. Pipelines

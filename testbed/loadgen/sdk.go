@@ -46,7 +46,9 @@ type SDKResult struct {
 	Logs, Spans *validate.Multiset
 	// LogsByTrace lists each trace's log ids (hex trace id → ids); failed traces in Failed.
 	LogsByTrace map[string][]string
-	Failed      map[string]bool
+	// SpansByTrace lists each trace's span ids.
+	SpansByTrace map[string][]string
+	Failed       map[string]bool
 	// PII lists the sensitive values planted in bodies and attributes, so a
 	// validator can assert none reaches an output.
 	PII []string
@@ -66,10 +68,11 @@ func RunSDK(ctx context.Context, cfg SDKConfig) (*SDKResult, error) {
 		cfg.RunID = NewRunID()
 	}
 	res := &SDKResult{
-		Logs:        validate.NewMultiset(cfg.RunID + "-l"),
-		Spans:       validate.NewMultiset(cfg.RunID + "-s"),
-		LogsByTrace: map[string][]string{},
-		Failed:      map[string]bool{},
+		Logs:         validate.NewMultiset(cfg.RunID + "-l"),
+		Spans:        validate.NewMultiset(cfg.RunID + "-s"),
+		LogsByTrace:  map[string][]string{},
+		SpansByTrace: map[string][]string{},
+		Failed:       map[string]bool{},
 	}
 	ack := &ackRecorder{res: res}
 	tracers := make(map[string]trace.Tracer, len(services))
@@ -207,8 +210,11 @@ func (s *simulator) request(ctx context.Context, i int) {
 func (s *simulator) span(ctx context.Context, svc, name string, kind trace.SpanKind, correlation string) (context.Context, trace.Span) {
 	id := s.res.Spans.ID(s.spanSeq)
 	s.spanSeq++
-	return s.tracers[svc].Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(
+	ctx, sp := s.tracers[svc].Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(
 		attribute.String(validate.IDAttribute, id), attribute.String("correlation.id", correlation)))
+	traceID := sp.SpanContext().TraceID().String()
+	s.res.SpansByTrace[traceID] = append(s.res.SpansByTrace[traceID], id)
+	return ctx, sp
 }
 
 func (s *simulator) log(ctx context.Context, svc string, sev otellog.Severity, body otellog.Value, traceID, correlation string, attrs ...otellog.KeyValue) {

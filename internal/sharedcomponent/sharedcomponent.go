@@ -3,7 +3,7 @@
 // that asks for it and forgotten when the last one releases it. The
 // collector's own go.opentelemetry.io/collector/internal/sharedcomponent is
 // internal to the collector module and cannot be imported from ours.
-package sharedcomponent // import "github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/sharedcomponent"
+package sharedcomponent // import "github.com/sluicelogs/sluice/internal/sharedcomponent"
 
 import "sync"
 
