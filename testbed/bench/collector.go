@@ -87,14 +87,7 @@ func startPassThrough(ctx context.Context, t Target, dir string) (*runningCollec
 		return nil, err
 	}
 	endpoint := "127.0.0.1:" + strconv.Itoa(port)
-	err = proc.WaitReady(ctx, collectorReadyWait, func(ctx context.Context) error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", endpoint)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
+	err = proc.WaitReady(ctx, collectorReadyWait, dialReady(endpoint))
 	if err != nil {
 		_ = proc.Stop()
 		return nil, err
@@ -121,4 +114,16 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// dialReady reports a collector ready once its OTLP port accepts connections.
+func dialReady(endpoint string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", endpoint)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
 }

@@ -20,6 +20,9 @@ type Scenario struct {
 	// Raw drives throughput runs; SDK drives realistic correctness runs. One is set.
 	Raw *loadgen.RawConfig
 	SDK *loadgen.SDKConfig
+	// Gateway runs sluice with configs/gateway.yaml against the backends of
+	// the environment, and the peer with its closest pipeline; Raw drives it.
+	Gateway bool
 }
 
 // Scenarios are the built-in workloads, by name.
@@ -34,6 +37,18 @@ func Scenarios(duration time.Duration) map[string]Scenario {
 			Name:        "passthrough-10k",
 			Description: fmt.Sprintf("OTLP gRPC → file exporter, no processors; 10,000 logs/s fixed rate (100-record batches, ~120 B bodies) for %s", duration),
 			Raw:         &loadgen.RawConfig{Workers: 1, BatchSize: 100, Rate: 10000, Duration: duration, BodySize: 120},
+		},
+		"gateway-max": {
+			Name:        "gateway-max",
+			Description: fmt.Sprintf("configs/gateway.yaml as shipped (OTLP → memory_limiter → error_rate + tail_sampling (errors, 10 %% baseline, decision_wait %s) → OpenSearch + Parquet on MinIO, error-rate metrics → Prometheus); raw logs in requests of 5 records, 1 request in 33 failing, as fast as acknowledged (8 workers × 500-record batches, as several agents send) for %s; CPU includes the drain. Peer: the closest contrib pipeline (no logs tail sampling, no OpenSearch/Parquet exporter in contrib): OTLP → memory_limiter → batch → file", gatewayDecisionWait, duration),
+			Raw:         &loadgen.RawConfig{Workers: 8, BatchSize: 500, Duration: duration, BodySize: 120, RecordsPerTrace: 5, ErrorTraceEvery: 33},
+			Gateway:     true,
+		},
+		"gateway-50k": {
+			Name:        "gateway-50k",
+			Description: fmt.Sprintf("as gateway-max, at a fixed 50,000 logs/s for %s", duration),
+			Raw:         &loadgen.RawConfig{Workers: 2, BatchSize: 500, Rate: 50000, Duration: duration, BodySize: 120, RecordsPerTrace: 5, ErrorTraceEvery: 33},
+			Gateway:     true,
 		},
 		"smoke": {
 			Name:        "smoke",
@@ -86,6 +101,9 @@ func Run(ctx context.Context, sc Scenario, targets []Target, workDir string) []R
 }
 
 func runOne(ctx context.Context, sc Scenario, t Target, dir string) Result {
+	if sc.Gateway {
+		return runGateway(ctx, sc, t, dir)
+	}
 	res := Result{Target: t.Name}
 	col, err := startPassThrough(ctx, t, dir)
 	if err != nil {

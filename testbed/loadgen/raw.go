@@ -2,7 +2,9 @@ package loadgen
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,14 @@ type RawConfig struct {
 	BodySize int
 	// RunID prefixes the ids (default a random one).
 	RunID string
+	// RecordsPerTrace, when > 0, groups consecutive records into requests:
+	// they share a trace id (derived from the record number, so any two
+	// runs agree) and carry span ids, as a traced service's logs do.
+	RecordsPerTrace int
+	// ErrorTraceEvery, with RecordsPerTrace, makes every n-th request a
+	// failed one (its last record at ERROR); the others log at INFO, WARN
+	// and DEBUG only. 0 keeps the fixed severity cycle, one ERROR in five.
+	ErrorTraceEvery int
 }
 
 // RawResult reports a throughput run.
@@ -157,9 +167,11 @@ func sendWithRetry(ctx context.Context, client plogotlp.GRPCClient, req plogotlp
 // rawBatch is one worker's reusable request: bodies and attributes are built
 // once, only ids and timestamps change per send.
 type rawBatch struct {
-	logs    plog.Logs
-	records plog.LogRecordSlice
-	idBuf   []byte
+	logs       plog.Logs
+	records    plog.LogRecordSlice
+	idBuf      []byte
+	perTrace   int
+	errorEvery int
 }
 
 var rawSeverities = []plog.SeverityNumber{plog.SeverityNumberInfo, plog.SeverityNumberInfo, plog.SeverityNumberWarn, plog.SeverityNumberDebug, plog.SeverityNumberError}
@@ -184,7 +196,20 @@ func newRawBatch(cfg RawConfig, worker int) *rawBatch {
 		attrs.PutStr("http.route", "/api/items/{id}")
 		attrs.PutInt("http.status_code", 200)
 	}
-	return &rawBatch{logs: logs, records: records, idBuf: make([]byte, 0, 32)}
+	return &rawBatch{logs: logs, records: records, idBuf: make([]byte, 0, 32), perTrace: cfg.RecordsPerTrace, errorEvery: cfg.ErrorTraceEvery}
+}
+
+// RequestTraceID is the trace id of request number req of a run whose ids
+// start with prefix: a hash, so ids are spread like real ones.
+func RequestTraceID(prefix string, req uint64) pcommon.TraceID {
+	h := fnv.New128a()
+	_, _ = h.Write([]byte(prefix))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], req)
+	_, _ = h.Write(b[:])
+	var id pcommon.TraceID
+	copy(id[:], h.Sum(nil))
+	return id
 }
 
 // fill stamps ids start..start+n-1 and the current time, trimming the batch to n.
@@ -198,8 +223,22 @@ func (b *rawBatch) fill(ids *validate.Multiset, start uint64, n int) plogotlp.Ex
 		lr := b.records.At(i)
 		lr.SetTimestamp(now)
 		lr.SetObservedTimestamp(now)
-		b.idBuf = strconv.AppendUint(append(b.idBuf[:0], ids.Prefix()...), start+uint64(i), 10)
+		n := start + uint64(i)
+		b.idBuf = strconv.AppendUint(append(b.idBuf[:0], ids.Prefix()...), n, 10)
 		lr.Attributes().PutStr(validate.IDAttribute, string(b.idBuf))
+		if b.perTrace > 0 {
+			req := n / uint64(b.perTrace)
+			lr.SetTraceID(RequestTraceID(ids.Prefix(), req))
+			var span pcommon.SpanID
+			binary.BigEndian.PutUint64(span[:], n+1)
+			lr.SetSpanID(span)
+			sev := rawSeverities[n%4] // INFO, INFO, WARN, DEBUG
+			if b.errorEvery > 0 && req%uint64(b.errorEvery) == 0 && (n+1)%uint64(b.perTrace) == 0 {
+				sev = plog.SeverityNumberError
+			}
+			lr.SetSeverityNumber(sev)
+			lr.SetSeverityText(sev.String())
+		}
 	}
 	return plogotlp.NewExportRequestFromLogs(b.logs)
 }
