@@ -66,7 +66,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.KafkaGroupBatchesFailed, err = builder.meter.Int64Counter(
 		"otelcol_kafka_group_batches_failed",
-		metric.WithDescription("Number of held batches that finished with an error downstream; their partition stops committing and is paused until it is reassigned, so the records are read again. [Development]"),
+		metric.WithDescription("Number of held batches that finished with an error downstream; their partition is read again from its first unfinished record (duplicates, never loss). [Development]"),
 		metric.WithUnit("{batch}"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) receiver.Settings {
 func AssertEqualKafkaGroupBatchesFailed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_kafka_group_batches_failed",
-		Description: "Number of held batches that finished with an error downstream; their partition stops committing and is paused until it is reassigned, so the records are read again. [Development]",
+		Description: "Number of held batches that finished with an error downstream; their partition is read again from its first unfinished record (duplicates, never loss). [Development]",
 		Unit:        "{batch}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
