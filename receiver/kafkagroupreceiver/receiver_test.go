@@ -60,8 +60,10 @@ func logsMessage(t *testing.T, id int) *kgo.Record {
 	lr.SetTraceID(traceID(id))
 	b, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
 	require.NoError(t, err)
-	return &kgo.Record{Topic: testTopic, Key: []byte(fmt.Sprint(id)), Value: b,
-		Headers: []kgo.RecordHeader{{Key: DefaultSignalHeader, Value: []byte(SignalLogs)}}}
+	return &kgo.Record{
+		Topic: testTopic, Key: []byte(fmt.Sprint(id)), Value: b,
+		Headers: []kgo.RecordHeader{{Key: DefaultSignalHeader, Value: []byte(SignalLogs)}},
+	}
 }
 
 func spansMessage(t *testing.T, id int) *kgo.Record {
@@ -71,8 +73,10 @@ func spansMessage(t *testing.T, id int) *kgo.Record {
 	sp.SetTraceID(traceID(id))
 	b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
 	require.NoError(t, err)
-	return &kgo.Record{Topic: testTopic, Key: []byte(fmt.Sprint(id)), Value: b,
-		Headers: []kgo.RecordHeader{{Key: DefaultSignalHeader, Value: []byte(SignalTraces)}}}
+	return &kgo.Record{
+		Topic: testTopic, Key: []byte(fmt.Sprint(id)), Value: b,
+		Headers: []kgo.RecordHeader{{Key: DefaultSignalHeader, Value: []byte(SignalTraces)}},
+	}
 }
 
 func traceID(id int) pcommon.TraceID {
