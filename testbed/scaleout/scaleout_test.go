@@ -29,17 +29,32 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// Shortened for CI; the longer runs are in docs/benchmarks.md.
+// Shortened for CI; the longer runs in docs/benchmarks.md set
+// SLUICE_SCALEOUT_REQUESTS and SLUICE_SCALEOUT_RATE.
 const (
 	partitions     = 6
-	requests       = 2400
-	requestRate    = 120 // per second: a 20 s run
 	failureRate    = 0.2
 	samplePercent  = 30
 	decisionWait   = 3 * time.Second
 	sessionTimeout = 6 * time.Second
-	killAfter      = 8 * time.Second
 )
+
+// load returns the requests to send and their rate (per second); the
+// gateway is killed a third of the way through.
+func load(t *testing.T) (requests int, rate float64) {
+	requests, rate = 2400, 120 // a 20 s run
+	if v := os.Getenv("SLUICE_SCALEOUT_REQUESTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "SLUICE_SCALEOUT_REQUESTS")
+		requests = n
+	}
+	if v := os.Getenv("SLUICE_SCALEOUT_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		require.NoError(t, err, "SLUICE_SCALEOUT_RATE")
+		rate = r
+	}
+	return requests, rate
+}
 
 // TestKafkaScaleOutSurvivesGatewayKill: one agent publishes to Kafka, two
 // gateways consume it as one group; one gateway is killed with SIGKILL
@@ -104,6 +119,8 @@ func TestKafkaScaleOutSurvivesGatewayKill(t *testing.T) {
 	agent.start(t)
 
 	// Load, and kill gateway A mid-run.
+	requests, requestRate := load(t)
+	killAfter := time.Duration(float64(requests) / requestRate / 3 * float64(time.Second))
 	type result struct {
 		res *loadgen.SDKResult
 		err error
@@ -176,7 +193,7 @@ func TestKafkaScaleOutSurvivesGatewayKill(t *testing.T) {
 	dir := downloadBucket(t, minio, bucket)
 	n, err := validate.ReadParquet(context.Background(), filepath.Join(dir, "otel", "logs"), "attributes."+validate.IDAttribute, archived)
 	require.NoError(t, err)
-	t.Logf("archive: %d log rows in %s", n, bucket)
+	t.Logf("archive: %d log rows in %s, %d duplicates of kept logs", n, bucket, archived.Total()-uint64(archived.Distinct()))
 	var lostArchive []string
 	for tr, ids := range res.LogsByTrace {
 		if !v.kept[tr] {
