@@ -233,13 +233,25 @@ func (r *groupReceiver) consumeLoop(ctx context.Context) {
 		if fetches.IsClientClosed() {
 			return
 		}
+		failed := false
 		fetches.EachError(func(topic string, partition int32, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return
 			}
+			failed = true
 			r.set.Logger.Warn("kafka_group: fetch error", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
 			componentstatus.ReportStatus(r.host, componentstatus.NewRecoverableErrorEvent(err))
 		})
+		if failed && fetches.NumRecords() == 0 {
+			// Brokers unreachable or the topic missing: errors come back at
+			// once, so pause rather than spin and flood the log.
+			r.client.AllowRebalance()
+			select {
+			case <-ctx.Done():
+			case <-time.After(r.cfg.RetryOnFailure.InitialInterval):
+			}
+			continue
+		}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 && ctx.Err() == nil {
 				r.handlePartition(ctx, p.Partition, p.Records)
