@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+
+	"github.com/sluicelogs/sluice/internal/ack"
 )
 
 // Estimated bytes of bookkeeping per buffered group (group struct, map entry,
@@ -35,11 +37,16 @@ type group struct {
 	routeKeys []string
 	// matched has the bit of every predicate policy a record matched.
 	matched uint64
-	// records counts records per signal.
+	// records counts records per signal, total all of them.
 	records [numSignals]int32
+	total   int32
 	// accounted is what this group adds to the buffered bytes.
 	accounted int64
 	decided   bool
+	// holds are the acknowledgements of the receivers' batches that
+	// delivered records of this group (internal/ack), released once the
+	// group is emitted or dropped.
+	holds []*ack.Batch
 }
 
 // add appends one record and returns the growth of the group's accounted
@@ -62,12 +69,13 @@ func (g *group) add(out int, h *header, rec []byte, sig signal, sizeHint int) in
 		h.refs++
 	}
 	need := 1 + uvarintLen(uint64(hi)) + uvarintLen(uint64(len(rec))) + len(rec)
-	oldCap := cap(g.arena)
-	if len(g.arena)+need > oldCap {
+	a := g.arena // a local: one write barrier per record, not four
+	oldCap := cap(a)
+	if len(a)+need > oldCap {
 		// First allocation: the typical group size, so that most groups
 		// never grow. Then grow by half rather than double: groups are many
 		// and slack counts against max_buffer_bytes.
-		newCap := len(g.arena) + need
+		newCap := len(a) + need
 		if oldCap == 0 {
 			// An eighth more than the average, so that an average group
 			// fits despite small variations.
@@ -75,15 +83,17 @@ func (g *group) add(out int, h *header, rec []byte, sig signal, sizeHint int) in
 		} else {
 			newCap += newCap / 2
 		}
-		grown := make([]byte, len(g.arena), newCap)
-		copy(grown, g.arena)
-		g.arena = grown
+		grown := make([]byte, len(a), newCap)
+		copy(grown, a)
+		a = grown
 	}
-	g.arena = append(g.arena, byte(out))
-	g.arena = binary.AppendUvarint(g.arena, uint64(hi))
-	g.arena = binary.AppendUvarint(g.arena, uint64(len(rec)))
-	g.arena = append(g.arena, rec...)
+	a = append(a, byte(out))
+	a = binary.AppendUvarint(a, uint64(hi))
+	a = binary.AppendUvarint(a, uint64(len(rec)))
+	a = append(a, rec...)
+	g.arena = a
 	g.records[sig]++
+	g.total++
 	delta := int64(cap(g.arena) - oldCap)
 	g.accounted += delta
 	return delta
@@ -103,13 +113,7 @@ func (g *group) eachRecord(fn func(out int, h *header, rec []byte)) {
 	}
 }
 
-func (g *group) recordCount() int {
-	n := 0
-	for _, c := range g.records {
-		n += int(c)
-	}
-	return n
-}
+func (g *group) recordCount() int { return int(g.total) }
 
 func uvarintLen(v uint64) int {
 	n := 1

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/sluicelogs/sluice/internal/ack"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/otlpwire"
 )
 
@@ -17,6 +18,10 @@ import (
 type emission struct {
 	index   map[bucketKey]*bucket
 	buckets []*bucket
+	// Receivers' acknowledgements to release after sending: of kept groups
+	// (with the outcome of the send), of dropped groups, and of groups
+	// abandoned for redelivery.
+	sent, finished, abandoned []*ack.Batch
 }
 
 type bucketKey struct {
@@ -44,13 +49,31 @@ func (em *emission) add(out, policy int, h *header, rec []byte) {
 	b.records = append(b.records, rec)
 }
 
-// emit sends each pipeline its records as one batch. A refusal by the next
-// consumer is counted and logged: the records were accepted earlier (or
-// belong to other callers), so the error cannot be returned to their sender.
-func (s *sampler) emit(ctx context.Context, em *emission, outs []*output, st *stats) {
-	if len(em.buckets) == 0 {
-		return
+// emitAndRelease emits, then releases the receivers' acknowledgements held
+// by the groups decided: a receiver that can replay (kafka_group) reads the
+// records of a failed send again.
+func (s *sampler) emitAndRelease(ctx context.Context, em *emission, outs []*output, st *stats) {
+	err := s.emit(ctx, em, outs, st)
+	for _, b := range em.sent {
+		b.Release(err)
 	}
+	for _, b := range em.finished {
+		b.Release(nil)
+	}
+	for _, b := range em.abandoned {
+		b.Release(ack.ErrAbandoned)
+	}
+}
+
+// emit sends each pipeline its records as one batch and returns the first
+// refusal. A refusal is also counted and logged: the records were accepted
+// earlier (or belong to other callers), so the error cannot be returned to
+// their sender; only a receiver holding an acknowledgement learns of it.
+func (s *sampler) emit(ctx context.Context, em *emission, outs []*output, st *stats) error {
+	if len(em.buckets) == 0 {
+		return nil
+	}
+	var firstErr error
 	var buf []byte
 	var mine []*bucket
 	for oi, o := range outs {
@@ -69,10 +92,14 @@ func (s *sampler) emit(ctx context.Context, em *emission, outs []*output, st *st
 		if err := s.send(ctx, o, buf, mine); err != nil {
 			st.sendFailed[o.signal] += int64(n)
 			// Never log record contents: they may carry PII.
-			s.logger.Error("next consumer refused sampled records; they are lost",
+			s.logger.Error("next consumer refused sampled records; they are lost unless their receiver replays them",
 				zap.Int("records", n), zap.Error(err))
+			if firstErr == nil {
+				firstErr = err
+			}
 		}
 	}
+	return firstErr
 }
 
 func (s *sampler) send(ctx context.Context, o *output, buf []byte, buckets []*bucket) error {

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
 
+	"github.com/sluicelogs/sluice/internal/ack"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/decisioncache"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keyhash"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
@@ -236,9 +237,7 @@ func putScratch(sc *scratch) {
 }
 
 var (
-	logsMarshaler     = &plog.ProtoMarshaler{}
 	logsUnmarshaler   = &plog.ProtoUnmarshaler{}
-	tracesMarshaler   = &ptrace.ProtoMarshaler{}
 	tracesUnmarshaler = &ptrace.ProtoUnmarshaler{}
 )
 
@@ -281,12 +280,9 @@ func (s *sampler) consumeLogs(ctx context.Context, out int, next consumer.Logs, 
 	if !needsWire {
 		return s.passThrough(ctx, sc, signalLogs, func() error { return next.ConsumeLogs(ctx, ld) })
 	}
-	buf, err := logsMarshaler.MarshalLogs(ld)
-	if err != nil {
-		return fmt.Errorf("tail_sampling: marshal logs: %w", err)
-	}
-	if err := s.split(sc, buf); err != nil {
-		return fmt.Errorf("tail_sampling: split logs: %w", err)
+	sc.batch.EncodeLogs(ld)
+	if err := s.prepare(sc); err != nil {
+		return fmt.Errorf("tail_sampling: encode logs: %w", err)
 	}
 	s.buffer(ctx, sc, out, signalLogs)
 	return nil
@@ -328,12 +324,9 @@ func (s *sampler) consumeTraces(ctx context.Context, out int, next consumer.Trac
 	if !needsWire {
 		return s.passThrough(ctx, sc, signalTraces, func() error { return next.ConsumeTraces(ctx, td) })
 	}
-	buf, err := tracesMarshaler.MarshalTraces(td)
-	if err != nil {
-		return fmt.Errorf("tail_sampling: marshal traces: %w", err)
-	}
-	if err := s.split(sc, buf); err != nil {
-		return fmt.Errorf("tail_sampling: split traces: %w", err)
+	sc.batch.EncodeTraces(td)
+	if err := s.prepare(sc); err != nil {
+		return fmt.Errorf("tail_sampling: encode traces: %w", err)
 	}
 	s.buffer(ctx, sc, out, signalTraces)
 	return nil
@@ -350,12 +343,11 @@ func (s *sampler) passThrough(ctx context.Context, sc *scratch, sig signal, forw
 	return nil
 }
 
-func (s *sampler) split(sc *scratch, buf []byte) error {
-	if err := sc.batch.Parse(buf); err != nil {
-		return err
-	}
+// prepare checks the encoded batch against the first pass and sizes the
+// per-scope header slots.
+func (s *sampler) prepare(sc *scratch) error {
 	if len(sc.batch.Records) != len(sc.entries) {
-		return fmt.Errorf("found %d records on the wire, %d in pdata", len(sc.batch.Records), len(sc.entries))
+		return fmt.Errorf("encoded %d records, %d in pdata", len(sc.batch.Records), len(sc.entries))
 	}
 	n := len(sc.batch.Scopes)
 	sc.interned = growHeaders(sc.interned, n)
@@ -416,6 +408,7 @@ func correlationGroupKey(v string) groupKey {
 func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) {
 	now := s.now()
 	var em emission
+	held := ack.FromContext(ctx)
 	st := &sc.st
 	s.mu.Lock()
 	groups0, bytes0 := len(s.groups), s.buffered
@@ -475,6 +468,11 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 			sc.interned[scope] = h
 		}
 		s.buffered += g.add(out, h, rec, sig, s.groupBytes)
+		if held != nil && (len(g.holds) == 0 || g.holds[len(g.holds)-1] != held) {
+			// The receiver's batch is finished only once this group is.
+			held.Hold()
+			g.holds = append(g.holds, held)
+		}
 		g.matched |= e.mask
 		if g.routeKeys != nil && (e.root || g.recordCount() == 1) {
 			s.setRouteKeys(g, e)
@@ -494,7 +492,13 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 	st.bytesDelta += s.buffered - bytes0
 	outs := s.outputs
 	s.mu.Unlock()
-	s.emit(ctx, &em, outs, st)
+	if held != nil && len(em.buckets) > 0 {
+		// Records sent during this call (late records of kept groups,
+		// ungrouped ones) are the caller's: a failed send must reach it.
+		held.Hold()
+		em.sent = append(em.sent, held)
+	}
+	s.emitAndRelease(ctx, &em, outs, st)
 	s.record(ctx, st)
 }
 
@@ -580,16 +584,31 @@ func (s *sampler) decideAndEmit(ctx context.Context, dueOnly bool) {
 	st.bytesDelta = s.buffered - bytes0
 	outs := s.outputs
 	s.mu.Unlock()
-	s.emit(ctx, &em, outs, &st)
+	s.emitAndRelease(ctx, &em, outs, &st)
 	s.record(ctx, &st)
 }
 
 // decide evaluates the policies for g, releases its memory, remembers the
 // decision and queues its records for emission when kept. Under the lock.
 func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emission) {
-	pi, keep := s.evaluate(g, now)
 	delete(s.groups, g.key)
 	g.decided = true
+	if abandoned(g.holds) {
+		// Its receiver lost the partition: the next owner reads these
+		// records again from Kafka, with the rest of their request. Judged
+		// here they would be judged on part of it, and emitted twice.
+		s.buffered -= g.accounted
+		for _, h := range g.headers {
+			s.buffered -= s.headers.release(h)
+		}
+		for sig, n := range g.records {
+			st.abandoned[sig] += int64(n)
+		}
+		em.abandoned = append(em.abandoned, g.holds...)
+		g.arena, g.headers, g.routeKeys, g.holds = nil, nil, nil, nil
+		return
+	}
+	pi, keep := s.evaluate(g, now)
 	// Moving average over ~16 groups; a group decided for its size does not
 	// describe the typical one.
 	if reason != reasonMaxGroupBytes && reason != reasonMaxGroupRecords {
@@ -611,8 +630,12 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 		g.eachRecord(func(out int, h *header, rec []byte) {
 			em.add(out, pi, h, rec)
 		})
-	} else if s.dropped.Put(g.key, 0) {
-		st.evictions[0]++
+		em.sent = append(em.sent, g.holds...)
+	} else {
+		if s.dropped.Put(g.key, 0) {
+			st.evictions[0]++
+		}
+		em.finished = append(em.finished, g.holds...)
 	}
 	for sig, n := range g.records {
 		st.sampled[sig][k] += int64(n)
@@ -623,7 +646,16 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 		st.early[reason]++
 	}
 	// The emission keeps the record bytes alive until sent.
-	g.arena, g.headers, g.routeKeys = nil, nil, nil
+	g.arena, g.headers, g.routeKeys, g.holds = nil, nil, nil, nil
+}
+
+func abandoned(holds []*ack.Batch) bool {
+	for _, b := range holds {
+		if b.Cancelled() {
+			return true
+		}
+	}
+	return false
 }
 
 func growInt64(v []int64, n int) []int64 {

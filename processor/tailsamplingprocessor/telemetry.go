@@ -23,6 +23,7 @@ type stats struct {
 	late       [numSignals][2]int64
 	ungrouped  [numSignals][numOutcomes]int64
 	sendFailed [numSignals]int64
+	abandoned  [numSignals]int64
 	decided    []int64 // [2*(policy+1)+kept]
 	early      [numReasons]int64
 	evictions  [2]int64
@@ -95,6 +96,7 @@ func (s *sampler) record(ctx context.Context, st *stats) {
 	for sig := range numSignals {
 		add(t.ProcessorTailSamplingRecordsReceived, st.received[sig], a.signal[sig])
 		add(t.ProcessorTailSamplingRecordsSendFailed, st.sendFailed[sig], a.signal[sig])
+		add(t.ProcessorTailSamplingRecordsAbandoned, st.abandoned[sig], a.signal[sig])
 		for d := range 2 {
 			add(t.ProcessorTailSamplingRecordsSampled, st.sampled[sig][d], a.signalDecision[sig][d])
 			add(t.ProcessorTailSamplingLateRecords, st.late[sig][d], a.signalDecision[sig][d])

@@ -32,6 +32,7 @@ type TelemetryBuilder struct {
 	ProcessorTailSamplingGroupsActive           metric.Int64UpDownCounter
 	ProcessorTailSamplingGroupsDecided          metric.Int64Counter
 	ProcessorTailSamplingLateRecords            metric.Int64Counter
+	ProcessorTailSamplingRecordsAbandoned       metric.Int64Counter
 	ProcessorTailSamplingRecordsReceived        metric.Int64Counter
 	ProcessorTailSamplingRecordsSampled         metric.Int64Counter
 	ProcessorTailSamplingRecordsSendFailed      metric.Int64Counter
@@ -100,6 +101,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorTailSamplingLateRecords, err = builder.meter.Int64Counter(
 		"otelcol_processor_tail_sampling_late_records",
 		metric.WithDescription("Records that arrived after their group was decided and followed the cached decision. [Development]"),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorTailSamplingRecordsAbandoned, err = builder.meter.Int64Counter(
+		"otelcol_processor_tail_sampling_records_abandoned",
+		metric.WithDescription("Records dropped undecided because the receiver that delivered them will deliver them again (its Kafka partition moved to another gateway); not sampled out, not lost. [Development]"),
 		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)
