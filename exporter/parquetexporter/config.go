@@ -25,7 +25,7 @@ const (
 	defaultRollMaxOpen        = 64
 	defaultCompressionLevel   = 3
 	defaultRowGroupRows       = 128 * 1024
-	defaultDataPageSize       = 256 << 10
+	defaultDataPageSize       = 1 << 20 // larger pages compress better; time columns fit one page per row group anyway
 	defaultBloomNDV           = 100_000
 	defaultBloomFPP           = 0.01
 	defaultS3Region           = "us-east-1"
@@ -62,8 +62,11 @@ type Config struct {
 	// PathTemplate is the partition directory template; see internal/logarchive
 	// (placeholders {signal} {service} {date} {year} {month} {day} {hour}).
 	PathTemplate string `mapstructure:"path_template"`
-	// PromotedAttributes lists attributes stored in their own typed columns.
+	// PromotedAttributes lists log attributes stored in their own typed columns.
 	PromotedAttributes []PromotedAttribute `mapstructure:"promoted_attributes"`
+	// Traces configures the span archive written when the exporter is in a
+	// traces pipeline.
+	Traces TracesConfig `mapstructure:"traces"`
 	// Storage is where finished files go.
 	Storage StorageConfig `mapstructure:"storage"`
 	// Staging is the local crash-safe journal directory.
@@ -84,6 +87,17 @@ type Config struct {
 	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	// RetryConfig retries pushes that staging refused (full or disk error).
 	RetryConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+}
+
+// TracesConfig is the span archive's own layout and promoted columns; every
+// other setting (storage, staging, roll, parquet, retention) is shared with logs.
+type TracesConfig struct {
+	// PathTemplate is the partition directory template of span files. It
+	// must not produce the same paths as path_template (keep {signal}, or
+	// use a different literal prefix).
+	PathTemplate string `mapstructure:"path_template"`
+	// PromotedAttributes lists span attributes stored in their own typed columns.
+	PromotedAttributes []PromotedAttribute `mapstructure:"promoted_attributes"`
 }
 
 // PromotedAttribute is an attribute lifted into its own typed column.
@@ -220,10 +234,10 @@ type UploadRetryConfig struct {
 	MaxInterval time.Duration `mapstructure:"max_interval"`
 }
 
-// promoted converts the config into archive column definitions.
-func (c *Config) promoted() []logarchive.PromotedColumn {
-	out := make([]logarchive.PromotedColumn, 0, len(c.PromotedAttributes))
-	for _, p := range c.PromotedAttributes {
+// promotedColumns converts promoted attribute settings into archive column definitions.
+func promotedColumns(attrs []PromotedAttribute) []logarchive.PromotedColumn {
+	out := make([]logarchive.PromotedColumn, 0, len(attrs))
+	for _, p := range attrs {
 		col := p.Column
 		if col == "" {
 			col = columnNameForKey(p.Key)
@@ -269,9 +283,10 @@ func (c *Config) Validate() error {
 	if _, err := logarchive.NewLayout(c.PathTemplate); err != nil {
 		errs = append(errs, fmt.Errorf("path_template: %w", err))
 	}
-	if err := logarchive.ValidatePromoted(c.promoted()); err != nil {
+	if err := logarchive.ValidatePromoted(promotedColumns(c.PromotedAttributes)); err != nil {
 		errs = append(errs, fmt.Errorf("promoted_attributes: %w", err))
 	}
+	errs = append(errs, c.validateTraces()...)
 	switch c.Storage.Type {
 	case StorageLocal:
 		if c.Storage.Local.Path == "" {
@@ -341,6 +356,38 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("upload_retry.max_interval %s must be >= upload_retry.initial_interval %s", c.UploadRetry.MaxInterval, c.UploadRetry.InitialInterval))
 	}
 	return errors.Join(errs...)
+}
+
+// validateTraces checks the traces block, including that span and log
+// partition paths can never coincide: a span file must not land where the
+// log_search extension or retention of the other signal would read it.
+func (c *Config) validateTraces() []error {
+	var errs []error
+	tl, err := logarchive.NewLayout(c.Traces.PathTemplate)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("traces.path_template: %w", err))
+	} else if ll, lerr := logarchive.NewLayout(c.PathTemplate); lerr == nil && layoutsOverlap(ll, tl) {
+		errs = append(errs, fmt.Errorf("traces.path_template %q yields the same partition paths as path_template %q; include {signal} in both or give them different literal prefixes", c.Traces.PathTemplate, c.PathTemplate))
+	}
+	if err := logarchive.ValidateSpanPromoted(promotedColumns(c.Traces.PromotedAttributes)); err != nil {
+		errs = append(errs, fmt.Errorf("traces.promoted_attributes: %w", err))
+	}
+	return errs
+}
+
+// layoutsOverlap reports whether a partition path of one signal parses as a
+// path of the other signal under the other's template.
+func layoutsOverlap(logs, traces *logarchive.Layout) bool {
+	t := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	tp := traces.Path(traces.PartitionFor(logarchive.SignalTraces, "svc", t))
+	if p, err := logs.ParsePath(tp); err == nil && p.Signal != logarchive.SignalTraces {
+		return true
+	}
+	lp := logs.Path(logs.PartitionFor(logarchive.SignalLogs, "svc", t))
+	if p, err := traces.ParsePath(lp); err == nil && p.Signal != logarchive.SignalLogs {
+		return true
+	}
+	return false
 }
 
 func (s *S3Config) validate() []error {

@@ -25,6 +25,13 @@ func TestLoadConfig(t *testing.T) {
 		{Key: "http.response.status_code", Type: "int"},
 		{Key: "host.name", Source: "resource", Column: "host"},
 	}
+	full.Traces = TracesConfig{
+		PathTemplate: "archive/{signal}/dt={date}/service={service}",
+		PromotedAttributes: []PromotedAttribute{
+			{Key: "http.route"},
+			{Key: "k8s.namespace.name", Source: "resource", Column: "namespace"},
+		},
+	}
 	full.Storage.Type = StorageS3
 	full.Storage.S3 = S3Config{
 		Bucket: "logs", Prefix: "otel", Region: "eu-west-1", Endpoint: "http://127.0.0.1:9000",
@@ -42,6 +49,10 @@ func TestLoadConfig(t *testing.T) {
 
 	retention := createDefaultConfig().(*Config)
 	retention.Retention = RetentionConfig{MaxAge: 720 * time.Hour, CheckInterval: 30 * time.Minute}
+
+	distinct := createDefaultConfig().(*Config)
+	distinct.PathTemplate = "app-logs/dt={date}/hour={hour}"
+	distinct.Traces.PathTemplate = "app-spans/dt={date}/hour={hour}"
 
 	tests := []struct {
 		name    string
@@ -74,6 +85,11 @@ func TestLoadConfig(t *testing.T) {
 			"retention.check_interval 0s must be > 0\n" +
 			"upload_retry.initial_interval 0s must be > 0\n" +
 			"upload_retry.max_interval -1s must be >= upload_retry.initial_interval 0s"},
+		{name: "bad_traces_template", wantErr: `traces.path_template: template "spans/{service}" must contain {date} or all of {year}, {month}, {day}`},
+		{name: "traces_overlap", wantErr: `traces.path_template "dt={date}/hour={hour}" yields the same partition paths as path_template "dt={date}/hour={hour}"; include {signal} in both or give them different literal prefixes`},
+		{name: "traces_overlap_signal_literal", wantErr: `traces.path_template "logs/dt={date}" yields the same partition paths as path_template "{signal}/dt={date}"; include {signal} in both or give them different literal prefixes`},
+		{name: "traces_distinct_prefixes", want: distinct},
+		{name: "bad_traces_promoted", wantErr: `traces.promoted_attributes: promoted column 0: column "kind" is a fixed archive column`},
 		{name: "bad_writer", wantErr: `writer_id: writer id "../etc" must match ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`},
 	}
 	for _, tt := range tests {

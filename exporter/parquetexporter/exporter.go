@@ -13,12 +13,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/bufpool"
 	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/journal"
 	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/metadata"
 	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/pqbuild"
@@ -34,6 +37,15 @@ var errStagingFull = errors.New("parquet staging is full; uploads are behind")
 // builtSuffix ends a Parquet file being built in staging from a journal.
 const builtSuffix = ".parquet.build"
 
+// tracesStagingSubdir holds span journals inside an instance's staging directory.
+const tracesStagingSubdir = "traces"
+
+// arrowMem allocates the Arrow buffers the exporter owns (encoded batches,
+// journal read-back, sorted copies), recycling them across batches; every
+// one is released before the data it holds is handed on. Shared by all
+// instances so logs and traces reuse the same buffers.
+var arrowMem memory.Allocator = bufpool.New()
+
 // openFile is a partition's journal accepting rows.
 type openFile struct {
 	mu      sync.Mutex
@@ -44,8 +56,10 @@ type openFile struct {
 	sealed  bool
 }
 
-// parquetExporter stages rows into per-partition journals and publishes
-// sealed journals as Parquet files.
+// parquetExporter stages rows of one signal into per-partition journals and
+// publishes sealed journals as Parquet files. A collector running the
+// exporter in a logs and a traces pipeline gets one instance per signal,
+// each with its own layout, staging directory and file sequence.
 type parquetExporter struct {
 	cfg       *Config
 	logger    *zap.Logger
@@ -53,8 +67,11 @@ type parquetExporter struct {
 	id        component.ID
 	now       func() time.Time
 	mem       memory.Allocator
+	signal    string // logarchive.SignalLogs or logarchive.SignalTraces
 	layout    *logarchive.Layout
-	enc       *rowenc.Encoder
+	schema    *arrow.Schema
+	logEnc    *rowenc.Encoder     // signal logs
+	spanEnc   *rowenc.SpanEncoder // signal traces
 	pqOpts    pqbuild.Options
 
 	// set in start
@@ -86,22 +103,15 @@ type parquetExporter struct {
 	publishMu sync.Mutex
 }
 
-func newExporter(cfg *Config, set exporter.Settings, now func() time.Time) (*parquetExporter, error) {
-	layout, err := logarchive.NewLayout(cfg.PathTemplate)
-	if err != nil {
-		return nil, fmt.Errorf("path_template: %w", err)
-	}
-	mem := memory.DefaultAllocator
-	enc, err := rowenc.NewEncoder(cfg.promoted(), layout, mem)
-	if err != nil {
-		return nil, fmt.Errorf("promoted_attributes: %w", err)
-	}
+// newExporter returns the exporter of one signal (logarchive.SignalLogs or
+// logarchive.SignalTraces); now is the clock (nil: time.Now).
+func newExporter(cfg *Config, set exporter.Settings, signal string, now func() time.Time) (*parquetExporter, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &parquetExporter{
-		cfg: cfg, logger: set.Logger, tsettings: set.TelemetrySettings, id: set.ID, now: now, mem: mem,
-		layout: layout, enc: enc,
+	mem := arrowMem
+	e := &parquetExporter{
+		cfg: cfg, logger: set.Logger, tsettings: set.TelemetrySettings, id: set.ID, now: now, mem: mem, signal: signal,
 		pqOpts: pqbuild.Options{
 			CompressionLevel: cfg.Parquet.CompressionLevel,
 			RowGroupRows:     cfg.Parquet.RowGroupRows,
@@ -116,7 +126,29 @@ func newExporter(cfg *Config, set exporter.Settings, now func() time.Time) (*par
 		failed: map[string]bool{},
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
-	}, nil
+	}
+	var err error
+	switch signal {
+	case logarchive.SignalLogs:
+		if e.layout, err = logarchive.NewLayout(cfg.PathTemplate); err != nil {
+			return nil, fmt.Errorf("path_template: %w", err)
+		}
+		if e.logEnc, err = rowenc.NewEncoder(promotedColumns(cfg.PromotedAttributes), e.layout, mem); err != nil {
+			return nil, fmt.Errorf("promoted_attributes: %w", err)
+		}
+		e.schema = e.logEnc.Schema()
+	case logarchive.SignalTraces:
+		if e.layout, err = logarchive.NewLayout(cfg.Traces.PathTemplate); err != nil {
+			return nil, fmt.Errorf("traces.path_template: %w", err)
+		}
+		if e.spanEnc, err = rowenc.NewSpanEncoder(promotedColumns(cfg.Traces.PromotedAttributes), e.layout, mem); err != nil {
+			return nil, fmt.Errorf("traces.promoted_attributes: %w", err)
+		}
+		e.schema = e.spanEnc.Schema()
+	default:
+		return nil, fmt.Errorf("unsupported signal %q", signal)
+	}
+	return e, nil
 }
 
 var unsafePathChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
@@ -169,8 +201,12 @@ func (e *parquetExporter) start(ctx context.Context, _ component.Host) error {
 		e.store, e.local = l, l
 	}
 	// One subdirectory per exporter instance: two parquet exporters must
-	// not recover each other's journals.
+	// not recover each other's journals. Spans stage in a "traces"
+	// subdirectory of it; log journals stay where they always were.
 	e.stagingDir = filepath.Join(e.cfg.Staging.Directory, unsafePathChars.ReplaceAllString(e.id.String(), "_"))
+	if e.signal == logarchive.SignalTraces {
+		e.stagingDir = filepath.Join(e.stagingDir, tracesStagingSubdir)
+	}
 	if err := os.MkdirAll(e.stagingDir, 0o755); err != nil {
 		return fmt.Errorf("create staging directory: %w", err)
 	}
@@ -241,16 +277,39 @@ func (e *parquetExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if ld.LogRecordCount() == 0 {
 		return nil
 	}
-	e.mu.Lock()
-	full := e.staged >= e.cfg.Staging.MaxSize
-	e.mu.Unlock()
-	if full {
+	if e.stagingFull() {
 		return errStagingFull
 	}
-	batches, err := e.enc.Encode(ld, logarchive.SignalLogs, e.now())
+	batches, err := e.logEnc.Encode(ld, logarchive.SignalLogs, e.now())
 	if err != nil {
 		return fmt.Errorf("encode logs: %w", err)
 	}
+	return e.stage(ctx, batches)
+}
+
+// pushTraces stages td durably, one row per span, like pushLogs.
+func (e *parquetExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
+	if td.SpanCount() == 0 {
+		return nil
+	}
+	if e.stagingFull() {
+		return errStagingFull
+	}
+	batches, err := e.spanEnc.Encode(td, e.now())
+	if err != nil {
+		return fmt.Errorf("encode spans: %w", err)
+	}
+	return e.stage(ctx, batches)
+}
+
+func (e *parquetExporter) stagingFull() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.staged >= e.cfg.Staging.MaxSize
+}
+
+// stage appends every batch to its partition's journal and releases them.
+func (e *parquetExporter) stage(ctx context.Context, batches []rowenc.Batch) error {
 	defer func() {
 		for _, b := range batches {
 			b.Record.Release()
@@ -324,7 +383,7 @@ func (e *parquetExporter) openFor(ctx context.Context, key string, p logarchive.
 	w, err := journal.Create(path, journal.Header{
 		File:            e.layout.Path(p) + "/" + logarchive.FileName(e.writerID, seq),
 		CreatedUnixNano: created.UnixNano(),
-	}, e.enc.Schema(), e.mem, e.cfg.Staging.Fsync)
+	}, e.schema, e.mem, e.cfg.Staging.Fsync)
 	if err != nil {
 		e.mu.Unlock()
 		if evict != nil {
@@ -425,7 +484,7 @@ func (e *parquetExporter) retentionLoop() {
 
 // applyRetention deletes local partitions that ended before now - max_age.
 func (e *parquetExporter) applyRetention(now time.Time) {
-	n, err := e.local.DeleteBefore(e.layout, now.Add(-e.cfg.Retention.MaxAge))
+	n, err := e.local.DeleteBefore(e.layout, e.signal, now.Add(-e.cfg.Retention.MaxAge))
 	if n > 0 {
 		e.tb.ExporterParquetPartitionsDeleted.Add(context.Background(), int64(n))
 		e.logger.Info("Retention deleted old partitions", zap.Int("partitions", n))

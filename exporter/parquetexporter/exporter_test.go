@@ -259,11 +259,7 @@ func TestRecoveryAfterCrashWithTornJournal(t *testing.T) {
 	journals, err := filepath.Glob(filepath.Join(e.stagingDir, "*"+journal.Extension))
 	require.NoError(t, err)
 	require.Len(t, journals, 1)
-	f, err := os.OpenFile(journals[0], os.O_APPEND|os.O_WRONLY, 0)
-	require.NoError(t, err)
-	_, err = f.Write([]byte{0xff, 0x00, 0x10, 0x00, 1, 2, 3})
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
+	appendTornFrame(t, journals[0])
 	// And a journal whose header never made it to disk.
 	require.NoError(t, os.WriteFile(filepath.Join(e.stagingDir, "00000000000000000001"+journal.Extension), []byte("SLUICEJ1"), 0o600))
 	// And a half-built Parquet file.

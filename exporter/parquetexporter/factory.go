@@ -21,6 +21,7 @@ func NewFactory() exporter.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		exporter.WithLogs(createLogs, metadata.LogsStability),
+		exporter.WithTraces(createTraces, metadata.TracesStability),
 	)
 }
 
@@ -32,6 +33,7 @@ func createDefaultConfig() component.Config {
 	queue.WaitForResult = true
 	return &Config{
 		PathTemplate: logarchive.DefaultTemplate,
+		Traces:       TracesConfig{PathTemplate: logarchive.DefaultTemplate},
 		Storage: StorageConfig{
 			Type:  defaultStorageType,
 			Local: LocalConfig{Path: defaultLocalPath},
@@ -63,21 +65,39 @@ func createDefaultConfig() component.Config {
 	}
 }
 
-func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+// newSignalExporter checks cfg and builds the exporter of one signal with
+// the exporterhelper options both signals share.
+func newSignalExporter(set exporter.Settings, cfg component.Config, signal string) (*parquetExporter, []exporterhelper.Option, error) {
 	c, ok := cfg.(*Config)
 	if !ok {
-		return nil, fmt.Errorf("parquet exporter: unexpected config type %T", cfg)
+		return nil, nil, fmt.Errorf("parquet exporter: unexpected config type %T", cfg)
 	}
-	exp, err := newExporter(c, set, nil)
+	exp, err := newExporter(c, set, signal, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, exp.pushLogs,
+	return exp, []exporterhelper.Option{
 		exporterhelper.WithStart(exp.start),
 		exporterhelper.WithShutdown(exp.shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.RetryConfig),
 		exporterhelper.WithQueue(c.QueueConfig),
-	)
+	}, nil
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+	exp, opts, err := newSignalExporter(set, cfg, logarchive.SignalLogs)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewLogs(ctx, set, cfg, exp.pushLogs, opts...)
+}
+
+func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
+	exp, opts, err := newSignalExporter(set, cfg, logarchive.SignalTraces)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewTraces(ctx, set, cfg, exp.pushTraces, opts...)
 }

@@ -64,11 +64,7 @@ func genLogs(n, offset int, services ...string) plog.Logs {
 	i := 0
 	for s, svc := range services {
 		rl := ld.ResourceLogs().AppendEmpty()
-		if svc != "" {
-			rl.Resource().Attributes().PutStr("service.name", svc)
-		}
-		rl.Resource().Attributes().PutStr("host.name", fmt.Sprintf("host-%d", s))
-		rl.Resource().Attributes().PutStr("deployment.environment", "prod")
+		fillTestResource(rl.Resource(), svc, s)
 		sl := rl.ScopeLogs().AppendEmpty()
 		sl.Scope().SetName("app.logger")
 		sl.Scope().SetVersion("1.2.3")
@@ -125,6 +121,27 @@ func genLogs(n, offset int, services ...string) plog.Logs {
 		}
 	}
 	return ld
+}
+
+// fillTestResource sets the generated resource of service svc (none when
+// empty), the s-th of a request.
+func fillTestResource(r pcommon.Resource, svc string, s int) {
+	if svc != "" {
+		r.Attributes().PutStr("service.name", svc)
+	}
+	r.Attributes().PutStr("host.name", fmt.Sprintf("host-%d", s))
+	r.Attributes().PutStr("deployment.environment", "prod")
+}
+
+// appendTornFrame appends half a frame to a journal, like an append torn
+// by a crash (never acknowledged).
+func appendTornFrame(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write([]byte{0xff, 0x00, 0x10, 0x00, 1, 2, 3})
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 }
 
 // canonicalRows renders the rows an exporter should write for ld, in the
@@ -306,6 +323,20 @@ func cellValue(col arrow.Array, i int) any {
 			m[keys.Value(int(j))] = items.Value(int(j))
 		}
 		return m
+	case *array.List:
+		start, end := a.ValueOffsets(i)
+		l := make([]any, 0, end-start)
+		for j := start; j < end; j++ {
+			l = append(l, cellValue(a.ListValues(), int(j)))
+		}
+		return l
+	case *array.Struct:
+		m := map[string]any{}
+		st := a.DataType().(*arrow.StructType)
+		for f := 0; f < a.NumField(); f++ {
+			m[st.Field(f).Name] = cellValue(a.Field(f), i)
+		}
+		return m
 	default:
 		return fmt.Sprintf("unsupported %T", col)
 	}
@@ -325,7 +356,7 @@ func newTestExporter(t *testing.T, cfg *Config, now func() time.Time) *parquetEx
 	t.Helper()
 	set := exportertest.NewNopSettings(metadata.Type)
 	set.ID = component.NewIDWithName(metadata.Type, "test")
-	e, err := newExporter(cfg, set, now)
+	e, err := newExporter(cfg, set, logarchive.SignalLogs, now)
 	require.NoError(t, err)
 	return e
 }

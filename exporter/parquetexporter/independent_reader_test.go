@@ -22,30 +22,34 @@ import (
 
 // pyarrowDumpScript prints every row of the given files as canonical JSON
 // (sorted keys, timestamps as int64 microseconds, binary as hex, maps as
-// objects), then "DATASET_ROWS n" from reading the archive root as a Hive-
-// partitioned dataset, the way Athena/Spark/DuckDB users read it.
+// objects, lists and structs recursively), then "DATASET_ROWS n" from
+// reading the archive root as a Hive-partitioned dataset, the way
+// Athena/Spark/DuckDB users read it.
 const pyarrowDumpScript = `
-import json, sys
+import datetime, json, sys
 import pyarrow as pa, pyarrow.parquet as pq, pyarrow.dataset as ds
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+def norm(v, t):
+    if v is None:
+        return None
+    if pa.types.is_timestamp(t):
+        assert str(t.tz) == "UTC" and t.unit == "us", t
+        return (v - EPOCH) // datetime.timedelta(microseconds=1)
+    if pa.types.is_map(t):
+        return {k: norm(x, t.item_type) for k, x in v}
+    if pa.types.is_list(t):
+        return [norm(x, t.value_type) for x in v]
+    if pa.types.is_struct(t):
+        return {f.name: norm(v[f.name], f.type) for f in t}
+    if isinstance(v, bytes):
+        return v.hex()
+    return v
 root, files = sys.argv[1], sys.argv[2:]
 for path in files:
     t = pq.ParquetFile(path).read()
-    cols = {}
-    for name in t.column_names:
-        c = t.column(name)
-        if pa.types.is_timestamp(c.type):
-            assert str(c.type.tz) == "UTC" and c.type.unit == "us", (name, c.type)
-            c = c.cast(pa.int64())
-        cols[name] = c.to_pylist()
+    cols = [(name, t.schema.field(name).type, t.column(name).to_pylist()) for name in t.column_names]
     for i in range(t.num_rows):
-        r = {}
-        for name, vals in cols.items():
-            v = vals[i]
-            if isinstance(v, bytes):
-                v = v.hex()
-            elif isinstance(v, list):
-                v = dict(v)
-            r[name] = v
+        r = {name: norm(vals[i], typ) for name, typ, vals in cols}
         print(json.dumps(r, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
 print("DATASET_ROWS", ds.dataset(root, format="parquet", partitioning="hive").count_rows())
 `
@@ -82,10 +86,33 @@ func TestIndependentReaderPyArrow(t *testing.T) {
 	want := canonicalRows(t, ld)
 	require.NoError(t, e.pushLogs(context.Background(), ld))
 	require.NoError(t, e.shutdown(context.Background()))
+	assertPyArrowReads(t, py, cfg.Storage.Local.Path, 3, want)
+}
 
-	files := archiveFiles(t, cfg.Storage.Local.Path)
-	require.Len(t, files, 3)
-	cmd := exec.Command(py, append([]string{"-c", pyarrowDumpScript, cfg.Storage.Local.Path}, files...)...)
+// TestIndependentReaderPyArrowTraces reads span files, including the
+// events/links LIST<STRUCT<…, MAP>> columns, with pyarrow.
+func TestIndependentReaderPyArrowTraces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	py := pythonOrSkip(t)
+	cfg := testTracesConfig(t)
+	e := newTestTracesExporter(t, cfg, func() time.Time { return baseTime })
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	td := genTraces(600, 0, "checkout", "paiement-€", "")
+	want := canonicalSpanRows(t, td)
+	require.NoError(t, e.pushTraces(context.Background(), td))
+	require.NoError(t, e.shutdown(context.Background()))
+	assertPyArrowReads(t, py, cfg.Storage.Local.Path, 3, want)
+}
+
+// assertPyArrowReads reads every file under root with pyarrow and compares
+// the rows with want (sorted canonical JSON) and the Hive dataset row count.
+func assertPyArrowReads(t *testing.T, py, root string, wantFiles int, want []string) {
+	t.Helper()
+	files := archiveFiles(t, root)
+	require.Len(t, files, wantFiles)
+	cmd := exec.Command(py, append([]string{"-c", pyarrowDumpScript, root}, files...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -16,12 +16,32 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+
+	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
 const (
 	killHelperEnv       = "SLUICE_PARQUET_KILL_HELPER_DIR"
 	killHelperOffsetEnv = "SLUICE_PARQUET_KILL_HELPER_OFFSET"
+	killHelperSignalEnv = "SLUICE_PARQUET_KILL_HELPER_SIGNAL"
 )
+
+// newTestSignalExporter returns a test exporter of signal (logs or traces).
+func newTestSignalExporter(t *testing.T, cfg *Config, signal string) *parquetExporter {
+	if signal == logarchive.SignalTraces {
+		return newTestTracesExporter(t, cfg, nil)
+	}
+	return newTestExporter(t, cfg, nil)
+}
+
+// pushSignal pushes n generated records (log records or spans) with seq
+// attributes from offset.
+func pushSignal(e *parquetExporter, n, offset int) error {
+	if e.signal == logarchive.SignalTraces {
+		return e.pushTraces(context.Background(), genTraces(n, offset, "svc-a", "svc-b"))
+	}
+	return e.pushLogs(context.Background(), genLogs(n, offset, "svc-a", "svc-b"))
+}
 
 // killConfig is shared by the helper process and the test: small files so
 // publishing runs while the helper is killed.
@@ -44,17 +64,17 @@ func TestKill9Helper(t *testing.T) {
 	}
 	offset, err := strconv.Atoi(os.Getenv(killHelperOffsetEnv))
 	require.NoError(t, err)
-	e := newTestExporter(t, killConfig(t, dir), nil)
+	e := newTestSignalExporter(t, killConfig(t, dir), os.Getenv(killHelperSignalEnv))
 	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
 	out := bufio.NewWriter(os.Stdout)
 	const batch = 50
 	for b := 0; b < 4000; b++ {
-		if err := e.pushLogs(context.Background(), genLogs(batch, offset+b*batch, "svc-a", "svc-b")); err != nil {
+		if err := pushSignal(e, batch, offset+b*batch); err != nil {
 			fmt.Fprintf(out, "ERR %v\n", err)
 			_ = out.Flush()
 			continue
 		}
-		// Acknowledged: pushLogs returned nil.
+		// Acknowledged: the push returned nil.
 		fmt.Fprintf(out, "ACK %d %d\n", offset+b*batch, batch)
 		_ = out.Flush()
 	}
@@ -65,13 +85,19 @@ func TestKill9MidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
+	for _, signal := range []string{logarchive.SignalLogs, logarchive.SignalTraces} {
+		t.Run(signal, func(t *testing.T) { testKill9MidStream(t, signal) })
+	}
+}
+
+func testKill9MidStream(t *testing.T, signal string) {
 	dir := t.TempDir()
 	acked := map[int64]bool{}
 	for round := 0; round < 3; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Helper$", "-test.count=1")
 		// Each round restarts on the previous round's staging (recovery runs
 		// while new data arrives) with its own record ids.
-		cmd.Env = append(os.Environ(), killHelperEnv+"="+dir, killHelperOffsetEnv+"="+strconv.Itoa(round*1_000_000))
+		cmd.Env = append(os.Environ(), killHelperEnv+"="+dir, killHelperOffsetEnv+"="+strconv.Itoa(round*1_000_000), killHelperSignalEnv+"="+signal)
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
@@ -97,7 +123,7 @@ func TestKill9MidStream(t *testing.T) {
 		require.Equal(t, killAt, acks, "helper ended before it was killed")
 	}
 	// Restart in-process: recovery publishes whatever the killed process staged.
-	e := newTestExporter(t, killConfig(t, dir), nil)
+	e := newTestSignalExporter(t, killConfig(t, dir), signal)
 	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
 	require.NoError(t, e.shutdown(context.Background()))
 

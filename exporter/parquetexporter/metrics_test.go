@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/metadatatest"
+	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
 func TestSelfMetrics(t *testing.T) {
@@ -19,7 +20,7 @@ func TestSelfMetrics(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	cfg := testConfig(t)
 	set := metadatatest.NewSettings(tel)
-	e, err := newExporter(cfg, set, func() time.Time { return baseTime })
+	e, err := newExporter(cfg, set, logarchive.SignalLogs, func() time.Time { return baseTime })
 	require.NoError(t, err)
 	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
 	fs := &failingStore{inner: e.store}

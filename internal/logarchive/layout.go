@@ -15,6 +15,9 @@ const DefaultTemplate = "{signal}/service={service}/dt={date}/hour={hour}"
 // SignalLogs is the {signal} value of log partitions.
 const SignalLogs = "logs"
 
+// SignalTraces is the {signal} value of span partitions.
+const SignalTraces = "traces"
+
 // FileExtension ends every archive file name.
 const FileExtension = ".parquet"
 

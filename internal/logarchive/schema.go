@@ -125,12 +125,16 @@ var NumLeadingColumns = len(fixedColumns)
 
 // IsFixedColumn reports whether name is one of the fixed column names.
 func IsFixedColumn(name string) bool {
-	if name == ColAttributes || name == ColResourceAttributes {
-		return true
-	}
-	for _, f := range fixedColumns {
-		if f.Name == name {
-			return true
+	return name == ColAttributes || name == ColResourceAttributes || hasField(name, fixedColumns)
+}
+
+// hasField reports whether one of the field lists has a field called name.
+func hasField(name string, lists ...[]arrow.Field) bool {
+	for _, fields := range lists {
+		for _, f := range fields {
+			if f.Name == name {
+				return true
+			}
 		}
 	}
 	return false
@@ -140,13 +144,19 @@ func IsFixedColumn(name string) bool {
 // ^[a-z_][a-z0-9_]*$, are unique and not fixed names; keys are non-empty and
 // unique per source; types and sources are known.
 func ValidatePromoted(promoted []PromotedColumn) error {
+	return validatePromoted(promoted, IsFixedColumn)
+}
+
+// validatePromoted checks promoted columns against the fixed column names of
+// one signal (isFixed).
+func validatePromoted(promoted []PromotedColumn, isFixed func(string) bool) error {
 	seenCol := make(map[string]bool, len(promoted))
 	seenKey := make(map[string]bool, len(promoted))
 	for i, p := range promoted {
 		if !columnNamePattern.MatchString(p.Column) {
 			return fmt.Errorf("promoted column %d: column %q must match ^[a-z_][a-z0-9_]*$", i, p.Column)
 		}
-		if IsFixedColumn(p.Column) {
+		if isFixed(p.Column) {
 			return fmt.Errorf("promoted column %d: column %q is a fixed archive column", i, p.Column)
 		}
 		if seenCol[p.Column] {
@@ -204,12 +214,7 @@ func LogSchema(promoted []PromotedColumn) (*arrow.Schema, error) {
 	fields = append(fields, fixedColumns...)
 	keys := []string{SchemaVersionKey}
 	vals := []string{SchemaVersion}
-	for i, p := range promoted {
-		dt, _ := p.Type.arrowType()
-		fields = append(fields, arrow.Field{Name: p.Column, Type: dt, Nullable: true})
-		keys = append(keys, PromotedKeyPrefix+strconv.Itoa(i))
-		vals = append(vals, p.Column+"\x1f"+string(p.Source)+"\x1f"+p.Key+"\x1f"+string(p.Type))
-	}
+	fields, keys, vals = appendPromotedFields(fields, keys, vals, promoted)
 	fields = append(fields,
 		arrow.Field{Name: ColAttributes, Type: AttributeMapType},
 		arrow.Field{Name: ColResourceAttributes, Type: AttributeMapType},
@@ -218,12 +223,24 @@ func LogSchema(promoted []PromotedColumn) (*arrow.Schema, error) {
 	return arrow.NewSchema(fields, &md), nil
 }
 
+// appendPromotedFields adds one nullable field per promoted column and its
+// description to the schema metadata keys/values.
+func appendPromotedFields(fields []arrow.Field, keys, vals []string, promoted []PromotedColumn) ([]arrow.Field, []string, []string) {
+	for i, p := range promoted {
+		dt, _ := p.Type.arrowType()
+		fields = append(fields, arrow.Field{Name: p.Column, Type: dt, Nullable: true})
+		keys = append(keys, PromotedKeyPrefix+strconv.Itoa(i))
+		vals = append(vals, p.Column+"\x1f"+string(p.Source)+"\x1f"+p.Key+"\x1f"+string(p.Type))
+	}
+	return fields, keys, vals
+}
+
 // PromotedKeyPrefix prefixes the schema metadata keys that describe promoted
 // columns: "<prefix><n>" = column \x1f source \x1f key \x1f type.
 const PromotedKeyPrefix = "sluice.archive.promoted."
 
 // PromotedFromSchema recovers the promoted column definitions stored by
-// LogSchema in a schema's metadata, in column order.
+// LogSchema (or SpanSchema) in a schema's metadata, in column order.
 func PromotedFromSchema(s *arrow.Schema) ([]PromotedColumn, error) {
 	md := s.Metadata()
 	var out []PromotedColumn
@@ -238,7 +255,11 @@ func PromotedFromSchema(s *arrow.Schema) ([]PromotedColumn, error) {
 		}
 		out = append(out, PromotedColumn{Column: parts[0], Source: AttributeSource(parts[1]), Key: parts[2], Type: ColumnType(parts[3])})
 	}
-	if err := ValidatePromoted(out); err != nil {
+	validate := ValidatePromoted
+	if SignalOfSchema(s) == SignalTraces {
+		validate = ValidateSpanPromoted
+	}
+	if err := validate(out); err != nil {
 		return nil, fmt.Errorf("schema metadata: %w", err)
 	}
 	return out, nil

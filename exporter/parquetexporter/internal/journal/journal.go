@@ -173,50 +173,126 @@ func (c *Contents) Release() {
 // append is acknowledged).
 var ErrNoHeader = errors.New("journal has no valid header")
 
-// Read loads every complete frame of the journal at path.
+// Read loads every complete frame of the journal at path. Frames are
+// streamed through one reused buffer into the IPC decoder, so the journal
+// is not held in memory besides the decoded records.
 func Read(path string, mem memory.Allocator) (*Contents, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	return Decode(data, mem)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	return decode(f, st.Size(), mem)
 }
 
 // Decode parses journal bytes (see Read).
-func Decode(data []byte, mem memory.Allocator) (c *Contents, err error) {
-	if len(data) < len(magic) || !bytes.Equal(data[:len(magic)], magic[:]) {
-		return nil, ErrNoHeader
+func Decode(data []byte, mem memory.Allocator) (*Contents, error) {
+	return decode(bytes.NewReader(data), int64(len(data)), mem)
+}
+
+// frameReader reads consecutive frames from r, verifying each CRC; Read
+// serves their payloads as one byte stream. It ends (io.EOF) at the end of
+// the data or at the first incomplete or corrupt frame, which sets torn.
+type frameReader struct {
+	r       io.Reader
+	left    int64 // bytes of r not yet read
+	hdr     [8]byte
+	payload []byte // current frame's payload (buffer reused across frames)
+	off     int    // bytes of payload already served
+	torn    bool
+	done    bool
+	err     error // a read error other than the data ending
+}
+
+// next loads the next frame's payload; false at the end of valid frames.
+func (fr *frameReader) next() bool {
+	if fr.done {
+		return false
 	}
-	rest := data[len(magic):]
-	var payloads [][]byte
-	torn := false
-	for len(rest) > 0 {
-		if len(rest) < 8 {
-			torn = true
-			break
+	if fr.left == 0 {
+		fr.done = true
+		return false
+	}
+	if fr.left < 8 {
+		fr.done, fr.torn = true, true
+		return false
+	}
+	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+		fr.done, fr.err = true, err
+		return false
+	}
+	fr.left -= 8
+	n := binary.LittleEndian.Uint32(fr.hdr[0:4])
+	sum := binary.LittleEndian.Uint32(fr.hdr[4:8])
+	if n > maxFrame || int64(n) > fr.left {
+		fr.done, fr.torn = true, true
+		return false
+	}
+	if cap(fr.payload) < int(n) {
+		fr.payload = make([]byte, n)
+	}
+	fr.payload = fr.payload[:n]
+	if _, err := io.ReadFull(fr.r, fr.payload); err != nil {
+		fr.done, fr.err = true, err
+		return false
+	}
+	fr.left -= int64(n)
+	if crc32.Checksum(fr.payload, castagnoli) != sum {
+		fr.done, fr.torn = true, true
+		return false
+	}
+	fr.off = 0
+	return true
+}
+
+// Read implements io.Reader over the payloads of the remaining frames.
+func (fr *frameReader) Read(p []byte) (int, error) {
+	for fr.off == len(fr.payload) {
+		if !fr.next() {
+			if fr.err != nil {
+				return 0, fr.err
+			}
+			return 0, io.EOF
 		}
-		n := binary.LittleEndian.Uint32(rest[0:4])
-		sum := binary.LittleEndian.Uint32(rest[4:8])
-		if n > maxFrame || int(n) > len(rest)-8 || crc32.Checksum(rest[8:8+n], castagnoli) != sum {
-			torn = true
-			break
+	}
+	n := copy(p, fr.payload[fr.off:])
+	fr.off += n
+	return n, nil
+}
+
+// decode parses a journal of size bytes read from r.
+func decode(r io.Reader, size int64, mem memory.Allocator) (c *Contents, err error) {
+	var m [len(magic)]byte
+	if size < int64(len(magic)) {
+		return nil, ErrNoHeader
+	}
+	if _, err := io.ReadFull(r, m[:]); err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	if m != magic {
+		return nil, ErrNoHeader
+	}
+	fr := &frameReader{r: r, left: size - int64(len(magic))}
+	if !fr.next() {
+		if fr.err != nil {
+			return nil, fmt.Errorf("read journal: %w", fr.err)
 		}
-		payloads = append(payloads, rest[8:8+n])
-		rest = rest[8+n:]
-	}
-	if len(payloads) == 0 {
 		return nil, ErrNoHeader
 	}
-	c = &Contents{Torn: torn}
-	if err := json.Unmarshal(payloads[0], &c.Header); err != nil || c.Header.File == "" {
+	c = &Contents{}
+	if err := json.Unmarshal(fr.payload, &c.Header); err != nil || c.Header.File == "" {
 		return nil, ErrNoHeader
 	}
-	if len(payloads) == 1 {
+	if !fr.next() {
+		if fr.err != nil {
+			return nil, fmt.Errorf("read journal: %w", fr.err)
+		}
+		c.Torn = fr.torn
 		return c, nil
-	}
-	stream := make([]byte, 0, len(data))
-	for _, p := range payloads[1:] {
-		stream = append(stream, p...)
 	}
 	// The CRC makes a malformed stream all but impossible, but the IPC
 	// decoder panics on some malformed metadata: turn that into an error.
@@ -228,10 +304,10 @@ func Decode(data []byte, mem memory.Allocator) (c *Contents, err error) {
 			c, err = nil, fmt.Errorf("journal stream is malformed: %v", r)
 		}
 	}()
-	// No message can be larger than the stream that holds it: bound what the
-	// decoder may allocate for a length it reads from the data.
-	limit := int64(len(stream))
-	rdr, err := ipc.NewReader(bytes.NewReader(stream), ipc.WithAllocator(mem),
+	// No message can be larger than the journal that holds it: bound what
+	// the decoder may allocate for a length it reads from the data.
+	limit := size
+	rdr, err := ipc.NewReader(fr, ipc.WithAllocator(mem),
 		ipc.WithMetadataSizeLimit(limit), ipc.WithBodySizeLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("journal stream schema: %w", err)
@@ -248,5 +324,10 @@ func Decode(data []byte, mem memory.Allocator) (c *Contents, err error) {
 		c.Release()
 		return nil, fmt.Errorf("journal stream: %w", err)
 	}
+	if fr.err != nil {
+		c.Release()
+		return nil, fmt.Errorf("read journal: %w", fr.err)
+	}
+	c.Torn = fr.torn
 	return c, nil
 }

@@ -98,13 +98,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterParquetRowsStaged, err = builder.meter.Int64Counter(
 		"otelcol_exporter_parquet_rows_staged",
-		metric.WithDescription("Log records accepted into the crash-safe staging journal (acknowledged to the pipeline). [Development]"),
+		metric.WithDescription("Rows (log records or spans) accepted into the crash-safe staging journal (acknowledged to the pipeline). [Development]"),
 		metric.WithUnit("{row}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterParquetRowsWritten, err = builder.meter.Int64Counter(
 		"otelcol_exporter_parquet_rows_written",
-		metric.WithDescription("Log records written to Parquet files that the storage confirmed. [Development]"),
+		metric.WithDescription("Rows (log records or spans) written to Parquet files that the storage confirmed. [Development]"),
 		metric.WithUnit("{row}"),
 	)
 	errs = errors.Join(errs, err)

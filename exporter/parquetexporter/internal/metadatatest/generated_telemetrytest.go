@@ -104,7 +104,7 @@ func AssertEqualExporterParquetRecoveredJournals(t *testing.T, tt *componenttest
 func AssertEqualExporterParquetRowsStaged(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_parquet_rows_staged",
-		Description: "Log records accepted into the crash-safe staging journal (acknowledged to the pipeline). [Development]",
+		Description: "Rows (log records or spans) accepted into the crash-safe staging journal (acknowledged to the pipeline). [Development]",
 		Unit:        "{row}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -120,7 +120,7 @@ func AssertEqualExporterParquetRowsStaged(t *testing.T, tt *componenttest.Teleme
 func AssertEqualExporterParquetRowsWritten(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_parquet_rows_written",
-		Description: "Log records written to Parquet files that the storage confirmed. [Development]",
+		Description: "Rows (log records or spans) written to Parquet files that the storage confirmed. [Development]",
 		Unit:        "{row}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

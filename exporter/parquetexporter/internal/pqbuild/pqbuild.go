@@ -1,5 +1,6 @@
 // Package pqbuild writes staged Arrow batches as one Parquet file, sorted by
-// (service_name, timestamp), with the archive's encoding choices.
+// (service_name, time) — timestamp for logs, start_time for spans — with the
+// archive's encoding choices for the schema's signal.
 package pqbuild
 
 import (
@@ -50,47 +51,116 @@ type noCloseWriter struct{ w io.Writer }
 
 func (n noCloseWriter) Write(p []byte) (int, error) { return n.w.Write(p) }
 
-// writerProperties builds the parquet properties for schema.
-func writerProperties(schema *arrow.Schema, o Options, mem memory.Allocator) *parquet.WriterProperties {
+// columnProfile is a signal's per-column encoding choices.
+type columnProfile struct {
+	timeCol  string   // sort key after service_name
+	noStats  []string // columns without min/max statistics
+	noDict   []string // (nearly) unique columns: dictionaries only cost
+	mapLeafs []string // attribute map leaves (dictionary only with MapDictionary)
+	delta    []string // sorted or near-sorted times: DELTA_BINARY_PACKED
+}
+
+// mapLeaves returns the key and value leaf paths of the map columns at paths.
+func mapLeaves(paths ...string) []string {
+	out := make([]string, 0, 2*len(paths))
+	for _, p := range paths {
+		out = append(out, p+".key_value.key", p+".key_value.value")
+	}
+	return out
+}
+
+var logProfile = columnProfile{
+	timeCol: logarchive.ColTimestamp,
+	// Bodies are long and rarely range-filtered: their min/max would only
+	// bloat the footer.
+	noStats:  []string{logarchive.ColBody},
+	noDict:   []string{logarchive.ColBody, logarchive.ColTraceID, logarchive.ColSpanID, logarchive.ColTimeUnixNano, logarchive.ColObservedTimeUnixNano, logarchive.ColTimestamp, logarchive.ColObservedTimestamp},
+	mapLeafs: mapLeaves(logarchive.ColAttributes, logarchive.ColResourceAttributes),
+	delta:    []string{logarchive.ColTimestamp, logarchive.ColTimeUnixNano, logarchive.ColObservedTimestamp, logarchive.ColObservedTimeUnixNano},
+}
+
+var spanProfile = columnProfile{
+	timeCol: logarchive.ColStartTime,
+	noDict: []string{
+		logarchive.ColTraceID, logarchive.ColSpanID, logarchive.ColParentSpanID,
+		logarchive.ColStartTime, logarchive.ColStartTimeUnixNano, logarchive.ColEndTime, logarchive.ColEndTimeUnixNano,
+		logarchive.ColDurationNano,
+		logarchive.ColEvents + ".list.element." + logarchive.FieldTime,
+		logarchive.ColEvents + ".list.element." + logarchive.FieldTimeUnixNano,
+		logarchive.ColLinks + ".list.element." + logarchive.FieldTraceID,
+		logarchive.ColLinks + ".list.element." + logarchive.FieldSpanID,
+	},
+	mapLeafs: mapLeaves(logarchive.ColAttributes, logarchive.ColResourceAttributes,
+		logarchive.ColEvents+".list.element."+logarchive.FieldAttributes,
+		logarchive.ColLinks+".list.element."+logarchive.FieldAttributes),
+	// Rows are sorted by start time, and end times follow start times closely.
+	delta: []string{logarchive.ColStartTime, logarchive.ColStartTimeUnixNano, logarchive.ColEndTime, logarchive.ColEndTimeUnixNano},
+}
+
+// profileFor picks the column profile of schema's signal.
+func profileFor(schema *arrow.Schema) columnProfile {
+	if logarchive.SignalOfSchema(schema) == logarchive.SignalTraces {
+		return spanProfile
+	}
+	return logProfile
+}
+
+// writerProperties builds the parquet properties for schema. The writer's
+// own buffers (pages, dictionaries, statistics) come from the Go allocator:
+// their lifetimes are arrow-go's business, not ours.
+//
+// traceIDs is the number of non-null trace ids in the file: no row group
+// holds more distinct ones, so it caps the bloom filter's NDV. The filter
+// is sized from NDV alone (a 100k NDV filter is 128 KiB per row group), so
+// without the cap a small file would carry a filter many times its rows.
+func writerProperties(schema *arrow.Schema, o Options, traceIDs int64) *parquet.WriterProperties {
+	prof := profileFor(schema)
 	props := []parquet.WriterProperty{
-		parquet.WithAllocator(mem),
+		parquet.WithAllocator(memory.DefaultAllocator),
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(o.CompressionLevel),
 		parquet.WithMaxRowGroupLength(o.RowGroupRows),
 		parquet.WithDataPageSize(o.DataPageSize),
 		parquet.WithDataPageVersion(parquet.DataPageV1), // widest reader support
 		parquet.WithStats(true),
-		// Bodies are long and rarely range-filtered: their min/max would only
-		// bloat the footer.
-		parquet.WithStatsFor(logarchive.ColBody, false),
-		parquet.WithPageIndexEnabled(o.PageIndex),
 	}
-	// Ids and nanosecond times are (nearly) unique: dictionaries only cost.
-	for _, c := range []string{logarchive.ColBody, logarchive.ColTraceID, logarchive.ColSpanID, logarchive.ColTimeUnixNano, logarchive.ColObservedTimeUnixNano, logarchive.ColTimestamp, logarchive.ColObservedTimestamp} {
+	for _, c := range prof.noStats {
+		props = append(props, parquet.WithStatsFor(c, false))
+	}
+	// A map leaf's min/max spans every key (or every key's value) of the
+	// rows: no reader can prune on it, and computing it costs ~4 % of the
+	// write. Promoted columns are the ones to filter on.
+	for _, c := range prof.mapLeafs {
+		props = append(props, parquet.WithStatsFor(c, false))
+	}
+	props = append(props, parquet.WithPageIndexEnabled(o.PageIndex))
+	for _, c := range prof.noDict {
 		props = append(props, parquet.WithDictionaryFor(c, false))
 	}
 	if !o.MapDictionary {
 		// arrow-go's dictionary encoder allocates per value; on attribute
 		// maps (~20 values per row) that halves throughput for ~8 % size.
-		for _, c := range []string{"attributes.key_value.key", "attributes.key_value.value", "resource_attributes.key_value.key", "resource_attributes.key_value.value"} {
+		for _, c := range prof.mapLeafs {
 			props = append(props, parquet.WithDictionaryFor(c, false))
 		}
 	}
 	// Sorted times delta-encode to a few bits per row.
-	for _, c := range []string{logarchive.ColTimestamp, logarchive.ColTimeUnixNano, logarchive.ColObservedTimestamp, logarchive.ColObservedTimeUnixNano} {
+	for _, c := range prof.delta {
 		props = append(props, parquet.WithEncodingFor(c, parquet.Encodings.DeltaBinaryPacked))
 	}
 	if o.BloomFilter {
+		ndv := max(min(o.BloomFilterNDV, traceIDs, o.RowGroupRows), 1)
 		props = append(props,
 			parquet.WithBloomFilterEnabledFor(logarchive.ColTraceID, true),
-			parquet.WithBloomFilterNDVFor(logarchive.ColTraceID, o.BloomFilterNDV),
+			parquet.WithBloomFilterNDVFor(logarchive.ColTraceID, ndv),
 			parquet.WithBloomFilterFPPFor(logarchive.ColTraceID, o.BloomFilterFPP),
 		)
 	}
 	svc := schema.FieldIndices(logarchive.ColServiceName)
-	ts := schema.FieldIndices(logarchive.ColTimestamp)
+	ts := schema.FieldIndices(prof.timeCol)
 	if len(svc) == 1 && len(ts) == 1 {
-		// Every column before the maps is a single leaf, so field index = leaf index.
+		// Both schemas put every nested column after the fixed ones, so
+		// field index = leaf index for these two.
 		props = append(props, parquet.WithSortingColumns([]parquet.SortingColumn{
 			{ColumnIdx: int32(svc[0]), NullsFirst: true},
 			{ColumnIdx: int32(ts[0])},
@@ -105,22 +175,24 @@ type Result struct {
 	RowGroups int
 }
 
-// Write sorts recs by (service_name, timestamp) and writes them to w as one
-// Parquet file. recs must all have schema; w is not closed.
+// Write sorts recs by (service_name, time column of the schema's signal)
+// and writes them to w as one Parquet file. recs must all have schema; w is
+// not closed. mem allocates the sorted copy of the rows, which is released
+// before Write returns.
 func Write(ctx context.Context, w io.Writer, schema *arrow.Schema, recs []arrow.RecordBatch, o Options, mem memory.Allocator) (Result, error) {
 	if len(recs) == 0 {
 		return Result{}, errors.New("no rows to write")
 	}
 	tbl := array.NewTableFromRecords(schema, recs)
 	defer tbl.Release()
-	sorted, err := sortTable(ctx, tbl, mem)
+	sorted, err := sortTable(ctx, tbl, profileFor(schema).timeCol, mem)
 	if err != nil {
 		return Result{}, err
 	}
 	defer sorted.Release()
 
-	fw, err := pqarrow.NewFileWriter(schema, noCloseWriter{w}, writerProperties(schema, o, mem),
-		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
+	fw, err := pqarrow.NewFileWriter(schema, noCloseWriter{w}, writerProperties(schema, o, countValid(sorted, logarchive.ColTraceID)),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(memory.DefaultAllocator)))
 	if err != nil {
 		return Result{}, fmt.Errorf("new parquet writer: %w", err)
 	}
@@ -138,24 +210,41 @@ func Write(ctx context.Context, w io.Writer, schema *arrow.Schema, recs []arrow.
 	return Result{Rows: sorted.NumRows(), RowGroups: md.NumRowGroups()}, nil
 }
 
+// sortKey orders one row: service rank (-1 = null, first), time, then the
+// row's input position, which makes every key distinct so an unstable sort
+// gives the stable order.
 type sortKey struct {
-	service string
-	null    bool
-	ts      int64
-	row     int64
+	rank int32
+	ts   int64
+	row  int64
 }
 
-// sortTable returns tbl ordered by (service_name nulls first, timestamp),
+func compareKeys(a, b sortKey) int {
+	if c := cmp.Compare(a.rank, b.rank); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.ts, b.ts); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.row, b.row)
+}
+
+// sortTable returns tbl ordered by (service_name nulls first, timeCol),
 // stable; it returns tbl itself (retained) when already in order.
-func sortTable(ctx context.Context, tbl arrow.Table, mem memory.Allocator) (arrow.Table, error) {
+func sortTable(ctx context.Context, tbl arrow.Table, timeCol string, mem memory.Allocator) (arrow.Table, error) {
 	svcIdx := tbl.Schema().FieldIndices(logarchive.ColServiceName)
-	tsIdx := tbl.Schema().FieldIndices(logarchive.ColTimestamp)
+	tsIdx := tbl.Schema().FieldIndices(timeCol)
 	if len(svcIdx) != 1 || len(tsIdx) != 1 {
-		return nil, fmt.Errorf("schema lacks %s or %s", logarchive.ColServiceName, logarchive.ColTimestamp)
+		return nil, fmt.Errorf("schema lacks %s or %s", logarchive.ColServiceName, timeCol)
 	}
 	keys := make([]sortKey, 0, tbl.NumRows())
 	svcChunks := tbl.Column(svcIdx[0]).Data().Chunks()
 	tsChunks := tbl.Column(tsIdx[0]).Data().Chunks()
+	// Services are ranked in first-seen order here and by name below:
+	// comparing small ints instead of strings, and a file usually holds a
+	// single service.
+	ranks := map[string]int32{}
+	var names []string
 	var row int64
 	for c := range svcChunks {
 		svc, ok1 := svcChunks[c].(*array.String)
@@ -163,34 +252,44 @@ func sortTable(ctx context.Context, tbl arrow.Table, mem memory.Allocator) (arro
 		if !ok1 || !ok2 {
 			return nil, errors.New("unexpected column types for sorting")
 		}
+		last, lastRank := "", int32(-1)
 		for i := 0; i < svc.Len(); i++ {
-			k := sortKey{ts: int64(ts.Value(i)), row: row}
-			if svc.IsNull(i) {
-				k.null = true
-			} else {
-				k.service = svc.Value(i)
+			k := sortKey{rank: -1, ts: int64(ts.Value(i)), row: row}
+			if svc.IsValid(i) {
+				name := svc.Value(i)
+				if lastRank < 0 || name != last {
+					r, ok := ranks[name]
+					if !ok {
+						r = int32(len(names))
+						ranks[name] = r
+						names = append(names, name)
+					}
+					last, lastRank = name, r
+				}
+				k.rank = lastRank
 			}
 			keys = append(keys, k)
 			row++
 		}
 	}
-	less := func(a, b sortKey) int {
-		if a.null != b.null {
-			if a.null {
-				return -1
+	if len(names) > 1 {
+		byName := slices.Clone(names)
+		slices.Sort(byName)
+		order := make([]int32, len(names)) // first-seen rank → name rank
+		for i, n := range byName {
+			order[ranks[n]] = int32(i)
+		}
+		for i := range keys {
+			if keys[i].rank >= 0 {
+				keys[i].rank = order[keys[i].rank]
 			}
-			return 1
 		}
-		if c := cmp.Compare(a.service, b.service); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ts, b.ts)
 	}
-	if slices.IsSortedFunc(keys, less) {
+	if slices.IsSortedFunc(keys, compareKeys) {
 		tbl.Retain()
 		return tbl, nil
 	}
-	slices.SortStableFunc(keys, less)
+	slices.SortFunc(keys, compareKeys)
 	ib := array.NewInt64Builder(mem)
 	defer ib.Release()
 	ib.Reserve(len(keys))
@@ -232,4 +331,15 @@ func sortTable(ctx context.Context, tbl arrow.Table, mem memory.Allocator) (arro
 	rec := array.NewRecordBatch(tbl.Schema(), cols, int64(len(keys)))
 	defer rec.Release()
 	return array.NewTableFromRecords(tbl.Schema(), []arrow.RecordBatch{rec}), nil
+}
+
+// countValid returns the number of non-null values of column name in tbl
+// (0 when the column is absent).
+func countValid(tbl arrow.Table, name string) int64 {
+	idx := tbl.Schema().FieldIndices(name)
+	if len(idx) != 1 {
+		return 0
+	}
+	col := tbl.Column(idx[0]).Data()
+	return int64(col.Len() - col.NullN())
 }

@@ -181,3 +181,48 @@ func TestWriteEmpty(t *testing.T) {
 		t.Fatal("writing no rows succeeded")
 	}
 }
+
+// TestBloomFilterSizedForSmallFiles checks the trace_id filter of a small
+// file is sized by its trace ids, not by the configured per-row-group NDV
+// (a 100k NDV filter alone would be 128 KiB), and still finds its ids.
+func TestBloomFilterSizedForSmallFiles(t *testing.T) {
+	mem := memory.DefaultAllocator
+	schema, recs, probe := encodeBatches(t, mem) // 2000 rows, all with trace ids
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	var buf bytes.Buffer
+	if _, err := Write(context.Background(), &buf, schema, recs, Options{
+		CompressionLevel: 3, RowGroupRows: 1 << 20, DataPageSize: 1 << 20,
+		BloomFilter: true, BloomFilterNDV: 100_000, BloomFilterFPP: 0.01,
+	}, mem); err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	traceCol := rdr.MetaData().Schema.ColumnIndexByName(logarchive.ColTraceID)
+	cc, err := rdr.MetaData().RowGroup(0).ColumnChunk(traceCol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2000 ids at 1 % need ~19 kbit: the power of two above is 4 KiB.
+	if n := cc.BloomFilterLength(); n <= 0 || n > 8<<10 {
+		t.Fatalf("bloom filter length = %d bytes, want (0, 8 KiB] for 2000 ids", n)
+	}
+	rgbf, err := rdr.GetBloomFilterReader().RowGroup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := rgbf.GetColumnBloomFilter(traceCol)
+	if err != nil || bf == nil {
+		t.Fatalf("no bloom filter: %v", err)
+	}
+	if !(&metadata.TypedBloomFilter[parquet.FixedLenByteArray]{BloomFilter: bf}).Check(probe[:]) {
+		t.Fatal("bloom filter misses a written trace id")
+	}
+}

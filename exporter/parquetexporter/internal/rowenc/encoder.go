@@ -1,5 +1,5 @@
-// Package rowenc turns OTLP log records into Arrow record batches of the
-// archive schema (internal/logarchive), one batch per partition.
+// Package rowenc turns OTLP log records and spans into Arrow record batches
+// of the archive schemas (internal/logarchive), one batch per partition.
 package rowenc
 
 import (
@@ -14,24 +14,14 @@ import (
 	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
-// serviceNameKey is the resource attribute that becomes service_name.
-const serviceNameKey = "service.name"
-
-// Batch is the rows of one partition taken from one plog.Logs.
-type Batch struct {
-	Partition logarchive.Partition
-	Record    arrow.RecordBatch
-}
-
 // Encoder converts plog.Logs into per-partition Arrow batches. It is
 // immutable after NewEncoder and safe for concurrent use.
 type Encoder struct {
-	schema   *arrow.Schema
-	layout   *logarchive.Layout
-	mem      memory.Allocator
-	promoted []logarchive.PromotedColumn
-	byRecord map[string]int // record attribute key → promoted index
-	byRes    map[string]int // resource attribute key → promoted index
+	schema *arrow.Schema
+	layout *logarchive.Layout
+	mem    memory.Allocator
+	hints  *sizeHints
+	promoter
 }
 
 // NewEncoder returns an Encoder for the given promoted columns and layout.
@@ -40,28 +30,11 @@ func NewEncoder(promoted []logarchive.PromotedColumn, layout *logarchive.Layout,
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{
-		schema: schema, layout: layout, mem: mem, promoted: promoted,
-		byRecord: map[string]int{}, byRes: map[string]int{},
-	}
-	for i, p := range promoted {
-		if p.Source == logarchive.SourceResource {
-			e.byRes[p.Key] = i
-		} else {
-			e.byRecord[p.Key] = i
-		}
-	}
-	return e, nil
+	return &Encoder{schema: schema, layout: layout, mem: mem, hints: newSizeHints(schema), promoter: newPromoter(promoted)}, nil
 }
 
 // Schema returns the Arrow schema of the batches.
 func (e *Encoder) Schema() *arrow.Schema { return e.schema }
-
-// partitionKey identifies a partition within one Encode call.
-type partitionKey struct {
-	service string
-	start   int64
-}
 
 // columns holds typed builders of one partition batch.
 type columns struct {
@@ -81,18 +54,16 @@ type columns struct {
 	scopeName *array.StringBuilder
 	scopeVer  *array.StringBuilder
 	promoted  []array.Builder
-	attrs     *array.MapBuilder
-	attrKeys  *array.StringBuilder
-	attrVals  *array.StringBuilder
-	resAttrs  *array.MapBuilder
-	resKeys   *array.StringBuilder
-	resVals   *array.StringBuilder
+	attrs     mapColumn
+	resAttrs  mapColumn
 	partition logarchive.Partition
+	hints     *sizeHints
 }
 
-func (e *Encoder) newColumns(p logarchive.Partition) *columns {
+func (e *Encoder) newColumns(p logarchive.Partition, rowsHint int) *columns {
 	rb := array.NewRecordBuilder(e.mem, e.schema)
-	c := &columns{rb: rb, partition: p}
+	e.hints.reserve(rb, rowsHint)
+	c := &columns{rb: rb, partition: p, hints: e.hints}
 	c.ts = rb.Field(0).(*array.TimestampBuilder)
 	c.tsNano = rb.Field(1).(*array.Int64Builder)
 	c.obs = rb.Field(2).(*array.TimestampBuilder)
@@ -111,41 +82,37 @@ func (e *Encoder) newColumns(p logarchive.Partition) *columns {
 	for i := range e.promoted {
 		c.promoted = append(c.promoted, rb.Field(n+i))
 	}
-	c.attrs = rb.Field(n + len(e.promoted)).(*array.MapBuilder)
-	c.attrKeys = c.attrs.KeyBuilder().(*array.StringBuilder)
-	c.attrVals = c.attrs.ItemBuilder().(*array.StringBuilder)
-	c.resAttrs = rb.Field(n + len(e.promoted) + 1).(*array.MapBuilder)
-	c.resKeys = c.resAttrs.KeyBuilder().(*array.StringBuilder)
-	c.resVals = c.resAttrs.ItemBuilder().(*array.StringBuilder)
+	c.attrs = newMapColumn(rb.Field(n + len(e.promoted)))
+	c.resAttrs = newMapColumn(rb.Field(n + len(e.promoted) + 1))
 	return c
 }
 
-// resourceRow is what every record of one ResourceLogs shares.
-type resourceRow struct {
-	service    string
-	hasService bool
-	attrs      []kv            // resource attributes that go to the map
-	promoted   []pcommon.Value // per promoted column; zero Value when absent/not resource-sourced
+func (c *columns) finish() Batch {
+	rec := c.rb.NewRecordBatch()
+	c.rb.Release()
+	c.hints.learn(rec)
+	return Batch{Partition: c.partition, Record: rec}
 }
-
-type kv struct{ k, v string }
 
 // Encode converts ld into one Batch per partition. now stands in for the
 // row time when a record has neither Timestamp nor ObservedTimestamp. The
 // caller owns the returned records and must Release them.
 func (e *Encoder) Encode(ld plog.Logs, signal string, now time.Time) ([]Batch, error) {
-	parts := make(map[partitionKey]*columns, 1)
-	order := make([]*columns, 0, 1)
-	res := resourceRow{promoted: make([]pcommon.Value, len(e.promoted))}
+	parts := newPartitionSet(e.layout, signal, e.newColumns)
+	res := e.newResourceRow()
 	recPromoted := make([]pcommon.Value, len(e.promoted))
 	nowNanos := now.UnixNano()
-	gran := e.layout.Granularity()
+	leftInRequest := ld.LogRecordCount()
 
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
 		e.loadResource(rl.Resource(), &res)
 		sls := rl.ScopeLogs()
+		leftInResource := 0
+		for j := 0; j < sls.Len(); j++ {
+			leftInResource += sls.At(j).LogRecords().Len()
+		}
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
 			scope := sl.Scope()
@@ -159,73 +126,14 @@ func (e *Encoder) Encode(ld plog.Logs, signal string, now time.Time) ([]Batch, e
 				if tsNanos == 0 {
 					tsNanos = nowNanos
 				}
-				start := time.Unix(0, tsNanos).UTC().Truncate(gran)
-				svc := res.service
-				if !e.layout.ByService() {
-					svc = ""
-				}
-				key := partitionKey{service: svc, start: start.UnixNano()}
-				c := parts[key]
-				if c == nil {
-					c = e.newColumns(logarchive.Partition{Signal: signal, Service: svc, Start: start})
-					parts[key] = c
-					order = append(order, c)
-				}
+				c := parts.get(res.service, tsNanos, parts.rowsHint(leftInResource, leftInRequest))
+				leftInResource--
+				leftInRequest--
 				e.appendRow(c, &res, scope, lr, tsNanos, recPromoted)
 			}
 		}
 	}
-	out := make([]Batch, 0, len(order))
-	for _, c := range order {
-		rec := c.rb.NewRecordBatch()
-		c.rb.Release()
-		out = append(out, Batch{Partition: c.partition, Record: rec})
-	}
-	return out, nil
-}
-
-func (e *Encoder) loadResource(r pcommon.Resource, res *resourceRow) {
-	res.service, res.hasService = "", false
-	res.attrs = res.attrs[:0]
-	for i := range res.promoted {
-		res.promoted[i] = pcommon.Value{}
-	}
-	r.Attributes().Range(func(k string, v pcommon.Value) bool {
-		if k == serviceNameKey && v.Type() == pcommon.ValueTypeStr {
-			res.service, res.hasService = v.Str(), true
-			return true
-		}
-		if idx, ok := e.byRes[k]; ok && matches(e.promoted[idx].Type, v) {
-			res.promoted[idx] = v
-			return true
-		}
-		res.attrs = append(res.attrs, kv{k, v.AsString()})
-		return true
-	})
-}
-
-// matches reports whether v has the promoted column's type; other values stay
-// in the attribute map.
-func matches(t logarchive.ColumnType, v pcommon.Value) bool {
-	switch t {
-	case logarchive.TypeString:
-		return v.Type() == pcommon.ValueTypeStr
-	case logarchive.TypeInt:
-		return v.Type() == pcommon.ValueTypeInt
-	case logarchive.TypeDouble:
-		return v.Type() == pcommon.ValueTypeDouble
-	case logarchive.TypeBool:
-		return v.Type() == pcommon.ValueTypeBool
-	}
-	return false
-}
-
-func appendNullableString(b *array.StringBuilder, s string) {
-	if s == "" {
-		b.AppendNull()
-		return
-	}
-	b.Append(s)
+	return parts.batches(), nil
 }
 
 func (e *Encoder) appendRow(c *columns, res *resourceRow, scope pcommon.InstrumentationScope, lr plog.LogRecord, tsNanos int64, recPromoted []pcommon.Value) {
@@ -235,13 +143,7 @@ func (e *Encoder) appendRow(c *columns, res *resourceRow, scope pcommon.Instrume
 	} else {
 		c.tsNano.AppendNull()
 	}
-	if t := lr.ObservedTimestamp(); t != 0 {
-		c.obs.Append(arrow.Timestamp(int64(t) / 1000))
-		c.obsNano.Append(int64(t))
-	} else {
-		c.obs.AppendNull()
-		c.obsNano.AppendNull()
-	}
+	appendTimeOrNull(c.obs, c.obsNano, lr.ObservedTimestamp())
 	c.sevNum.Append(int32(lr.SeverityNumber()))
 	appendNullableString(c.sevText, lr.SeverityText())
 	switch body := lr.Body(); body.Type() {
@@ -264,62 +166,11 @@ func (e *Encoder) appendRow(c *columns, res *resourceRow, scope pcommon.Instrume
 	}
 	c.flags.Append(int64(lr.Flags()))
 	appendNullableString(c.eventName, lr.EventName())
-	if res.hasService {
-		c.service.Append(res.service)
-	} else {
-		c.service.AppendNull()
-	}
+	appendService(c.service, res)
 	appendNullableString(c.scopeName, scope.Name())
 	appendNullableString(c.scopeVer, scope.Version())
 
-	for i := range recPromoted {
-		recPromoted[i] = pcommon.Value{}
-	}
-	c.attrs.Append(true)
-	lr.Attributes().Range(func(k string, v pcommon.Value) bool {
-		if idx, ok := e.byRecord[k]; ok && matches(e.promoted[idx].Type, v) {
-			recPromoted[idx] = v
-			return true
-		}
-		c.attrKeys.Append(k)
-		if v.Type() == pcommon.ValueTypeStr {
-			c.attrVals.Append(v.Str())
-		} else {
-			c.attrVals.Append(v.AsString())
-		}
-		return true
-	})
-	for i, p := range e.promoted {
-		v := recPromoted[i]
-		if p.Source == logarchive.SourceResource {
-			v = res.promoted[i]
-		}
-		appendPromoted(c.promoted[i], p.Type, v)
-	}
-	c.resAttrs.Append(true)
-	for _, a := range res.attrs {
-		c.resKeys.Append(a.k)
-		c.resVals.Append(a.v)
-	}
-}
-
-// appendPromoted appends v (already type-checked by matches) or a null when
-// v is the zero Value (attribute absent or of another type).
-func appendPromoted(b array.Builder, t logarchive.ColumnType, v pcommon.Value) {
-	if v == (pcommon.Value{}) {
-		b.AppendNull()
-		return
-	}
-	switch t {
-	case logarchive.TypeString:
-		b.(*array.StringBuilder).Append(v.Str())
-	case logarchive.TypeInt:
-		b.(*array.Int64Builder).Append(v.Int())
-	case logarchive.TypeDouble:
-		b.(*array.Float64Builder).Append(v.Double())
-	case logarchive.TypeBool:
-		b.(*array.BooleanBuilder).Append(v.Bool())
-	default:
-		b.AppendNull() // unreachable: ValidatePromoted rejects unknown types
-	}
+	e.appendRecordAttributes(&c.attrs, lr.Attributes(), recPromoted)
+	e.appendPromotedColumns(c.promoted, res, recPromoted)
+	c.resAttrs.appendResource(res)
 }

@@ -93,10 +93,12 @@ func SyncDir(dir string) error {
 	return nil
 }
 
-// DeleteBefore removes every partition directory of layout whose time range
-// ended at or before cutoff and returns how many it removed. Directories that
-// do not parse as partitions are left alone.
-func (l *Local) DeleteBefore(layout *logarchive.Layout, cutoff time.Time) (int, error) {
+// DeleteBefore removes every partition directory of layout and signal whose
+// time range ended at or before cutoff and returns how many it removed.
+// Directories that do not parse as partitions, or (with {signal} in the
+// template) belong to another signal, are left alone.
+func (l *Local) DeleteBefore(layout *logarchive.Layout, signal string, cutoff time.Time) (int, error) {
+	bySignal := strings.Contains(layout.Template(), logarchive.PlaceholderSignal)
 	depth := strings.Count(layout.Template(), "/") + 1
 	removed := 0
 	var errs []error
@@ -123,7 +125,7 @@ func (l *Local) DeleteBefore(layout *logarchive.Layout, cutoff time.Time) (int, 
 			return fs.SkipDir
 		}
 		p, perr := layout.ParsePath(rel)
-		if perr != nil || layout.End(p).After(cutoff) {
+		if perr != nil || layout.End(p).After(cutoff) || bySignal && p.Signal != signal {
 			return fs.SkipDir
 		}
 		if err := os.RemoveAll(path); err != nil {

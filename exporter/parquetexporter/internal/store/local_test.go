@@ -52,18 +52,28 @@ func TestDeleteBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
-	for _, h := range []int{0, 1, 2} {
-		dir := filepath.Join(root, layout.Path(layout.PartitionFor("logs", "api", base.Add(time.Duration(h)*time.Hour))))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
+	for _, signal := range []string{logarchive.SignalLogs, logarchive.SignalTraces} {
+		for _, h := range []int{0, 1, 2} {
+			dir := filepath.Join(root, layout.Path(layout.PartitionFor(signal, "api", base.Add(time.Duration(h)*time.Hour))))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	// Partitions ending at or before 02:00 go: hours 00 and 01.
-	n, err := l.DeleteBefore(layout, base.Add(2*time.Hour))
+	// Partitions ending at or before 02:00 go: hours 00 and 01, of the
+	// given signal only.
+	n, err := l.DeleteBefore(layout, logarchive.SignalLogs, base.Add(2*time.Hour))
 	if err != nil || n != 2 {
 		t.Fatalf("deleted %d, %v", n, err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "logs/service=api/dt=2026-01-10/hour=02")); err != nil {
 		t.Fatal("newest partition removed")
+	}
+	if _, err := os.Stat(filepath.Join(root, "traces/service=api/dt=2026-01-10/hour=00")); err != nil {
+		t.Fatal("partition of another signal removed")
+	}
+	n, err = l.DeleteBefore(layout, logarchive.SignalTraces, base.Add(2*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("deleted %d traces partitions, %v", n, err)
 	}
 }
