@@ -194,18 +194,26 @@ func TestKafkaScaleOutSurvivesGatewayKill(t *testing.T) {
 	n, err := validate.ReadParquet(context.Background(), filepath.Join(dir, "otel", "logs"), "attributes."+validate.IDAttribute, archived)
 	require.NoError(t, err)
 	t.Logf("archive: %d log rows in %s, %d duplicates of kept logs", n, bucket, archived.Total()-uint64(archived.Distinct()))
+	archivedSpans := validate.NewMultiset(res.Spans.Prefix())
+	n, err = validate.ReadParquet(context.Background(), filepath.Join(dir, "otel", "traces"), "attributes."+validate.IDAttribute, archivedSpans)
+	require.NoError(t, err)
+	t.Logf("archive: %d span rows", n)
 	var lostArchive []string
-	for tr, ids := range res.LogsByTrace {
-		if !v.kept[tr] {
-			continue
-		}
-		for _, id := range ids {
-			if archived.Count(id) == 0 {
-				lostArchive = append(lostArchive, id)
+	check := func(byTrace map[string][]string, acked, got *validate.Multiset) {
+		for tr, ids := range byTrace {
+			if !v.kept[tr] {
+				continue
+			}
+			for _, id := range ids {
+				if acked.Count(id) > 0 && got.Count(id) == 0 {
+					lostArchive = append(lostArchive, id)
+				}
 			}
 		}
 	}
-	assert.Empty(t, lostArchive, "logs of kept requests missing from the Parquet archive")
+	check(res.LogsByTrace, res.Logs, archived)
+	check(res.SpansByTrace, res.Spans, archivedSpans)
+	assert.Empty(t, lostArchive, "records of kept requests missing from the Parquet archive")
 }
 
 type verdict struct {
