@@ -309,39 +309,42 @@ func (r *groupReceiver) handlePartition(ctx context.Context, partition int32, re
 			r.deadLetter(rec, "unknown_signal", fmt.Errorf("signal %q", signal))
 		}
 	}
-	if nLogs > 0 {
-		r.tel.KafkaGroupMessagesReceived.Add(ctx, nLogs, logsAttrs)
-		if n := logs.LogRecordCount(); n > 0 {
-			r.tel.KafkaGroupRecordsReceived.Add(ctx, int64(n), logsAttrs)
-			b.Hold()
-			b.Release(r.deliver(ctx, b, n, func(c context.Context) error {
-				if r.logs == nil {
-					return consumererror.NewPermanent(errors.New("no logs pipeline uses this receiver"))
-				}
-				obsCtx := r.obs.StartLogsOp(c)
-				err := r.logs.ConsumeLogs(obsCtx, logs)
-				r.obs.EndLogsOp(obsCtx, "otlp_proto", n, err)
-				return err
-			}))
+	r.hand(ctx, b, nLogs, logs.LogRecordCount(), logsAttrs, func(c context.Context, n int) error {
+		if r.logs == nil {
+			return consumererror.NewPermanent(errors.New("no logs pipeline uses this receiver"))
 		}
-	}
-	if nTraces > 0 {
-		r.tel.KafkaGroupMessagesReceived.Add(ctx, nTraces, tracesAttrs)
-		if n := traces.SpanCount(); n > 0 {
-			r.tel.KafkaGroupRecordsReceived.Add(ctx, int64(n), tracesAttrs)
-			b.Hold()
-			b.Release(r.deliver(ctx, b, n, func(c context.Context) error {
-				if r.traces == nil {
-					return consumererror.NewPermanent(errors.New("no traces pipeline uses this receiver"))
-				}
-				obsCtx := r.obs.StartTracesOp(c)
-				err := r.traces.ConsumeTraces(obsCtx, traces)
-				r.obs.EndTracesOp(obsCtx, "otlp_proto", n, err)
-				return err
-			}))
+		obsCtx := r.obs.StartLogsOp(c)
+		err := r.logs.ConsumeLogs(obsCtx, logs)
+		r.obs.EndLogsOp(obsCtx, "otlp_proto", n, err)
+		return err
+	})
+	r.hand(ctx, b, nTraces, traces.SpanCount(), tracesAttrs, func(c context.Context, n int) error {
+		if r.traces == nil {
+			return consumererror.NewPermanent(errors.New("no traces pipeline uses this receiver"))
 		}
-	}
+		obsCtx := r.obs.StartTracesOp(c)
+		err := r.traces.ConsumeTraces(obsCtx, traces)
+		r.obs.EndTracesOp(obsCtx, "otlp_proto", n, err)
+		return err
+	})
 	b.Release(nil) // this call's own hold
+}
+
+// hand counts one signal's part of a batch and delivers it under its own
+// hold on b.
+func (r *groupReceiver) hand(ctx context.Context, b *ack.Batch, messages int64, records int, attrs metric.MeasurementOption,
+	consume func(context.Context, int) error,
+) {
+	if messages == 0 {
+		return
+	}
+	r.tel.KafkaGroupMessagesReceived.Add(ctx, messages, attrs)
+	if records == 0 {
+		return
+	}
+	r.tel.KafkaGroupRecordsReceived.Add(ctx, int64(records), attrs)
+	b.Hold()
+	b.Release(r.deliver(ctx, b, records, func(c context.Context) error { return consume(c, records) }))
 }
 
 // deliver offers a batch to the pipeline, retrying retryable refusals
