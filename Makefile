@@ -87,6 +87,8 @@ peer: check-go
 bench: build peer
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./receiver/... ./processor/... ./connector/... ./exporter/... ./extension/... ./internal/...
 	$(GO) run ./testbed/cmd/bench -sluice $(BIN) -peer $(PEER_BIN) -scenarios passthrough-max,passthrough-10k -duration 10s
+	$(GO) run ./testbed/cmd/agentbench -sluice $(BIN) -peer $(PEER_BIN) -rate 10000 -duration 60s
+	scripts/with-backends.sh $(GO) run ./testbed/cmd/bench -sluice $(BIN) -peer $(PEER_BIN) -scenarios gateway-max,gateway-50k -duration 20s
 
 backends-up:
 	$(GO) run ./testbed/cmd/backends up

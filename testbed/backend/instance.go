@@ -95,7 +95,7 @@ func launch(ctx context.Context, name string, nPorts int, readyTimeout time.Dura
 	start func(ports []int) (*Process, error), ready func(ctx context.Context, ports []int) error,
 ) (*Process, []int, time.Duration, error) {
 	for range portAttempts {
-		ports, err := freePorts(nPorts)
+		ports, err := FreePorts(nPorts)
 		if err != nil {
 			return nil, nil, 0, err
 		}

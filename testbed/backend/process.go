@@ -129,8 +129,8 @@ func fileTail(path string, lines int) string {
 	return string(bytes.Join(parts, []byte("\n")))
 }
 
-// freePorts returns n distinct ports that were free on 127.0.0.1 a moment ago.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n distinct ports that were free on 127.0.0.1 a moment ago.
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	listeners := make([]net.Listener, 0, n)
 	defer func() {

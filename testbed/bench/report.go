@@ -3,10 +3,11 @@ package bench
 import (
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/sluicelogs/sluice/testbed/monitor"
 )
 
 // Markdown renders a scenario's results as a side-by-side table; the last
@@ -14,12 +15,12 @@ import (
 func Markdown(w io.Writer, sc Scenario, results []Result, when time.Time) {
 	fmt.Fprintf(w, "# Scenario `%s`\n\n%s.\n\n", sc.Name, sc.Description)
 	fmt.Fprintf(w, "Run %s on %d CPU(s), load average before the run: %s. Targets run one after the other with the same config and load; the load generator runs on the same machine.\n\n",
-		when.UTC().Format(time.RFC3339), runtime.NumCPU(), loadAverage())
+		when.UTC().Format(time.RFC3339), runtime.NumCPU(), monitor.LoadAverage())
 	fmt.Fprintln(w, "| collector | records acked | records/s | CPU % (of one core) | CPU µs/record | RSS avg MiB | RSS max MiB | accounting |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
 		fmt.Fprintf(w, "| %s | %d | %.0f | %.1f | %.2f | %.1f | %.1f | %s |\n", r.Target, r.Acked, r.Throughput(),
-			r.Resources.CPUPercent, r.CPUMicrosPerRecord(), mib(r.Resources.AvgRSSBytes), mib(r.Resources.MaxRSSBytes), verdict(r))
+			r.Resources.CPUPercent, r.CPUMicrosPerRecord(), monitor.MiB(r.Resources.AvgRSSBytes), monitor.MiB(r.Resources.MaxRSSBytes), verdict(r))
 	}
 	if len(results) >= 2 && results[1].Throughput() > 0 && results[1].CPUMicrosPerRecord() > 0 && results[1].Resources.MaxRSSBytes > 0 {
 		a, b := results[0], results[1]
@@ -46,18 +47,4 @@ func verdict(r Result) string {
 		return "FAILED"
 	}
 	return "ok: 0 lost, 0 duplicated"
-}
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -41,6 +41,10 @@ type FileConfig struct {
 	Keep        int
 	// JSON writes one JSON object per line instead of a plain-text line.
 	JSON bool
+	// AppLog writes JSON lines shaped like a web service's request log
+	// (AppendAppLogLine: ~480 B, HTTP and trace fields, PII listed by
+	// AppLogPII) instead of the short JSON or plain-text line.
+	AppLog bool
 	// RunID prefixes the ids (default a random one).
 	RunID string
 }
@@ -93,7 +97,11 @@ func WriteFile(ctx context.Context, cfg FileConfig) (*FileResult, error) {
 			res.Rotated++
 		}
 		id := res.Written.ID(uint64(n))
-		line = formatLine(line[:0], cfg.JSON, id, n)
+		if cfg.AppLog {
+			line = AppendAppLogLine(line[:0], id, n, time.Now())
+		} else {
+			line = formatLine(line[:0], cfg.JSON, id, n)
+		}
 		if _, err := f.Write(line); err != nil {
 			return res, fmt.Errorf("append to %s: %w", cfg.Path, err)
 		}
@@ -213,4 +221,189 @@ func ParseFileLineID(line string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// AppLogTimeKey is the field of an app-log line that holds the time the line
+// was written (RFC 3339 with nanoseconds, taken just before the write), so a
+// reader can compute ingest latency from the record it receives.
+const AppLogTimeKey = "time"
+
+// appLogKind is one of the request types an app-log line describes.
+type appLogKind struct {
+	service, logger, method, route string
+	status                         int
+}
+
+var appLogKinds = [...]appLogKind{
+	{"checkout", "http.access", "POST", "/api/v1/orders", 201},
+	{"payments", "payments.gateway", "POST", "/api/v1/charges", 200},
+	{"accounts", "auth.session", "POST", "/api/v1/session", 200},
+	{"search", "http.access", "GET", "/api/v1/search", 200},
+}
+
+var (
+	firstNames  = [...]string{"jane", "john", "maria", "li", "ahmed", "olga", "pierre", "sofia"}
+	lastNames   = [...]string{"doe", "smith", "garcia", "wang", "khan", "ivanova", "martin", "rossi"}
+	mailDomains = [...]string{"example.com", "mail.example.org", "corp.example.net"}
+	firstOctets = [...]int{81, 92, 145, 178, 198, 203}
+)
+
+// AppendAppLogLine appends line n of the app-log shape: a JSON request log of
+// one of four services with level, logger, message, HTTP fields, trace and
+// request ids, and PII (an e-mail address and a client IPv4 in every line, a
+// Luhn-valid card number in every fourth) in the message and in attributes.
+// Everything but the time is a pure function of n (AppLogPII(n) lists the
+// planted values); written is the write time stored under AppLogTimeKey.
+func AppendAppLogLine(b []byte, id string, n int, written time.Time) []byte {
+	h := mix64(uint64(n))
+	k := appLogKinds[n%len(appLogKinds)]
+	level, status := "INFO", k.status
+	switch {
+	case n%20 == 0:
+		level, status = "ERROR", 500
+	case n%7 == 0:
+		level = "WARN"
+	case n%11 == 0:
+		level = "DEBUG"
+	}
+	durationMS := int64(2 + h%180)
+	order := int64(100000 + (h>>20)%900000)
+
+	b = append(b, `{"`+AppLogTimeKey+`":"`...)
+	b = written.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"`...)
+	b = append(b, level...)
+	b = append(b, `","service":"`...)
+	b = append(b, k.service...)
+	b = append(b, `","logger":"`...)
+	b = append(b, k.logger...)
+	b = append(b, `","msg":"`...)
+	switch n % len(appLogKinds) {
+	case 0:
+		b = append(b, "order o-"...)
+		b = strconv.AppendInt(b, order, 10)
+		b = append(b, " created for "...)
+		b = appendEmail(b, h)
+	case 1:
+		b = append(b, "charged card "...)
+		b = appendCard(b, h)
+		b = append(b, " for order o-"...)
+		b = strconv.AppendInt(b, order, 10)
+		b = append(b, " amount "...)
+		b = strconv.AppendInt(b, int64(5+(h>>40)%400), 10)
+		b = append(b, ".99 EUR"...)
+	case 2:
+		b = append(b, "login succeeded for "...)
+		b = appendEmail(b, h)
+		b = append(b, " from "...)
+		b = appendIPv4(b, h)
+	default:
+		b = append(b, k.method...)
+		b = append(b, ' ')
+		b = append(b, k.route...)
+		b = append(b, "?q=running+shoes&page="...)
+		b = strconv.AppendInt(b, int64(1+h%9), 10)
+		b = append(b, " returned "...)
+		b = strconv.AppendInt(b, int64(h%50), 10)
+		b = append(b, " hits"...)
+	}
+	b = append(b, `","http.method":"`...)
+	b = append(b, k.method...)
+	b = append(b, `","http.route":"`...)
+	b = append(b, k.route...)
+	b = append(b, `","http.status_code":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendInt(b, durationMS, 10)
+	b = append(b, `,"client.ip":"`...)
+	b = appendIPv4(b, h)
+	b = append(b, `","user.email":"`...)
+	b = appendEmail(b, h)
+	if n%len(appLogKinds) == 1 {
+		b = append(b, `","payment.card":"`...)
+		b = appendCard(b, h)
+	}
+	b = append(b, `","trace_id":"`...)
+	b = appendHex(b, mix64(h), 16)
+	b = appendHex(b, mix64(h+1), 16)
+	b = append(b, `","span_id":"`...)
+	b = appendHex(b, mix64(h+2), 16)
+	b = append(b, `","request_id":"req-`...)
+	b = appendHex(b, mix64(h+3), 12)
+	b = append(b, `","sluice.test.id":"`...)
+	b = append(b, id...)
+	return append(b, "\"}\n"...)
+}
+
+// AppLogPII returns the sensitive values AppendAppLogLine planted in line n,
+// so a reader can check that none of them survived masking.
+func AppLogPII(n int) []string {
+	h := mix64(uint64(n))
+	pii := []string{string(appendEmail(nil, h)), string(appendIPv4(nil, h))}
+	if n%len(appLogKinds) == 1 {
+		pii = append(pii, string(appendCard(nil, h)))
+	}
+	return pii
+}
+
+// mix64 is SplitMix64's finalizer: a cheap, well-spread hash of the line number.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func appendEmail(b []byte, h uint64) []byte {
+	b = append(b, firstNames[h%uint64(len(firstNames))]...)
+	b = append(b, '.')
+	b = append(b, lastNames[(h>>8)%uint64(len(lastNames))]...)
+	b = strconv.AppendUint(b, (h>>16)%1000, 10)
+	b = append(b, '@')
+	return append(b, mailDomains[(h>>26)%uint64(len(mailDomains))]...)
+}
+
+// appendIPv4 writes a public-looking address (never loopback, .0 or .255).
+func appendIPv4(b []byte, h uint64) []byte {
+	b = strconv.AppendInt(b, int64(firstOctets[(h>>32)%uint64(len(firstOctets))]), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, (h>>36)%256, 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, (h>>44)%256, 10)
+	b = append(b, '.')
+	return strconv.AppendUint(b, 1+(h>>52)%254, 10)
+}
+
+// appendCard writes a Luhn-valid 16-digit Visa test number.
+func appendCard(b []byte, h uint64) []byte {
+	var d [16]byte
+	d[0] = 4
+	x := mix64(h ^ 0xc0ffee)
+	for i := 1; i < 15; i++ {
+		d[i] = byte(x % 10)
+		x /= 10
+	}
+	sum := 0
+	for i := 14; i >= 0; i-- {
+		v := int(d[i])
+		if (14-i)%2 == 0 {
+			if v *= 2; v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	d[15] = byte((10 - sum%10) % 10)
+	for _, v := range d {
+		b = append(b, '0'+v)
+	}
+	return b
+}
+
+func appendHex(b []byte, x uint64, digits int) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i := digits - 1; i >= 0; i-- {
+		b = append(b, hexDigits[(x>>(4*uint(i)))&0xf])
+	}
+	return b
 }

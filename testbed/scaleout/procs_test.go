@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -19,26 +18,11 @@ import (
 	"github.com/sluicelogs/sluice/testbed/backend"
 )
 
-// repoRoot is the module root (this file is testbed/scaleout/procs_test.go).
+// repoRoot is the module root.
 func repoRoot(t *testing.T) string {
-	_, file, _, ok := runtime.Caller(0)
-	require.True(t, ok)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// sluiceBinary builds the distribution once per test binary (the build
-// cache makes this a link step after `make build`).
-func sluiceBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("SLUICE_BIN"); bin != "" {
-		return bin
-	}
-	out := filepath.Join(t.TempDir(), "sluice")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/sluice")
-	cmd.Dir = repoRoot(t)
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build ./cmd/sluice: %s", b)
-	return out
+	root, err := backend.ModuleRoot()
+	require.NoError(t, err)
+	return root
 }
 
 func freePort(t *testing.T) int {

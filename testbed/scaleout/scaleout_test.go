@@ -70,7 +70,7 @@ func TestKafkaScaleOutSurvivesGatewayKill(t *testing.T) {
 	search := backend.OpenSearchFor(t)
 	minio := backend.MinIOFor(t)
 	prom := backend.PrometheusFor(t)
-	bin := sluiceBinary(t)
+	bin := backend.SluiceBinary(t)
 
 	run := loadgen.NewRunID()
 	topic, group, bucket := "sluice-otlp-"+run, "gw-"+run, "archive-"+run
