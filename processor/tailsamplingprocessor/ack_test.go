@@ -144,3 +144,17 @@ func (f *failAfter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	f.ok--
 	return f.LogsSink.ConsumeLogs(ctx, ld)
 }
+
+func TestGroupWithUnreplayableRecordsIsNeverAbandoned(t *testing.T) {
+	h := newHarness(t, baseConfig(errorsPolicy()))
+	mixed := tid(7)
+	fromKafka := newReceiverBatch()
+	h.deliver(fromKafka, logs(mixed, 2, withSeverity(plog.SeverityNumberError)))
+	h.consumeLogs(logs(mixed, 1)) // the same request, also over OTLP: no acknowledgement
+	fromKafka.Cancel()
+	h.tick(10 * time.Second)
+	done, err := fromKafka.outcome()
+	assert.True(t, done)
+	assert.NoError(t, err, "decided and emitted, not abandoned")
+	assert.Equal(t, map[pcommon.TraceID]int{mixed: 3}, emittedLogs(h.logSink), "the OTLP record is not lost")
+}

@@ -47,6 +47,9 @@ type group struct {
 	// delivered records of this group (internal/ack), released once the
 	// group is emitted or dropped.
 	holds []*ack.Batch
+	// unheld marks a group with records from a receiver that cannot deliver
+	// them again (OTLP, es_bulk): such a group is never abandoned.
+	unheld bool
 }
 
 // add appends one record and returns the growth of the group's accounted

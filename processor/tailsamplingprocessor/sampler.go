@@ -468,7 +468,10 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 			sc.interned[scope] = h
 		}
 		s.buffered += g.add(out, h, rec, sig, s.groupBytes)
-		if held != nil && (len(g.holds) == 0 || g.holds[len(g.holds)-1] != held) {
+		switch {
+		case held == nil:
+			g.unheld = true
+		case len(g.holds) == 0 || g.holds[len(g.holds)-1] != held:
 			// The receiver's batch is finished only once this group is.
 			held.Hold()
 			g.holds = append(g.holds, held)
@@ -593,10 +596,12 @@ func (s *sampler) decideAndEmit(ctx context.Context, dueOnly bool) {
 func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emission) {
 	delete(s.groups, g.key)
 	g.decided = true
-	if abandoned(g.holds) {
+	if !g.unheld && abandoned(g.holds) {
 		// Its receiver lost the partition: the next owner reads these
 		// records again from Kafka, with the rest of their request. Judged
-		// here they would be judged on part of it, and emitted twice.
+		// here they would be judged on part of it, and emitted twice. (A
+		// group that also holds records nobody can deliver again is decided
+		// as usual: duplicates later rather than loss.)
 		s.buffered -= g.accounted
 		for _, h := range g.headers {
 			s.buffered -= s.headers.release(h)
