@@ -63,8 +63,12 @@ func FuzzLinePipeline(f *testing.F) {
 			tl.processLine(file, line)
 		}
 		tl.flushPending(file)
-		if err := tl.deliver(context.Background(), tl.batch.take(), 0); err != nil {
+		b, err := tl.deliver(context.Background(), tl.batch.take(), 0, &pendingDelivery{})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if b != nil {
+			b.Release(nil)
 		}
 		for _, lr := range sink.records {
 			checkRecord(t, lr, cfg.MaxRecordSize)

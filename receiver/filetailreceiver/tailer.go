@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/sluicelogs/sluice/internal/ack"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/checkpoint"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/container"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/fingerprint"
@@ -78,12 +80,18 @@ type tailer struct {
 	scratch   plog.LogRecord
 	observed  time.Time
 	releasing []*tailedFile
-	dirty     bool
-	lastSave  time.Time
-	fpBuf     []byte
-	warned    map[string]struct{}
-	warnFull  bool
-	seen      map[fileKey]bool
+	// claimed counts the files at the front of releasing that a pending
+	// delivery will finalize.
+	claimed int
+	// pending are delivered batches in delivery order, each applied (its
+	// offsets acknowledged) once everything downstream is finished with it.
+	pending  []*pendingDelivery
+	dirty    bool
+	lastSave time.Time
+	fpBuf    []byte
+	warned   map[string]struct{}
+	warnFull bool
+	seen     map[fileKey]bool
 
 	// counters flushed to the telemetry builder once per pass
 	linesRead, bytesRead, truncated, utf8Replaced int64
@@ -659,37 +667,96 @@ func (t *tailer) emitRecord(f *tailedFile, data []byte, meta lineMeta, truncated
 
 // ---- delivery and commit ----
 
-// flush delivers the batch and advances every file's acknowledged offset to
-// what is safe: all records before it are now accepted downstream.
+// pendingDelivery is one delivered batch and the offsets it makes safe. A
+// processor that holds records past the Consume call (tail_sampling) holds
+// its acknowledgement (internal/ack); the offsets are applied only once it
+// is released, so a crash re-reads what was still held.
+type pendingDelivery struct {
+	offsets  []fileOffset
+	release  int // files at the front of tailer.releasing to finalize
+	records  int
+	batch    *ack.Batch // nil when nothing was delivered
+	done     atomic.Bool
+	err      error // set before done
+	released []fileOffset
+}
+
+type fileOffset struct {
+	f   *tailedFile
+	off int64
+}
+
+// flush delivers the batch and records every file's offset that becomes safe
+// once the batch is finished downstream; finished deliveries are applied.
 func (t *tailer) flush(ctx context.Context) error {
+	p := &pendingDelivery{}
 	if !t.batch.empty() {
 		n := t.batch.records
-		if err := t.deliver(ctx, t.batch.take(), n); err != nil {
+		b, err := t.deliver(ctx, t.batch.take(), n, p)
+		if err != nil {
 			return err
 		}
+		p.batch, p.records = b, n
 	}
 	for _, f := range t.files {
-		if off := f.safeOffset(); off != f.acked {
-			f.acked = off
-			t.dirty = true
-		}
+		p.offsets = append(p.offsets, fileOffset{f, f.safeOffset()})
 	}
-	now := t.now()
-	for _, f := range t.releasing {
-		t.dirty = true
-		if !f.deleted && !f.fp.IsZero() {
-			f.acked = f.rd.Offset()
-			t.known = append(t.known, t.entryOf(f, now))
-		}
+	p.release = len(t.releasing) - t.claimed
+	t.claimed = len(t.releasing)
+	for _, f := range t.releasing[len(t.releasing)-p.release:] {
+		p.released = append(p.released, fileOffset{f, f.rd.Offset()})
 	}
-	t.releasing = t.releasing[:0]
-	t.maybeSave(ctx, now, false)
+	t.pending = append(t.pending, p)
+	if p.batch != nil {
+		p.batch.Release(nil) // the delivery's own hold: done now unless a processor holds it
+	} else {
+		p.done.Store(true)
+	}
+	t.applyFinished()
+	t.maybeSave(ctx, t.now(), false)
 	return nil
 }
 
+// applyFinished acknowledges the offsets of finished deliveries, in order.
+func (t *tailer) applyFinished() {
+	now := t.now()
+	k := 0
+	for ; k < len(t.pending) && t.pending[k].done.Load(); k++ {
+		p := t.pending[k]
+		if p.err != nil {
+			// Held records that downstream gave up on (e.g. an exporter
+			// after its retries): they cannot be read again in order.
+			t.tb.FileTailRecordsRejected.Add(context.Background(), int64(p.records))
+			t.logger.Error("records held downstream were not delivered; counted as rejected", zap.Int("records", p.records), zap.Error(p.err))
+		}
+		for _, fo := range p.offsets {
+			if fo.off != fo.f.acked {
+				fo.f.acked = fo.off
+				t.dirty = true
+			}
+		}
+		for _, fo := range p.released {
+			t.dirty = true
+			f := fo.f
+			if !f.deleted && !f.fp.IsZero() {
+				f.acked = fo.off
+				t.known = append(t.known, t.entryOf(f, now))
+			}
+		}
+		t.releasing = t.releasing[p.release:]
+		t.claimed -= p.release
+	}
+	if k > 0 {
+		clear(t.pending[:k])
+		t.pending = t.pending[k:]
+	}
+}
+
 // deliver hands logs to the next consumer, retrying with backoff until it is
-// accepted, refused permanently, or ctx ends.
-func (t *tailer) deliver(ctx context.Context, logs plog.Logs, records int) error {
+// accepted, refused permanently, or ctx ends. It returns the accepted
+// attempt's acknowledgement, still holding its own hold, which the caller
+// releases once it has recorded what the delivery makes safe.
+func (t *tailer) deliver(ctx context.Context, logs plog.Logs, records int, p *pendingDelivery) (*ack.Batch, error) {
 	wait := t.cfg.Retry.InitialInterval
 	for attempt := 0; ; attempt++ {
 		send := logs
@@ -697,22 +764,36 @@ func (t *tailer) deliver(ctx context.Context, logs plog.Logs, records int) error
 			send = plog.NewLogs()
 			logs.CopyTo(send)
 		}
-		err := t.next.ConsumeLogs(ctx, send)
+		// Only the accepted attempt's outcome counts; the creator's hold is
+		// released after accepted is set, so onDone never runs before it.
+		var accepted atomic.Bool
+		b := ack.NewBatch(func(err error) {
+			if accepted.Load() {
+				p.err = err
+				p.done.Store(true)
+			}
+		})
+		err := t.next.ConsumeLogs(ack.NewContext(ctx, b), send)
 		if err == nil {
+			accepted.Store(true)
 			t.tb.FileTailRecordsEmitted.Add(ctx, int64(records))
-			return nil
+			return b, nil
 		}
+		// This attempt's outcome no longer matters: holds a processor took
+		// during it finish into nothing.
+		b.Cancel()
+		orphan(b)
 		if consumererror.IsPermanent(err) {
 			t.tb.FileTailRecordsRejected.Add(ctx, int64(records))
 			t.logger.Error("next consumer permanently refused a batch; its records are counted as rejected", zap.Int("records", records), zap.Error(err))
-			return nil
+			return nil, nil
 		}
 		t.tb.FileTailConsumeRetries.Add(ctx, 1)
 		if attempt == 0 {
 			t.logger.Warn("next consumer refused a batch; retrying until accepted", zap.Int("records", records), zap.Error(err))
 		}
 		if err := t.sleep(ctx, wait); err != nil {
-			return fmt.Errorf("batch of %d records not delivered: %w", records, err)
+			return nil, fmt.Errorf("batch of %d records not delivered: %w", records, err)
 		}
 		wait = min(2*wait, t.cfg.Retry.MaxInterval)
 	}
@@ -747,7 +828,8 @@ func (t *tailer) maybeSave(ctx context.Context, now time.Time, force bool) {
 		}
 	}
 	for _, f := range t.releasing {
-		// Released but not yet delivered: keep the last acknowledged offset.
+		// Released but not yet finished downstream: keep the last
+		// acknowledged offset.
 		if !f.deleted && !f.fp.IsZero() {
 			entries = append(entries, t.entryOf(f, now))
 		}
@@ -824,7 +906,15 @@ func (t *tailer) observeCommitLag(_ context.Context, o metric.Int64Observer) err
 }
 
 // close saves the final checkpoints and closes every file and the store.
+// Deliveries still held downstream are cancelled: a processor drops them
+// instead of emitting them, and the next start reads them again.
 func (t *tailer) close(ctx context.Context) error {
+	t.applyFinished()
+	for _, p := range t.pending {
+		if p.batch != nil {
+			p.batch.Cancel()
+		}
+	}
 	t.maybeSave(ctx, t.now(), true)
 	for len(t.files) > 0 {
 		t.closeFile(t.files[0])
@@ -834,4 +924,10 @@ func (t *tailer) close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("close checkpoint store: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// orphan drops the creator's hold of an attempt that failed: its outcome is
+// ignored, but holds taken during it must still be able to finish.
+func orphan(b *ack.Batch) {
+	b.Release(errors.New("attempt refused"))
 }
