@@ -21,7 +21,7 @@ const (
 	DefaultRebalanceTimeout   = 60 * time.Second
 	DefaultCommitInterval     = time.Second
 	DefaultMaxPollRecords     = 2000
-	DefaultMaxPendingMessages = 200_000
+	DefaultMaxPendingMessages = 1_000_000
 )
 
 // Values of initial_offset.
