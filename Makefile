@@ -33,11 +33,13 @@ check-go:
 generate: check-go
 	$(GO) tool builder --config builder-config.yaml --skip-compilation --skip-get-modules
 	$(GO) tool builder --config testbed/peer/builder-config.yaml --skip-compilation --skip-get-modules
-	$(GO) generate ./receiver/... ./processor/... ./connector/... ./exporter/... ./extension/...
+	$(GO) fmt ./cmd/sluice ./testbed/peer/cmd/otelcol-peer >/dev/null  # ocb leaves imports unsorted
+	$(GO) generate ./receiver/... ./processor/... ./connector/... ./exporter/... ./extension/... ./deploy/...
 
 ## build: regenerate cmd/sluice with the pinned ocb, then compile bin/sluice.
 build: check-go
 	$(GO) tool builder --config builder-config.yaml --skip-compilation --skip-get-modules >/dev/null
+	$(GO) fmt ./cmd/sluice >/dev/null
 	$(GO) build -o $(BIN) ./cmd/sluice
 
 ## run: build if needed, then start the standalone default (data under ./data/).
