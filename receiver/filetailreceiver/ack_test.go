@@ -3,6 +3,7 @@ package filetailreceiver
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -106,5 +107,34 @@ func TestHeldRecordsFailingDownstreamAreCountedRejected(t *testing.T) {
 	sink.releaseAll(errors.New("exporter gave up"))
 	h.pass()
 	assert.Equal(t, int64(20), h.metric("otelcol_file_tail_records_rejected"))
+	h.stop()
+}
+
+// An offset recorded for a delivery still held when the file is truncated
+// belongs to the old content: released later, it must not move the new
+// content's offset past lines not yet delivered.
+func TestHeldOffsetDoesNotSurviveTruncation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	appendLines(t, path, "a", 0, 100)
+	sink := &holdingSink{}
+	store := fileStore(t)
+	h := newHarness(t, testConfig(dir), &sink.recordingSink, store)
+	h.tailer.next = sink
+	h.pass() // 100 lines held
+	require.NoError(t, os.Truncate(path, 0))
+	appendLines(t, path, "b", 0, 5)
+	h.pass() // truncation seen: the file restarts at 0 and "b" lines are read (held too)
+	held := len(sink.held)
+	sink.hmu.Lock()
+	first := sink.held[0]
+	sink.held = sink.held[1:]
+	sink.hmu.Unlock()
+	first.Release(nil) // only the old content's delivery finishes
+	h.pass()
+	h.tailer.maybeSave(context.Background(), h.clock.now(), true)
+	assert.Greater(t, held, 1)
+	assert.LessOrEqual(t, h.saved(path), int64(0), "the old content's offset is not applied to the new content")
+	sink.releaseAll(nil)
 	h.stop()
 }

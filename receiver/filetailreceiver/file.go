@@ -59,6 +59,13 @@ type tailedFile struct {
 
 	// acked is the offset up to which every record was accepted downstream.
 	acked int64
+	// recorded is the last offset a pending delivery will acknowledge
+	// (acked when none is pending), so unchanged files are not snapshotted
+	// on every flush.
+	recorded int64
+	// generation counts restarts of the file from offset 0 (copytruncate):
+	// offsets recorded before a restart belong to the old content.
+	generation int
 	// size is the file size seen at the last read pass.
 	size int64
 	// lastGrowth is when the file last grew (or was opened).

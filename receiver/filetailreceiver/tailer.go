@@ -366,6 +366,7 @@ func (t *tailer) newFile(src io.ReaderAt, path string, key fileKey, prefix []byt
 		fp:         fingerprint.Of(prefix),
 		rd:         reader.New(src, offset, t.cfg.MaxRecordSize),
 		acked:      offset,
+		recorded:   offset,
 		size:       size,
 		lastGrowth: now,
 		resource:   newResource(path, t.cfg.ResourceAttributes),
@@ -594,7 +595,8 @@ func (t *tailer) restartFile(ctx context.Context, f *tailedFile, now time.Time) 
 	}
 	f.rd.Reset(0)
 	f.prefix, f.fp = nil, fingerprint.Print{}
-	f.acked, f.size = 0, 0
+	f.acked, f.size, f.recorded = 0, 0, 0
+	f.generation++
 	t.dirty = true
 	return nil
 }
@@ -682,8 +684,9 @@ type pendingDelivery struct {
 }
 
 type fileOffset struct {
-	f   *tailedFile
-	off int64
+	f          *tailedFile
+	off        int64
+	generation int
 }
 
 // flush delivers the batch and records every file's offset that becomes safe
@@ -699,12 +702,15 @@ func (t *tailer) flush(ctx context.Context) error {
 		p.batch, p.records = b, n
 	}
 	for _, f := range t.files {
-		p.offsets = append(p.offsets, fileOffset{f, f.safeOffset()})
+		if off := f.safeOffset(); off != f.recorded {
+			f.recorded = off
+			p.offsets = append(p.offsets, fileOffset{f, off, f.generation})
+		}
 	}
 	p.release = len(t.releasing) - t.claimed
 	t.claimed = len(t.releasing)
 	for _, f := range t.releasing[len(t.releasing)-p.release:] {
-		p.released = append(p.released, fileOffset{f, f.rd.Offset()})
+		p.released = append(p.released, fileOffset{f, f.rd.Offset(), f.generation})
 	}
 	t.pending = append(t.pending, p)
 	if p.batch != nil {
@@ -730,7 +736,7 @@ func (t *tailer) applyFinished() {
 			t.logger.Error("records held downstream were not delivered; counted as rejected", zap.Int("records", p.records), zap.Error(p.err))
 		}
 		for _, fo := range p.offsets {
-			if fo.off != fo.f.acked {
+			if fo.generation == fo.f.generation && fo.off != fo.f.acked {
 				fo.f.acked = fo.off
 				t.dirty = true
 			}

@@ -9,11 +9,6 @@ import (
 	"go.uber.org/zap"
 )
 
-type (
-	kmsgOffsetCommitRequest  = kmsg.OffsetCommitRequest
-	kmsgOffsetCommitResponse = kmsg.OffsetCommitResponse
-)
-
 // commitError returns the request error or the first partition error of an
 // offset commit.
 func commitError(resp *kmsg.OffsetCommitResponse, err error) error {

@@ -140,9 +140,9 @@ func startGateway(ctx context.Context, t Target, dir, run string) (*gatewayRun, 
 // gatewayEnv points configs/gateway.yaml at the backends of the environment;
 // all three must be set (`make backends-up`, then source testbed/.cache/backends.env).
 func gatewayEnv(ctx context.Context, run string) ([]string, string, error) {
-	search := os.Getenv("SLUICE_OPENSEARCH_URL")
+	search := os.Getenv(backend.EnvOpenSearchURL)
 	s3End := os.Getenv(backend.EnvMinIOEndpoint)
-	prom := os.Getenv("SLUICE_PROMETHEUS_URL")
+	prom := os.Getenv(backend.EnvPrometheusURL)
 	if search == "" || s3End == "" || prom == "" {
 		return nil, "", errors.New("the gateway scenario needs SLUICE_OPENSEARCH_URL, SLUICE_MINIO_ENDPOINT and SLUICE_PROMETHEUS_URL (make backends-up; source testbed/.cache/backends.env)")
 	}
