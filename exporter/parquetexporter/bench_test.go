@@ -114,7 +114,7 @@ func benchEncoder(b *testing.B) *rowenc.Encoder {
 
 var benchPQ = pqbuild.Options{
 	CompressionLevel: defaultCompressionLevel, RowGroupRows: defaultRowGroupRows, DataPageSize: defaultDataPageSize,
-	PageIndex: true, BloomFilter: true, BloomFilterNDV: defaultBloomNDV, BloomFilterFPP: defaultBloomFPP,
+	PageIndex: true, BloomFilter: true, BloomFilterNDV: defaultBloomNDV, BloomFilterFPP: defaultBloomFPP, MapDictionary: true,
 }
 
 // BenchmarkEndToEnd measures the whole write path for 100k request-shaped

@@ -202,8 +202,11 @@ type ParquetConfig struct {
 	PageIndex bool `mapstructure:"page_index"`
 	// BloomFilter configures the trace_id bloom filter.
 	BloomFilter BloomFilterConfig `mapstructure:"bloom_filter"`
-	// MapDictionary dictionary-encodes attribute map keys and values: about
-	// 8 % smaller files on request logs, at roughly half the write speed.
+	// MapDictionary dictionary-encodes attribute map keys and values (also
+	// inside span events and links) with dictionaries the exporter builds
+	// per row group; a leaf whose values are mostly distinct, or whose
+	// dictionary would pass 1 MiB, is still written without one. false
+	// writes every map entry PLAIN. Default true.
 	MapDictionary bool `mapstructure:"map_dictionary"`
 }
 

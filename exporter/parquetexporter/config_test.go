@@ -41,7 +41,7 @@ func TestLoadConfig(t *testing.T) {
 	full.Staging = StagingConfig{Directory: "/var/lib/sluice/staging", Fsync: false, MaxSize: 2 << 30}
 	full.Roll = RollConfig{MaxRows: 500000, MaxBytes: 32 << 20, MaxAge: 2 * time.Minute, MaxOpenFiles: 16, CheckInterval: 5 * time.Second}
 	full.Parquet = ParquetConfig{
-		CompressionLevel: 6, RowGroupRows: 65536, DataPageSize: 128 << 10, PageIndex: false, MapDictionary: true,
+		CompressionLevel: 6, RowGroupRows: 65536, DataPageSize: 128 << 10, PageIndex: false, MapDictionary: false,
 		BloomFilter: BloomFilterConfig{Enabled: true, NDV: 50000, FPP: 0.05},
 	}
 	full.UploadRetry = UploadRetryConfig{InitialInterval: 2 * time.Second, MaxInterval: 30 * time.Second}

@@ -56,6 +56,7 @@ func createDefaultConfig() component.Config {
 			DataPageSize:     defaultDataPageSize,
 			PageIndex:        true,
 			BloomFilter:      BloomFilterConfig{Enabled: true, NDV: defaultBloomNDV, FPP: defaultBloomFPP},
+			MapDictionary:    true,
 		},
 		Retention:     RetentionConfig{CheckInterval: defaultRetentionInterval},
 		UploadRetry:   UploadRetryConfig{InitialInterval: defaultUploadRetryInitial, MaxInterval: defaultUploadRetryMax},

@@ -41,8 +41,24 @@ type Options struct {
 	// PageIndex writes column and offset indexes (page-level min/max).
 	PageIndex bool
 	// MapDictionary dictionary-encodes the attribute map keys and values
-	// (smaller files, much slower writes).
+	// from dictionaries built per row group (mapdict.go); false writes them
+	// PLAIN.
 	MapDictionary bool
+	// DictionaryPageSizeLimit caps every column's dictionary page (bytes);
+	// 0 means arrow-go's default (1 MiB). A map leaf whose dictionary
+	// would exceed it in a row group is written PLAIN.
+	DictionaryPageSizeLimit int64
+
+	// denseOnly hands every column to arrow-go dense, as before
+	// stringdict.go: the reference the tests compare with.
+	denseOnly bool
+}
+
+func (o Options) dictionaryPageSizeLimit() int64 {
+	if o.DictionaryPageSizeLimit > 0 {
+		return o.DictionaryPageSizeLimit
+	}
+	return parquet.DefaultDictionaryPageSizeLimit
 }
 
 // noCloseWriter hides the sink's Close from pqarrow, whose Close would
@@ -53,11 +69,12 @@ func (n noCloseWriter) Write(p []byte) (int, error) { return n.w.Write(p) }
 
 // columnProfile is a signal's per-column encoding choices.
 type columnProfile struct {
-	timeCol  string   // sort key after service_name
-	noStats  []string // columns without min/max statistics
-	noDict   []string // (nearly) unique columns: dictionaries only cost
-	mapLeafs []string // attribute map leaves (dictionary only with MapDictionary)
-	delta    []string // sorted or near-sorted times: DELTA_BINARY_PACKED
+	timeCol     string   // sort key after service_name
+	noStats     []string // columns without min/max statistics
+	noDict      []string // (nearly) unique columns: dictionaries only cost
+	mapLeafs    []string // attribute map leaves (dictionary only with MapDictionary)
+	delta       []string // sorted or near-sorted times: DELTA_BINARY_PACKED
+	deltaLength []string // strings in noDict: DELTA_LENGTH_BYTE_ARRAY
 }
 
 // mapLeaves returns the key and value leaf paths of the map columns at paths.
@@ -73,10 +90,11 @@ var logProfile = columnProfile{
 	timeCol: logarchive.ColTimestamp,
 	// Bodies are long and rarely range-filtered: their min/max would only
 	// bloat the footer.
-	noStats:  []string{logarchive.ColBody},
-	noDict:   []string{logarchive.ColBody, logarchive.ColTraceID, logarchive.ColSpanID, logarchive.ColTimeUnixNano, logarchive.ColObservedTimeUnixNano, logarchive.ColTimestamp, logarchive.ColObservedTimestamp},
-	mapLeafs: mapLeaves(logarchive.ColAttributes, logarchive.ColResourceAttributes),
-	delta:    []string{logarchive.ColTimestamp, logarchive.ColTimeUnixNano, logarchive.ColObservedTimestamp, logarchive.ColObservedTimeUnixNano},
+	noStats:     []string{logarchive.ColBody},
+	noDict:      []string{logarchive.ColBody, logarchive.ColTraceID, logarchive.ColSpanID, logarchive.ColTimeUnixNano, logarchive.ColObservedTimeUnixNano, logarchive.ColTimestamp, logarchive.ColObservedTimestamp},
+	mapLeafs:    mapLeaves(logarchive.ColAttributes, logarchive.ColResourceAttributes),
+	delta:       []string{logarchive.ColTimestamp, logarchive.ColTimeUnixNano, logarchive.ColObservedTimestamp, logarchive.ColObservedTimeUnixNano},
+	deltaLength: []string{logarchive.ColBody},
 }
 
 var spanProfile = columnProfile{
@@ -113,7 +131,11 @@ func profileFor(schema *arrow.Schema) columnProfile {
 // holds more distinct ones, so it caps the bloom filter's NDV. The filter
 // is sized from NDV alone (a 100k NDV filter is 128 KiB per row group), so
 // without the cap a small file would carry a filter many times its rows.
-func writerProperties(schema *arrow.Schema, o Options, traceIDs int64) *parquet.WriterProperties {
+//
+// plain lists the string leaves found not worth a dictionary (stringdict.go,
+// gather.go): they get none, so arrow-go does not hash their values into
+// one of its own.
+func writerProperties(schema *arrow.Schema, o Options, traceIDs int64, plain []string) *parquet.WriterProperties {
 	prof := profileFor(schema)
 	props := []parquet.WriterProperty{
 		parquet.WithAllocator(memory.DefaultAllocator),
@@ -123,6 +145,7 @@ func writerProperties(schema *arrow.Schema, o Options, traceIDs int64) *parquet.
 		parquet.WithDataPageSize(o.DataPageSize),
 		parquet.WithDataPageVersion(parquet.DataPageV1), // widest reader support
 		parquet.WithStats(true),
+		parquet.WithDictionaryPageSizeLimit(o.dictionaryPageSizeLimit()),
 	}
 	for _, c := range prof.noStats {
 		props = append(props, parquet.WithStatsFor(c, false))
@@ -138,11 +161,19 @@ func writerProperties(schema *arrow.Schema, o Options, traceIDs int64) *parquet.
 		props = append(props, parquet.WithDictionaryFor(c, false))
 	}
 	if !o.MapDictionary {
-		// arrow-go's dictionary encoder allocates per value; on attribute
-		// maps (~20 values per row) that halves throughput for ~8 % size.
 		for _, c := range prof.mapLeafs {
 			props = append(props, parquet.WithDictionaryFor(c, false))
 		}
+	}
+	for _, c := range plain {
+		props = append(props, parquet.WithDictionaryFor(c, false),
+			parquet.WithEncodingFor(c, parquet.Encodings.DeltaLengthByteArray))
+	}
+	// Strings without a dictionary: lengths delta-encoded apart from the
+	// bytes, which zstd then compresses better than PLAIN's interleaved
+	// length prefixes.
+	for _, c := range prof.deltaLength {
+		props = append(props, parquet.WithEncodingFor(c, parquet.Encodings.DeltaLengthByteArray))
 	}
 	// Sorted times delta-encode to a few bits per row.
 	for _, c := range prof.delta {
@@ -185,18 +216,56 @@ func Write(ctx context.Context, w io.Writer, schema *arrow.Schema, recs []arrow.
 	}
 	tbl := array.NewTableFromRecords(schema, recs)
 	defer tbl.Release()
-	sorted, err := sortTable(ctx, tbl, profileFor(schema).timeCol, mem)
+	prof := profileFor(schema)
+	order, err := sortOrder(tbl, prof.timeCol)
 	if err != nil {
 		return Result{}, err
 	}
-	defer sorted.Release()
+	eligible := func(path string) bool {
+		if slices.Contains(prof.noDict, path) {
+			return false
+		}
+		return o.MapDictionary || !slices.Contains(prof.mapLeafs, path)
+	}
+	limit := int(o.dictionaryPageSizeLimit())
+	gathered := &gathering{}
+	if order != nil && !o.denseOnly {
+		if gathered, err = gatherColumns(tbl, order, o.RowGroupRows, limit, eligible, mem); err != nil {
+			return Result{}, fmt.Errorf("sort rows: %w", err)
+		}
+		defer gathered.release()
+	}
+	isGathered := func(col int) bool { return gathered.cols[col] != nil }
+	sorted := tbl
+	if order != nil {
+		if sorted, err = takeRows(ctx, tbl, order, isGathered, mem); err != nil {
+			return Result{}, err
+		}
+		defer sorted.Release()
+	}
 
-	fw, err := pqarrow.NewFileWriter(schema, noCloseWriter{w}, writerProperties(schema, o, countValid(sorted, logarchive.ColTraceID)),
+	var dicts *fileDicts
+	if sorted.NumRows() > 0 && !o.denseOnly {
+		notPlain := func(path string) bool { return eligible(path) && !slices.Contains(gathered.plain, path) }
+		if dicts, err = buildDicts(sorted, o.RowGroupRows, limit, notPlain, isGathered, mem); err != nil {
+			return Result{}, fmt.Errorf("dictionaries: %w", err)
+		}
+		defer dicts.release()
+	}
+	// The writer gets the dense schema, which is what the file's stored
+	// Arrow schema says; string leaves are handed over dictionary-encoded
+	// (stringdict.go, gather.go), which does not change the Parquet column
+	// types.
+	var plain []string
+	if dicts != nil {
+		plain = append(dicts.plainLeaves(), gathered.plain...)
+	}
+	fw, err := pqarrow.NewFileWriter(schema, noCloseWriter{w}, writerProperties(schema, o, countValid(sorted, logarchive.ColTraceID), plain),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(memory.DefaultAllocator)))
 	if err != nil {
 		return Result{}, fmt.Errorf("new parquet writer: %w", err)
 	}
-	if err := fw.WriteTable(sorted, o.RowGroupRows); err != nil {
+	if err := writeRowGroups(fw, sorted, o, dicts, gathered.cols); err != nil {
 		_ = fw.Close()
 		return Result{}, fmt.Errorf("write parquet: %w", err)
 	}
@@ -208,6 +277,49 @@ func Write(ctx context.Context, w io.Writer, schema *arrow.Schema, recs []arrow.
 		return Result{}, fmt.Errorf("parquet metadata: %w", err)
 	}
 	return Result{Rows: sorted.NumRows(), RowGroups: md.NumRowGroups()}, nil
+}
+
+// writeRowGroups writes tbl in row groups of o.RowGroupRows rows, handing
+// string leaves over dictionary-encoded as dicts says and the gathered
+// columns as gathered (both nil: all dense).
+func writeRowGroups(fw *pqarrow.FileWriter, tbl arrow.Table, o Options, dicts *fileDicts, gathered map[int]*gatheredCol) error {
+	n := tbl.NumRows()
+	if n == 0 || dicts == nil && len(gathered) == 0 {
+		return fw.WriteTable(tbl, o.RowGroupRows)
+	}
+	for rg, off := 0, int64(0); off < n; rg, off = rg+1, off+o.RowGroupRows {
+		size := min(o.RowGroupRows, n-off)
+		if err := fw.NewRowGroupChecked(); err != nil {
+			return err
+		}
+		for i := 0; i < int(tbl.NumCols()); i++ {
+			if err := writeColumn(fw, tbl, i, rg, off, size, dicts, gathered); err != nil {
+				return fmt.Errorf("column %s: %w", tbl.Schema().Field(i).Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeColumn writes rows [off, off+size) of column i, row group rg.
+func writeColumn(fw *pqarrow.FileWriter, tbl arrow.Table, i, rg int, off, size int64, dicts *fileDicts, gathered map[int]*gatheredCol) error {
+	if g := gathered[i]; g != nil {
+		return fw.WriteColumnChunked(g.arrays[rg], 0, size)
+	}
+	col := tbl.Column(i).Data()
+	if dicts != nil {
+		if cd := dicts.cols[i]; cd != nil {
+			enc, err := cd.encodeRowGroup(col, rg, off, size)
+			if err != nil {
+				return err
+			}
+			if enc != nil {
+				defer enc.Release()
+				return fw.WriteColumnChunked(enc, 0, size)
+			}
+		}
+	}
+	return fw.WriteColumnChunked(col, off, size)
 }
 
 // sortKey orders one row: service rank (-1 = null, first), time, then the
@@ -229,9 +341,10 @@ func compareKeys(a, b sortKey) int {
 	return cmp.Compare(a.row, b.row)
 }
 
-// sortTable returns tbl ordered by (service_name nulls first, timeCol),
-// stable; it returns tbl itself (retained) when already in order.
-func sortTable(ctx context.Context, tbl arrow.Table, timeCol string, mem memory.Allocator) (arrow.Table, error) {
+// sortOrder returns the row order of tbl by (service_name nulls first,
+// timeCol), stable, as global row numbers; nil when tbl is already in
+// order.
+func sortOrder(tbl arrow.Table, timeCol string) ([]int64, error) {
 	svcIdx := tbl.Schema().FieldIndices(logarchive.ColServiceName)
 	tsIdx := tbl.Schema().FieldIndices(timeCol)
 	if len(svcIdx) != 1 || len(tsIdx) != 1 {
@@ -286,15 +399,25 @@ func sortTable(ctx context.Context, tbl arrow.Table, timeCol string, mem memory.
 		}
 	}
 	if slices.IsSortedFunc(keys, compareKeys) {
-		tbl.Retain()
-		return tbl, nil
+		return nil, nil
 	}
 	slices.SortFunc(keys, compareKeys)
+	rows := make([]int64, len(keys))
+	for i, k := range keys {
+		rows[i] = k.row
+	}
+	return rows, nil
+}
+
+// takeRows returns tbl with its rows in order (global row numbers). Columns
+// for which skip holds are left as they are: their sorted form is built
+// elsewhere (gather.go) and this copy is never written.
+func takeRows(ctx context.Context, tbl arrow.Table, order []int64, skip func(col int) bool, mem memory.Allocator) (arrow.Table, error) {
 	ib := array.NewInt64Builder(mem)
 	defer ib.Release()
-	ib.Reserve(len(keys))
-	for _, k := range keys {
-		ib.UnsafeAppend(k.row)
+	ib.Reserve(len(order))
+	for _, r := range order {
+		ib.UnsafeAppend(r)
 	}
 	indices := ib.NewInt64Array()
 	defer indices.Release()
@@ -310,6 +433,11 @@ func sortTable(ctx context.Context, tbl arrow.Table, timeCol string, mem memory.
 	}()
 	for i := 0; i < int(tbl.NumCols()); i++ {
 		chunks := tbl.Column(i).Data().Chunks()
+		if skip(i) {
+			// A placeholder of the right type and length, never written.
+			cols = append(cols, array.MakeArrayOfNull(mem, tbl.Schema().Field(i).Type, len(order)))
+			continue
+		}
 		var values arrow.Array
 		if len(chunks) == 1 {
 			values = chunks[0]
@@ -328,7 +456,7 @@ func sortTable(ctx context.Context, tbl arrow.Table, timeCol string, mem memory.
 		}
 		cols = append(cols, taken)
 	}
-	rec := array.NewRecordBatch(tbl.Schema(), cols, int64(len(keys)))
+	rec := array.NewRecordBatch(tbl.Schema(), cols, int64(len(order)))
 	defer rec.Release()
 	return array.NewTableFromRecords(tbl.Schema(), []arrow.RecordBatch{rec}), nil
 }

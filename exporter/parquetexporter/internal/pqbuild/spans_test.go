@@ -24,41 +24,17 @@ import (
 // start_time) with their nested columns moved along, and the span encodings.
 func TestWriteSpansSortedByServiceAndStart(t *testing.T) {
 	mem := memory.DefaultAllocator
-	layout, err := logarchive.NewLayout("{signal}/dt={date}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := rowenc.NewSpanEncoder(nil, layout, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	td := ptrace.NewTraces()
-	for _, svc := range []string{"zeta", "alpha"} {
-		rs := td.ResourceSpans().AppendEmpty()
-		rs.Resource().Attributes().PutStr("service.name", svc)
-		spans := rs.ScopeSpans().AppendEmpty().Spans()
-		for i := 0; i < 300; i++ {
-			sp := spans.AppendEmpty()
-			start := base.Add(time.Duration(300-i) * time.Second)
-			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Millisecond)))
-			// The event name carries the start second so the check below
-			// sees whether nested values followed their row.
-			for e := 0; e < i%3; e++ {
-				sp.Events().AppendEmpty().SetName(start.Format("150405"))
-			}
+	schema, rec := encodeSpans(t, mem, 300, func(sp ptrace.Span, i int, start time.Time) {
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Millisecond)))
+		// The event name carries the start second so the check below
+		// sees whether nested values followed their row.
+		for e := 0; e < i%3; e++ {
+			sp.Events().AppendEmpty().SetName(start.Format("150405"))
 		}
-	}
-	batches, err := enc.Encode(td, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(batches) != 1 {
-		t.Fatalf("batches = %d", len(batches))
-	}
-	defer batches[0].Record.Release()
+	})
+	defer rec.Release()
 	var buf bytes.Buffer
-	if _, err := Write(context.Background(), &buf, enc.Schema(), []arrow.RecordBatch{batches[0].Record}, Options{
+	if _, err := Write(context.Background(), &buf, schema, []arrow.RecordBatch{rec}, Options{
 		CompressionLevel: 3, RowGroupRows: 1 << 20, DataPageSize: 64 << 10, BloomFilter: true, BloomFilterNDV: 1000, BloomFilterFPP: 0.01,
 	}, mem); err != nil {
 		t.Fatal(err)
@@ -130,4 +106,39 @@ func TestWriteSpansSortedByServiceAndStart(t *testing.T) {
 			}
 		}
 	}
+}
+
+// encodeSpans encodes n spans for each of the services "zeta" and "alpha",
+// started one second apart in reverse order and filled by fill, into one
+// batch (no service partition).
+func encodeSpans(t *testing.T, mem memory.Allocator, n int, fill func(sp ptrace.Span, i int, start time.Time)) (*arrow.Schema, arrow.RecordBatch) {
+	t.Helper()
+	layout, err := logarchive.NewLayout("{signal}/dt={date}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := rowenc.NewSpanEncoder(nil, layout, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := ptrace.NewTraces()
+	for _, svc := range []string{"zeta", "alpha"} {
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", svc)
+		spans := rs.ScopeSpans().AppendEmpty().Spans()
+		for i := 0; i < n; i++ {
+			sp := spans.AppendEmpty()
+			start := base.Add(time.Duration(n-i) * time.Second)
+			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+			fill(sp, i, start)
+		}
+	}
+	batches, err := enc.Encode(td, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 1 {
+		t.Fatalf("batches = %d", len(batches))
+	}
+	return enc.Schema(), batches[0].Record
 }
