@@ -146,9 +146,22 @@ func BenchmarkBuffer(b *testing.B) {
 
 // BenchmarkDecide measures deciding one group of 5 spans (ns/op is per
 // group), including re-encoding and forwarding the kept ones (~12 %).
-func BenchmarkDecide(b *testing.B) {
+func BenchmarkDecide(b *testing.B) { benchDecide(b, benchConfig()) }
+
+// BenchmarkDecideUncached is BenchmarkDecide without the decision cache.
+// With the cache on (BenchmarkDecide), the ids of every round after the first
+// are found in it, so those rounds buffer nothing and decide nothing, and
+// ns/op is mostly one round's cost divided by the number of rounds; here
+// every round decides its 20k groups.
+func BenchmarkDecideUncached(b *testing.B) {
+	cfg := benchConfig()
+	cfg.DecisionCache = DecisionCacheConfig{}
+	benchDecide(b, cfg)
+}
+
+func benchDecide(b *testing.B, cfg *Config) {
 	clock := newFakeClock()
-	p, s := benchProcessor(b, benchConfig(), clock)
+	p, s := benchProcessor(b, cfg, clock)
 	ctx := context.Background()
 	const groupsPerRound = 20_000
 	batches := benchBatches(groupsPerRound)
@@ -233,7 +246,7 @@ func measureRetained(s *sampler, baseline uint64) (heap, accounted float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for _, g := range s.groups {
+	for _, g := range s.groups.All() {
 		n += g.recordCount()
 	}
 	if n == 0 {

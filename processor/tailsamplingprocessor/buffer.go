@@ -2,17 +2,17 @@ package tailsamplingprocessor // import "github.com/sluicelogs/sluice/processor/
 
 import (
 	"bytes"
-	"encoding/binary"
 	"hash/maphash"
 
 	"github.com/sluicelogs/sluice/internal/ack"
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/recordlog"
 )
 
-// Estimated bytes of bookkeeping per buffered group (group struct, map entry,
-// queue slot, header list) and per interned header (struct, map entry). They
-// are counted in buffered bytes so that max_buffer_bytes bounds memory, not
-// only payload; BenchmarkSteadyStateMemory compares the estimate with the
-// measured heap.
+// Estimated bytes of bookkeeping per buffered group (group struct of 176
+// bytes, group table slot, queue slot) and per interned header (struct, map
+// entry). They are counted in buffered bytes so that max_buffer_bytes bounds
+// memory, not only payload; BenchmarkSteadyState compares the accounted
+// bytes with the measured heap.
 const (
 	groupOverhead  = 224
 	headerOverhead = 96
@@ -20,112 +20,102 @@ const (
 
 type groupKey = [16]byte
 
-// group is one undecided request: its records, in wire form, and what the
-// record predicates found in them.
+// group is one undecided request: where its records are, in wire form, and
+// what the record predicates found in them.
 type group struct {
-	key groupKey
-	// firstNanos is the arrival time of the first record (unix nanoseconds).
-	firstNanos int64
-	// arena holds the records, each framed as
-	// [output index byte][header index uvarint][length uvarint][bytes].
-	arena []byte
-	// headers are the resource/scope headers the records refer to; most
-	// groups need one or two, held in headerBuf without an allocation.
-	headers   []*header
-	headerBuf [2]*header
-	// routeKeys holds one key per per_key_minimum policy.
-	routeKeys []string
+	// The fields buffering a record uses come first (64 bytes), so that a
+	// record touches as few of the group's cache lines as possible.
+
+	// seq is the group's place in creation order; the record log frees a
+	// slab once every group up to the newest that wrote into it is decided.
+	seq recordlog.Owner
+	// last is the group's newest record in the record log; each record links
+	// to the one before it. Records are tagged with their output index and
+	// the index of their header (recordTag).
+	last recordlog.Ref
+	// bytes is what the records take in the log (max_group_bytes).
+	bytes int64
 	// matched has the bit of every predicate policy a record matched.
 	matched uint64
 	// records counts records per signal, total all of them.
 	records [numSignals]int32
 	total   int32
-	// accounted is what this group adds to the buffered bytes.
+	decided bool
+	// unheld marks a group with records from a receiver that cannot deliver
+	// them again (OTLP, es_bulk): such a group is never abandoned.
+	unheld bool
+	// The resource/scope headers the records refer to: the first two (most
+	// groups need one) in hdr, any further ones in moreHdr.
+	nhdr    uint8
+	hdr     [2]*header
+	moreHdr []*header
+
+	key groupKey
+	// firstNanos is the arrival time of the first record (unix nanoseconds).
+	firstNanos int64
+	// accounted is what this group's bookkeeping adds to the buffered bytes
+	// (its records are accounted as the log's slabs).
 	accounted int64
-	decided   bool
+	// routeKeys holds one key per per_key_minimum policy.
+	routeKeys []string
 	// holds are the acknowledgements of the receivers' batches that
 	// delivered records of this group (internal/ack), released once the
 	// group is emitted or dropped.
 	holds []*ack.Batch
-	// unheld marks a group with records from a receiver that cannot deliver
-	// them again (OTLP, es_bulk): such a group is never abandoned.
-	unheld bool
 }
 
-// add appends one record and returns the growth of the group's accounted
-// bytes. The group takes a reference on h the first time it uses it.
-// sizeHint is the expected final size of the group (its first allocation).
-func (g *group) add(out int, h *header, rec []byte, sig signal, sizeHint int) int64 {
-	if g.headers == nil {
-		g.headers = g.headerBuf[:0]
+// headerIndex returns the index of h among g's headers, adding it (and
+// taking a reference on it) the first time.
+func (g *group) headerIndex(h *header) int {
+	for i := range int(g.nhdr) {
+		if g.hdr[i] == h {
+			return i
+		}
 	}
-	hi := -1
-	for i, x := range g.headers {
+	for i, x := range g.moreHdr {
 		if x == h {
-			hi = i
-			break
+			return len(g.hdr) + i
 		}
 	}
-	if hi < 0 {
-		hi = len(g.headers)
-		g.headers = append(g.headers, h)
-		h.refs++
+	h.refs++
+	if int(g.nhdr) < len(g.hdr) {
+		g.hdr[g.nhdr] = h
+		g.nhdr++
+		return int(g.nhdr) - 1
 	}
-	need := 1 + uvarintLen(uint64(hi)) + uvarintLen(uint64(len(rec))) + len(rec)
-	a := g.arena // a local: one write barrier per record, not four
-	oldCap := cap(a)
-	if len(a)+need > oldCap {
-		// First allocation: the typical group size, so that most groups
-		// never grow. Then grow by half rather than double: groups are many
-		// and slack counts against max_buffer_bytes.
-		newCap := len(a) + need
-		if oldCap == 0 {
-			// An eighth more than the average, so that an average group
-			// fits despite small variations.
-			newCap = max(newCap, sizeHint+sizeHint/8)
-		} else {
-			newCap += newCap / 2
-		}
-		grown := make([]byte, len(a), newCap)
-		copy(grown, a)
-		a = grown
-	}
-	a = append(a, byte(out))
-	a = binary.AppendUvarint(a, uint64(hi))
-	a = binary.AppendUvarint(a, uint64(len(rec)))
-	a = append(a, rec...)
-	g.arena = a
-	g.records[sig]++
-	g.total++
-	delta := int64(cap(g.arena) - oldCap)
-	g.accounted += delta
-	return delta
+	g.moreHdr = append(g.moreHdr, h)
+	return len(g.hdr) + len(g.moreHdr) - 1
 }
 
-// eachRecord calls fn for every buffered record in arrival order.
-func (g *group) eachRecord(fn func(out int, h *header, rec []byte)) {
-	a := g.arena
-	for len(a) > 0 {
-		out := int(a[0])
-		hi, n := binary.Uvarint(a[1:])
-		a = a[1+n:]
-		l, m := binary.Uvarint(a)
-		a = a[m:]
-		fn(out, g.headers[hi], a[:l:l])
-		a = a[l:]
+// header returns the header at index i (headerIndex).
+func (g *group) header(i int) *header {
+	if i < len(g.hdr) {
+		return g.hdr[i]
 	}
+	return g.moreHdr[i-len(g.hdr)]
 }
+
+// releaseHeaders drops g's references on its headers and returns the bytes
+// freed.
+func (g *group) releaseHeaders(t *headerTable) int64 {
+	var freed int64
+	for _, h := range g.hdr[:g.nhdr] {
+		freed += t.release(h)
+	}
+	for _, h := range g.moreHdr {
+		freed += t.release(h)
+	}
+	g.hdr, g.nhdr, g.moreHdr = [2]*header{}, 0, nil
+	return freed
+}
+
+// recordTag packs what a buffered record needs besides its bytes: the
+// pipeline it came from (< 256) and its header.
+func recordTag(out, headerIndex int) uint64 { return uint64(headerIndex)<<8 | uint64(out) }
+
+func splitRecordTag(tag uint64) (out, headerIndex int) { return int(tag & 0xff), int(tag >> 8) }
 
 func (g *group) recordCount() int { return int(g.total) }
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
-}
 
 // header is the resource and scope part of a record, shared by the records
 // of every group that came with it. Immutable once created.
@@ -199,37 +189,68 @@ func (t *headerTable) release(h *header) int64 {
 }
 
 // groupQueue holds groups in arrival order of their first record, which is
-// also the order of their decision deadlines. Groups decided early stay in
-// the queue, flagged, until they reach its front.
+// also the order of their decision deadlines. Decided groups stay in the
+// queue, flagged, until they reach its front; then they leave it and are
+// kept for reuse (the group table and the queue are their only holders).
 type groupQueue struct {
 	items []*group
 	head  int
+	// base is the seq of items[0].
+	base recordlog.Owner
+	free []*group
 }
 
-func (q *groupQueue) push(g *group) { q.items = append(q.items, g) }
+// maxFreeGroups bounds the decided groups kept for reuse: enough for the
+// groups decided in one tick under heavy load.
+const maxFreeGroups = 4096
+
+// newGroup returns a zeroed group, reused when possible.
+func (q *groupQueue) newGroup() *group {
+	n := len(q.free)
+	if n == 0 {
+		return &group{}
+	}
+	g := q.free[n-1]
+	q.free[n-1] = nil
+	q.free = q.free[:n-1]
+	return g
+}
+
+// push appends g and gives it the next seq.
+func (q *groupQueue) push(g *group) {
+	g.seq = q.base + recordlog.Owner(len(q.items))
+	q.items = append(q.items, g)
+}
 
 // oldest returns the oldest undecided group, or nil.
 func (q *groupQueue) oldest() *group {
 	for q.head < len(q.items) {
 		g := q.items[q.head]
 		if !g.decided {
+			// Reclaim the consumed prefix once it dominates the slice.
+			if q.head >= 1024 && q.head*2 >= len(q.items) {
+				n := copy(q.items, q.items[q.head:])
+				clear(q.items[n:])
+				q.base += recordlog.Owner(q.head)
+				q.items, q.head = q.items[:n], 0
+			}
 			return g
 		}
 		q.items[q.head] = nil
 		q.head++
+		if len(q.free) < maxFreeGroups {
+			*g = group{}
+			q.free = append(q.free, g)
+		}
 	}
+	q.base += recordlog.Owner(q.head)
 	q.items, q.head = q.items[:0], 0
 	return nil
 }
 
-// pop removes the front group (the one oldest returned).
-func (q *groupQueue) pop() {
-	q.items[q.head] = nil
-	q.head++
-	// Reclaim the consumed prefix once it dominates the slice.
-	if q.head >= 1024 && q.head*2 >= len(q.items) {
-		n := copy(q.items, q.items[q.head:])
-		clear(q.items[n:])
-		q.items, q.head = q.items[:n], 0
-	}
+// oldestSeq returns the seq of the oldest undecided group, or the next seq
+// when every group is decided.
+func (q *groupQueue) oldestSeq() recordlog.Owner {
+	q.oldest()
+	return q.base + recordlog.Owner(q.head)
 }

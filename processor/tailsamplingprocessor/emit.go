@@ -3,6 +3,8 @@ package tailsamplingprocessor // import "github.com/sluicelogs/sluice/processor/
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -18,6 +20,14 @@ import (
 type emission struct {
 	index   map[bucketKey]*bucket
 	buckets []*bucket
+	// spare are buckets of an earlier use, kept for reuse.
+	spare []*bucket
+	// data holds copies of buffered records (copy), whose slabs the record
+	// log may reuse once the lock is released.
+	data []byte
+	// wire and mine are emit's working memory.
+	wire []byte
+	mine []*bucket
 	// Receivers' acknowledgements to release after sending: of kept groups
 	// (with the outcome of the send), of dropped groups, and of groups
 	// abandoned for redelivery.
@@ -35,6 +45,53 @@ type bucket struct {
 	records [][]byte
 }
 
+// Emissions are pooled: deciding a few thousand groups per tick would
+// otherwise leave megabytes of garbage behind each time.
+var emissionPool = sync.Pool{New: func() any { return &emission{} }}
+
+// maxPooledBytes bounds the buffers an emission keeps for reuse, so that one
+// huge emission (a shutdown) does not stay allocated.
+const maxPooledBytes = 4 << 20
+
+func getEmission() *emission { return emissionPool.Get().(*emission) }
+
+func putEmission(em *emission) { emissionPool.Put(em.reset()) }
+
+// reset empties em, keeping its memory for reuse.
+func (em *emission) reset() *emission {
+	clear(em.index)
+	for _, b := range em.buckets {
+		clear(b.records)
+		b.records = b.records[:0]
+	}
+	em.spare = append(em.spare, em.buckets...)
+	clear(em.buckets)
+	em.buckets = em.buckets[:0]
+	clear(em.mine)
+	em.mine = em.mine[:0]
+	em.data, em.wire = reuseBytes(em.data), reuseBytes(em.wire)
+	for _, l := range []*[]*ack.Batch{&em.sent, &em.finished, &em.abandoned} {
+		clear(*l)
+		*l = (*l)[:0]
+	}
+	return em
+}
+
+func reuseBytes(b []byte) []byte {
+	if cap(b) > maxPooledBytes {
+		return nil
+	}
+	return b[:0]
+}
+
+// copy returns a copy of rec owned by the emission.
+func (em *emission) copy(rec []byte) []byte {
+	start := len(em.data)
+	em.data = append(em.data, rec...)
+	// Earlier copies stay valid when data grows: they keep the old array.
+	return em.data[start:len(em.data):len(em.data)]
+}
+
 func (em *emission) add(out, policy int, h *header, rec []byte) {
 	k := bucketKey{out: out, policy: policy, h: h}
 	b := em.index[k]
@@ -42,7 +99,13 @@ func (em *emission) add(out, policy int, h *header, rec []byte) {
 		if em.index == nil {
 			em.index = map[bucketKey]*bucket{}
 		}
-		b = &bucket{bucketKey: k}
+		if n := len(em.spare); n > 0 {
+			b = em.spare[n-1]
+			em.spare = em.spare[:n-1]
+			b.bucketKey = k
+		} else {
+			b = &bucket{bucketKey: k}
+		}
 		em.index[k] = b
 		em.buckets = append(em.buckets, b)
 	}
@@ -74,20 +137,26 @@ func (s *sampler) emit(ctx context.Context, em *emission, outs []*output, st *st
 		return nil
 	}
 	var firstErr error
-	var buf []byte
-	var mine []*bucket
+	buf, mine := em.wire, em.mine
+	defer func() { em.wire, em.mine = buf, mine }()
 	for oi, o := range outs {
-		buf, mine = buf[:0], mine[:0]
-		n := 0
+		mine = mine[:0]
+		n, size := 0, 0
 		for _, b := range em.buckets {
 			if b.out == oi {
-				buf = otlpwire.AppendResource(buf, b.h.resource, b.h.scope, b.records)
 				mine = append(mine, b)
 				n += len(b.records)
+				size += otlpwire.ResourceSize(b.h.resource, b.h.scope, b.records)
 			}
 		}
 		if n == 0 {
 			continue
+		}
+		// Sized up front: growing a batch-sized buffer by appends would
+		// leave several times its size in garbage.
+		buf = slices.Grow(buf[:0], size)
+		for _, b := range mine {
+			buf = otlpwire.AppendResource(buf, b.h.resource, b.h.scope, b.records)
 		}
 		if err := s.send(ctx, o, buf, mine); err != nil {
 			st.sendFailed[o.signal] += int64(n)

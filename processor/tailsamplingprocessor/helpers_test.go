@@ -111,8 +111,7 @@ func (h *harness) metric(name string) map[string]int64 {
 func (h *harness) hasGroup(id pcommon.TraceID) bool {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	_, ok := h.s.groups[groupKey(id)]
-	return ok
+	return h.s.groups.Get(groupKey(id)) != nil
 }
 
 // assertDrained checks that a shut-down sampler holds nothing and accounted
@@ -122,7 +121,8 @@ func assertDrained(t *testing.T, s *sampler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	require.Zero(t, s.buffered, "buffered bytes")
-	require.Empty(t, s.groups)
+	require.Zero(t, s.groups.Len(), "groups")
+	require.Zero(t, s.log.Held(), "record log slabs")
 	require.Empty(t, s.headers.byHash)
 }
 

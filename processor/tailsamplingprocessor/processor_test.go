@@ -3,6 +3,7 @@ package tailsamplingprocessor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -304,6 +305,70 @@ func TestGroupLimitsDecideEarly(t *testing.T) {
 	assert.Equal(t, 10, h2.traceSink.SpanCount())
 }
 
+// Buffered records share slabs that are recycled as soon as the groups
+// using them are decided, while other groups keep buffering: every kept
+// record must come out exactly as it went in, whatever slab it sat in —
+// small ones, ones larger than a slab, from resources of several sizes.
+func TestRecordsSurviveSlabReuse(t *testing.T) {
+	cfg := baseConfig(PolicyConfig{Name: "all", Type: policyAlways, Decision: decisionKeep})
+	cfg.MaxBufferBytes = 96 << 10 // 1.5 KiB slabs: a few records each
+	cfg.MaxGroupBytes = 16 << 10
+	cfg.DecisionWait = 10 * time.Second
+	h := newHarness(t, cfg)
+	want := map[string]string{} // span name -> payload
+	const groups = 600
+	for i := range groups {
+		td := ptrace.NewTraces()
+		// 1 to 3 spans per call of one group, another group's spans
+		// interleaved; payloads up to 3 KiB, some larger than a slab.
+		for j := range 1 + i%3 {
+			for k, g := range []int{i, (i*7 + 1) % groups} {
+				if k == 1 && g == i {
+					continue
+				}
+				name := fmt.Sprintf("g%d-c%d-s%d", g, i, j)
+				payload := strings.Repeat(string(rune('a'+(i+j)%26)), (i*131+j*977)%3000)
+				addSpan(td, fmt.Sprintf("svc-%d", g%5), tid(uint64(g)), uint64(j), func(s ptrace.Span) {
+					s.SetName(name)
+					s.Attributes().PutStr("payload", payload)
+				})
+				want[name] = payload
+			}
+		}
+		h.consumeTraces(td)
+		h.tick(100 * time.Millisecond) // groups come due as others buffer
+	}
+	require.NoError(t, h.traces.Shutdown(context.Background()))
+	assertDrained(t, h.s)
+
+	got := map[string]string{}
+	for _, td := range h.traceSink.AllTraces() {
+		for _, rs := range td.ResourceSpans().All() {
+			svc, _ := rs.Resource().Attributes().Get("service.name")
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					name := sp.Name()
+					_, dup := got[name]
+					require.False(t, dup, "emitted twice: %s", name)
+					g := strings.TrimPrefix(strings.SplitN(name, "-", 2)[0], "g")
+					var gi int
+					_, err := fmt.Sscan(g, &gi)
+					require.NoError(t, err)
+					assert.Equal(t, fmt.Sprintf("svc-%d", gi%5), svc.Str(), name)
+					p, _ := sp.Attributes().Get("payload")
+					got[name] = p.Str()
+				}
+			}
+		}
+	}
+	require.Len(t, got, len(want))
+	for name, p := range want {
+		require.Equal(t, p, got[name], name)
+	}
+	assert.Positive(t, h.metric("processor_tail_sampling_early_decisions")["reason=max_buffer_bytes"],
+		"the buffer bound must have forced early decisions")
+}
+
 // Under a flood the buffer never exceeds max_buffer_bytes, groups are decided
 // early (oldest first), and every record is accounted for.
 func TestMemoryBoundUnderFlood(t *testing.T) {
@@ -346,7 +411,7 @@ func TestMaxGroupsBound(t *testing.T) {
 	for i := range 25 {
 		h.consumeTraces(spans(tid(uint64(i)), 1))
 	}
-	assert.Len(t, h.s.groups, 10)
+	assert.Equal(t, 10, h.s.groups.Len())
 	assert.Equal(t, map[string]int64{"reason=max_groups": 15}, h.metric("processor_tail_sampling_early_decisions"))
 }
 

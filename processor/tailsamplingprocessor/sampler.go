@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer"
@@ -16,8 +17,10 @@ import (
 	"github.com/sluicelogs/sluice/internal/ack"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/decisioncache"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keyhash"
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keytable"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/otlpwire"
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/recordlog"
 )
 
 type signal uint8
@@ -45,6 +48,10 @@ const (
 	policyDefault = -1 // decided by default_decision
 	policyNone    = -2 // ungrouped record: no policy to name
 )
+
+// slabsPerBuffer sizes the record log's slabs from max_buffer_bytes, so that
+// the open slab and the granularity of releases stay small against it.
+const slabsPerBuffer = 64
 
 // Bounds of the decision ticker period (decision_wait / 10, clamped).
 const (
@@ -81,19 +88,21 @@ type sampler struct {
 
 	mu       sync.Mutex
 	outputs  []*output
-	groups   map[groupKey]*group
+	groups   *keytable.Table[group]
 	queue    groupQueue
 	buffered int64
 	headers  headerTable
+	// log holds the records of undecided groups.
+	log      *recordlog.Log
+	walkRefs []recordlog.Ref
 	kept     *decisioncache.FIFO
 	dropped  *decisioncache.FIFO
-	// groupBytes is a moving average of the final arena size of decided
-	// groups, used to size new arenas.
-	groupBytes int
-	closing    bool
-	started    bool
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	// tickEmission is reused by the decisions of the ticker.
+	tickEmission atomic.Pointer[emission]
+	closing      bool
+	started      bool
+	stop         chan struct{}
+	wg           sync.WaitGroup
 }
 
 func newSampler(set processor.Settings, cfg *Config, now func() time.Time) (*sampler, error) {
@@ -117,8 +126,9 @@ func newSampler(set processor.Settings, cfg *Config, now func() time.Time) (*sam
 		policies:    policies,
 		defaultKeep: cfg.DefaultDecision == decisionKeep,
 		tick:        min(max(cfg.DecisionWait/10, minTick), maxTick),
-		groups:      map[groupKey]*group{},
+		groups:      keytable.New[group](),
 		headers:     newHeaderTable(),
+		log:         recordlog.New(int(min(cfg.MaxBufferBytes/slabsPerBuffer, recordlog.MaxSlabSize))),
 		kept:        decisioncache.New(cfg.DecisionCache.KeptSize),
 		dropped:     decisioncache.New(cfg.DecisionCache.DroppedSize),
 		stop:        make(chan struct{}),
@@ -201,19 +211,25 @@ func (s *sampler) shutdownOne(ctx context.Context, last bool) error {
 	return nil
 }
 
-// entry is what the lock-free first pass learns about one record.
+// entry is what the lock-free pass learns about one record. No pointers:
+// storing it costs no write barrier while the garbage collector runs.
 type entry struct {
 	key     groupKey
 	grouped bool
 	root    bool
 	mask    uint64
-	attrs   pcommon.Map
-	res     pcommon.Map
+}
+
+// recordAttrs are the attributes per_key_minimum reads from a record.
+type recordAttrs struct {
+	attrs, res pcommon.Map
 }
 
 // scratch is per-call working memory, pooled.
 type scratch struct {
-	entries   []entry
+	entries []entry
+	// attrs has one element per entry when per_key_minimum policies exist.
+	attrs     []recordAttrs
 	batch     otlpwire.Batch
 	interned  []*header
 	transient []*header
@@ -225,11 +241,12 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
 func getScratch() *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.entries = sc.entries[:0]
+	sc.attrs = sc.attrs[:0]
 	return sc
 }
 
 func putScratch(sc *scratch) {
-	clear(sc.entries) // drop pdata references
+	clear(sc.attrs) // drop pdata references
 	clear(sc.interned)
 	clear(sc.transient)
 	sc.st.reset()
@@ -249,7 +266,55 @@ func (s *sampler) consumeLogs(ctx context.Context, out int, next consumer.Logs, 
 	sc := getScratch()
 	defer putScratch(sc)
 	sc.st.received[signalLogs] += int64(n)
-	needsWire := false
+	if !s.ungrouped.sample && !s.anyGroupedLog(ld) {
+		return s.passThrough(ctx, sc, signalLogs, n, func() error { return next.ConsumeLogs(ctx, ld) })
+	}
+	// One pass: each record is keyed, encoded and matched against the
+	// predicates while it is in the CPU cache.
+	b := &sc.batch
+	b.Reset()
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		res := rl.Resource().Attributes()
+		b.AddResource(rl.Resource(), rl.SchemaUrl())
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			b.AddScope(sl.Scope(), sl.SchemaUrl())
+			lrs := sl.LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				b.AddLogRecord(lr)
+				var e entry
+				if tid := lr.TraceID(); !tid.IsEmpty() {
+					e.key, e.grouped = groupKey(tid), true
+				} else {
+					e.key, e.grouped = s.correlationKey(lr.Attributes(), res)
+				}
+				if e.grouped {
+					for _, p := range s.predicates {
+						if p.pred.matchLog(lr, res) {
+							e.mask |= p.bit
+						}
+					}
+				}
+				sc.entries = append(sc.entries, e)
+				if len(s.perKeys) > 0 {
+					sc.attrs = append(sc.attrs, recordAttrs{lr.Attributes(), res})
+				}
+			}
+		}
+	}
+	b.Finish()
+	sc.prepareHeaders()
+	s.buffer(ctx, sc, out, signalLogs)
+	return nil
+}
+
+// anyGroupedLog tells whether a log record of ld has a group key. Most
+// batches answer on their first record.
+func (s *sampler) anyGroupedLog(ld plog.Logs) bool {
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -259,33 +324,16 @@ func (s *sampler) consumeLogs(ctx context.Context, out int, next consumer.Logs, 
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
-				e := entry{attrs: lr.Attributes(), res: res}
-				if tid := lr.TraceID(); !tid.IsEmpty() {
-					e.key, e.grouped = groupKey(tid), true
-				} else {
-					e.key, e.grouped = s.correlationKey(e.attrs, res)
+				if !lr.TraceID().IsEmpty() {
+					return true
 				}
-				if e.grouped {
-					for _, p := range s.predicates {
-						if p.pred.matchLog(lr, res) {
-							e.mask |= p.bit
-						}
-					}
+				if _, ok := s.correlationKey(lr.Attributes(), res); ok {
+					return true
 				}
-				needsWire = needsWire || e.grouped || s.ungrouped.sample
-				sc.entries = append(sc.entries, e)
 			}
 		}
 	}
-	if !needsWire {
-		return s.passThrough(ctx, sc, signalLogs, func() error { return next.ConsumeLogs(ctx, ld) })
-	}
-	sc.batch.EncodeLogs(ld)
-	if err := s.prepare(sc); err != nil {
-		return fmt.Errorf("tail_sampling: encode logs: %w", err)
-	}
-	s.buffer(ctx, sc, out, signalLogs)
-	return nil
+	return false
 }
 
 func (s *sampler) consumeTraces(ctx context.Context, out int, next consumer.Traces, td ptrace.Traces) error {
@@ -296,17 +344,26 @@ func (s *sampler) consumeTraces(ctx context.Context, out int, next consumer.Trac
 	sc := getScratch()
 	defer putScratch(sc)
 	sc.st.received[signalTraces] += int64(n)
-	needsWire := false
+	if !s.ungrouped.sample && !anyTraceID(td) {
+		return s.passThrough(ctx, sc, signalTraces, n, func() error { return next.ConsumeTraces(ctx, td) })
+	}
+	// One pass, as for logs.
+	b := &sc.batch
+	b.Reset()
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		res := rs.Resource().Attributes()
+		b.AddResource(rs.Resource(), rs.SchemaUrl())
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
+			ss := sss.At(j)
+			b.AddScope(ss.Scope(), ss.SchemaUrl())
+			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				sp := spans.At(k)
-				e := entry{attrs: sp.Attributes(), res: res}
+				b.AddSpan(sp)
+				var e entry
 				if tid := sp.TraceID(); !tid.IsEmpty() {
 					e.key, e.grouped = groupKey(tid), true
 					e.root = sp.ParentSpanID().IsEmpty()
@@ -316,43 +373,52 @@ func (s *sampler) consumeTraces(ctx context.Context, out int, next consumer.Trac
 						}
 					}
 				}
-				needsWire = needsWire || e.grouped || s.ungrouped.sample
 				sc.entries = append(sc.entries, e)
+				if len(s.perKeys) > 0 {
+					sc.attrs = append(sc.attrs, recordAttrs{sp.Attributes(), res})
+				}
 			}
 		}
 	}
-	if !needsWire {
-		return s.passThrough(ctx, sc, signalTraces, func() error { return next.ConsumeTraces(ctx, td) })
-	}
-	sc.batch.EncodeTraces(td)
-	if err := s.prepare(sc); err != nil {
-		return fmt.Errorf("tail_sampling: encode traces: %w", err)
-	}
+	b.Finish()
+	sc.prepareHeaders()
 	s.buffer(ctx, sc, out, signalTraces)
 	return nil
 }
 
+// anyTraceID tells whether a span of td has a trace id.
+func anyTraceID(td ptrace.Traces) bool {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				if !spans.At(k).TraceID().IsEmpty() {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // passThrough forwards a batch without any group key unchanged. Its error is
 // returned: nothing of the batch was accepted, so the caller may retry it.
-func (s *sampler) passThrough(ctx context.Context, sc *scratch, sig signal, forward func() error) error {
+func (s *sampler) passThrough(ctx context.Context, sc *scratch, sig signal, n int, forward func() error) error {
 	if err := forward(); err != nil {
 		return err
 	}
-	sc.st.ungrouped[sig][outcomePassed] += int64(len(sc.entries))
+	sc.st.ungrouped[sig][outcomePassed] += int64(n)
 	s.record(ctx, &sc.st)
 	return nil
 }
 
-// prepare checks the encoded batch against the first pass and sizes the
-// per-scope header slots.
-func (s *sampler) prepare(sc *scratch) error {
-	if len(sc.batch.Records) != len(sc.entries) {
-		return fmt.Errorf("encoded %d records, %d in pdata", len(sc.batch.Records), len(sc.entries))
-	}
+// prepareHeaders sizes the per-scope header slots of the encoded batch.
+func (sc *scratch) prepareHeaders() {
 	n := len(sc.batch.Scopes)
 	sc.interned = growHeaders(sc.interned, n)
 	sc.transient = growHeaders(sc.transient, n)
-	return nil
 }
 
 func growHeaders(h []*header, n int) []*header {
@@ -407,11 +473,12 @@ func correlationGroupKey(v string) groupKey {
 // bounds. Emission happens after the lock is released.
 func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) {
 	now := s.now()
-	var em emission
+	em := getEmission()
+	defer putEmission(em)
 	held := ack.FromContext(ctx)
 	st := &sc.st
 	s.mu.Lock()
-	groups0, bytes0 := len(s.groups), s.buffered
+	groups0, bytes0 := s.groups.Len(), s.buffered
 	scope := 0
 	for i := range sc.entries {
 		e := &sc.entries[i]
@@ -437,7 +504,7 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 		// created only on a cache miss and cached only once decided), so
 		// the common case — another record of a buffered group — needs one
 		// lookup.
-		g := s.groups[e.key]
+		g := s.groups.Get(e.key)
 		if g == nil {
 			if v, ok := s.kept.Get(e.key); ok {
 				em.add(out, int(v)-1, sc.transientHeader(scope), rec)
@@ -450,8 +517,9 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 				st.sampled[sig][0]++
 				continue
 			}
-			g = &group{key: e.key, firstNanos: now.UnixNano(), accounted: groupOverhead}
-			s.groups[e.key] = g
+			g = s.queue.newGroup()
+			g.key, g.firstNanos, g.accounted = e.key, now.UnixNano(), groupOverhead
+			s.groups.Put(e.key, g)
 			s.queue.push(g)
 			s.buffered += groupOverhead
 			if len(s.perKeys) > 0 {
@@ -467,7 +535,7 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 			s.buffered += added
 			sc.interned[scope] = h
 		}
-		s.buffered += g.add(out, h, rec, sig, s.groupBytes)
+		s.appendRecord(g, out, h, rec, sig)
 		switch {
 		case held == nil:
 			g.unheld = true
@@ -477,21 +545,21 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 			g.holds = append(g.holds, held)
 		}
 		g.matched |= e.mask
-		if g.routeKeys != nil && (e.root || g.recordCount() == 1) {
-			s.setRouteKeys(g, e)
+		if len(s.perKeys) > 0 && (e.root || g.recordCount() == 1) {
+			s.setRouteKeys(g, &sc.attrs[i])
 		}
 		switch {
 		case g.recordCount() >= s.cfg.MaxGroupRecords:
-			s.decide(g, now, reasonMaxGroupRecords, st, &em)
-		case int64(len(g.arena)) >= s.cfg.MaxGroupBytes:
-			s.decide(g, now, reasonMaxGroupBytes, st, &em)
+			s.decide(g, now, reasonMaxGroupRecords, st, em)
+		case g.bytes >= s.cfg.MaxGroupBytes:
+			s.decide(g, now, reasonMaxGroupBytes, st, em)
 		}
-		s.enforceBounds(now, st, &em)
+		s.enforceBounds(now, st, em)
 	}
 	if s.closing {
-		s.decidePending(now, false, st, &em)
+		s.decidePending(now, false, st, em)
 	}
-	st.groupsDelta += int64(len(s.groups) - groups0)
+	st.groupsDelta += int64(s.groups.Len() - groups0)
 	st.bytesDelta += s.buffered - bytes0
 	outs := s.outputs
 	s.mu.Unlock()
@@ -501,8 +569,24 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 		held.Hold()
 		em.sent = append(em.sent, held)
 	}
-	s.emitAndRelease(ctx, &em, outs, st)
+	s.emitAndRelease(ctx, em, outs, st)
 	s.record(ctx, st)
+}
+
+// appendRecord stores one record of g in the record log.
+func (s *sampler) appendRecord(g *group, out int, h *header, rec []byte, sig signal) {
+	tag := recordTag(out, g.headerIndex(h))
+	ref, opened := s.log.Append(g.seq, g.last, tag, rec)
+	g.last = ref
+	g.bytes += int64(recordlog.FrameSize(tag, len(rec)))
+	g.records[sig]++
+	g.total++
+	s.buffered += opened
+}
+
+// releaseSlabs frees the record log's slabs that only decided groups use.
+func (s *sampler) releaseSlabs() {
+	s.buffered -= s.log.Release(s.queue.oldestSeq())
 }
 
 func (sc *scratch) transientHeader(scope int) *header {
@@ -515,7 +599,7 @@ func (sc *scratch) transientHeader(scope int) *header {
 	return h
 }
 
-func (s *sampler) setRouteKeys(g *group, e *entry) {
+func (s *sampler) setRouteKeys(g *group, e *recordAttrs) {
 	for _, p := range s.perKeys {
 		old := g.routeKeys[p.perKeyIdx]
 		k := p.perKey.routeKey(e.attrs, e.res)
@@ -534,7 +618,7 @@ func (s *sampler) enforceBounds(now time.Time, st *stats, em *emission) {
 		switch {
 		case s.buffered > s.cfg.MaxBufferBytes:
 			reason = reasonMaxBufferBytes
-		case len(s.groups) > s.cfg.MaxGroups:
+		case s.groups.Len() > s.cfg.MaxGroups:
 			reason = reasonMaxGroups
 		}
 		if reason == reasonNone {
@@ -544,7 +628,6 @@ func (s *sampler) enforceBounds(now time.Time, st *stats, em *emission) {
 		if g == nil {
 			return
 		}
-		s.queue.pop()
 		s.decide(g, now, reason, st, em)
 	}
 }
@@ -557,7 +640,6 @@ func (s *sampler) decidePending(now time.Time, dueOnly bool, st *stats, em *emis
 		if dueOnly && g.firstNanos > deadline {
 			return
 		}
-		s.queue.pop()
 		reason := reasonNone
 		if !dueOnly {
 			reason = reasonShutdown
@@ -578,23 +660,33 @@ func (s *sampler) decideAll(ctx context.Context) {
 
 func (s *sampler) decideAndEmit(ctx context.Context, dueOnly bool) {
 	var st stats
-	var em emission
+	// The ticker's emission is kept by the sampler rather than pooled: it
+	// is large and a pool would lose it at every garbage collection.
+	em := s.tickEmission.Swap(nil)
+	if em == nil {
+		em = getEmission()
+	}
+	defer func() {
+		if old := s.tickEmission.Swap(em.reset()); old != nil {
+			putEmission(old)
+		}
+	}()
 	now := s.now()
 	s.mu.Lock()
-	groups0, bytes0 := len(s.groups), s.buffered
-	s.decidePending(now, dueOnly, &st, &em)
-	st.groupsDelta = int64(len(s.groups) - groups0)
+	groups0, bytes0 := s.groups.Len(), s.buffered
+	s.decidePending(now, dueOnly, &st, em)
+	st.groupsDelta = int64(s.groups.Len() - groups0)
 	st.bytesDelta = s.buffered - bytes0
 	outs := s.outputs
 	s.mu.Unlock()
-	s.emitAndRelease(ctx, &em, outs, &st)
+	s.emitAndRelease(ctx, em, outs, &st)
 	s.record(ctx, &st)
 }
 
 // decide evaluates the policies for g, releases its memory, remembers the
 // decision and queues its records for emission when kept. Under the lock.
 func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emission) {
-	delete(s.groups, g.key)
+	s.groups.Delete(g.key)
 	g.decided = true
 	if !g.unheld && abandoned(g.holds) {
 		// Its receiver lost the partition: the next owner reads these
@@ -602,27 +694,16 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 		// here they would be judged on part of it, and emitted twice. (A
 		// group that also holds records nobody can deliver again is decided
 		// as usual: duplicates later rather than loss.)
-		s.buffered -= g.accounted
-		for _, h := range g.headers {
-			s.buffered -= s.headers.release(h)
-		}
+		s.buffered -= g.accounted + g.releaseHeaders(&s.headers)
 		for sig, n := range g.records {
 			st.abandoned[sig] += int64(n)
 		}
 		em.abandoned = append(em.abandoned, g.holds...)
-		g.arena, g.headers, g.routeKeys, g.holds = nil, nil, nil, nil
+		g.routeKeys, g.holds = nil, nil
+		s.releaseSlabs()
 		return
 	}
 	pi, keep := s.evaluate(g, now)
-	// Moving average over ~16 groups; a group decided for its size does not
-	// describe the typical one.
-	if reason != reasonMaxGroupBytes && reason != reasonMaxGroupRecords {
-		s.groupBytes += (len(g.arena) - s.groupBytes) / 16
-	}
-	s.buffered -= g.accounted
-	for _, h := range g.headers {
-		s.buffered -= s.headers.release(h)
-	}
 	k := 0
 	if keep {
 		k = 1
@@ -632,8 +713,10 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 		for _, p := range s.perKeys {
 			p.perKey.kept(now, g.routeKeys[p.perKeyIdx])
 		}
-		g.eachRecord(func(out int, h *header, rec []byte) {
-			em.add(out, pi, h, rec)
+		// Copied out: the log may reuse the slab before the emission is sent.
+		s.walkRefs = s.log.Walk(g.last, g.recordCount(), s.walkRefs, func(tag uint64, rec []byte) {
+			out, hi := splitRecordTag(tag)
+			em.add(out, pi, g.header(hi), em.copy(rec))
 		})
 		em.sent = append(em.sent, g.holds...)
 	} else {
@@ -650,8 +733,11 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 	if reason != reasonNone {
 		st.early[reason]++
 	}
-	// The emission keeps the record bytes alive until sent.
-	g.arena, g.headers, g.routeKeys, g.holds = nil, nil, nil, nil
+	// Emitted records keep their header objects alive; this only takes
+	// them out of the table once no group uses them.
+	s.buffered -= g.accounted + g.releaseHeaders(&s.headers)
+	g.routeKeys, g.holds = nil, nil
+	s.releaseSlabs()
 }
 
 func abandoned(holds []*ack.Batch) bool {

@@ -23,73 +23,101 @@ import (
 // AnyValue.string_value_strindex), which only the profiles signal uses and
 // pdata does not expose: they are not carried over (such a value becomes an
 // empty value). A new record field in a future pdata needs a line here.
+//
+// A caller that also needs to look at each record walks td itself with
+// Reset, AddResource, AddScope, AddSpan and Finish, which produce the same
+// result while each record is still in the CPU cache.
 func (b *Batch) EncodeTraces(td ptrace.Traces) {
-	b.resetEncode()
+	b.Reset()
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		res := b.appendResourceHeader(rs.Resource(), rs.SchemaUrl())
+		b.AddResource(rs.Resource(), rs.SchemaUrl())
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
-			scope := b.appendScopeHeader(ss.Scope(), ss.SchemaUrl())
-			first := len(b.recOffs)
+			b.AddScope(ss.Scope(), ss.SchemaUrl())
 			spans := ss.Spans()
-			// Locals, not fields: no write barrier per record.
-			buf, offs := b.buf, b.recOffs
 			for k := 0; k < spans.Len(); k++ {
-				start := len(buf)
-				buf = appendSpan(buf, spans.At(k))
-				offs = append(offs, [2]int{start, len(buf)})
+				b.AddSpan(spans.At(k))
 			}
-			b.buf, b.recOffs = buf, offs
-			b.scopeOffs = append(b.scopeOffs, scopeOffs{res: res, scope: scope, first: first, end: len(b.recOffs)})
 		}
 	}
-	b.finishEncode()
+	b.Finish()
 }
 
 // EncodeLogs is EncodeTraces for logs.
 func (b *Batch) EncodeLogs(ld plog.Logs) {
-	b.resetEncode()
+	b.Reset()
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
-		res := b.appendResourceHeader(rl.Resource(), rl.SchemaUrl())
+		b.AddResource(rl.Resource(), rl.SchemaUrl())
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
-			scope := b.appendScopeHeader(sl.Scope(), sl.SchemaUrl())
-			first := len(b.recOffs)
+			b.AddScope(sl.Scope(), sl.SchemaUrl())
 			lrs := sl.LogRecords()
-			buf, offs := b.buf, b.recOffs
 			for k := 0; k < lrs.Len(); k++ {
-				start := len(buf)
-				buf = appendLogRecord(buf, lrs.At(k))
-				offs = append(offs, [2]int{start, len(buf)})
+				b.AddLogRecord(lrs.At(k))
 			}
-			b.buf, b.recOffs = buf, offs
-			b.scopeOffs = append(b.scopeOffs, scopeOffs{res: res, scope: scope, first: first, end: len(b.recOffs)})
 		}
 	}
-	b.finishEncode()
+	b.Finish()
 }
 
 // scopeOffs locates one scope's headers and records in Batch.buf while it
-// may still move (it grows by append); finishEncode turns offsets into
-// slices once it no longer does.
+// may still move (it grows by append); Finish turns offsets into slices
+// once it no longer does.
 type scopeOffs struct {
 	res, scope [2]int
 	first, end int
 }
 
-func (b *Batch) resetEncode() {
+// Reset starts a new batch. The slices handed out by the previous one are
+// invalid from here on.
+func (b *Batch) Reset() {
 	b.buf = b.buf[:0]
 	b.recOffs = b.recOffs[:0]
 	b.scopeOffs = b.scopeOffs[:0]
 }
 
-func (b *Batch) finishEncode() {
+// AddResource encodes the header of a resource; the scopes added next
+// belong to it.
+func (b *Batch) AddResource(res pcommon.Resource, schemaURL string) {
+	b.res = b.appendResourceHeader(res, schemaURL)
+}
+
+// AddScope encodes the header of a scope of the current resource; the
+// records added next belong to it.
+func (b *Batch) AddScope(sc pcommon.InstrumentationScope, schemaURL string) {
+	hdr := b.appendScopeHeader(sc, schemaURL)
+	first := len(b.recOffs)
+	b.scopeOffs = append(b.scopeOffs, scopeOffs{res: b.res, scope: hdr, first: first, end: first})
+}
+
+// AddSpan encodes one span of the current scope (AddScope comes first).
+func (b *Batch) AddSpan(sp ptrace.Span) {
+	start := len(b.buf)
+	b.buf = appendSpan(b.buf, sp)
+	b.addRecord(start)
+}
+
+// AddLogRecord encodes one log record of the current scope (AddScope comes
+// first).
+func (b *Batch) AddLogRecord(lr plog.LogRecord) {
+	start := len(b.buf)
+	b.buf = appendLogRecord(b.buf, lr)
+	b.addRecord(start)
+}
+
+func (b *Batch) addRecord(start int) {
+	b.recOffs = append(b.recOffs, [2]int{start, len(b.buf)})
+	b.scopeOffs[len(b.scopeOffs)-1].end = len(b.recOffs)
+}
+
+// Finish fills Scopes and Records.
+func (b *Batch) Finish() {
 	b.Scopes = b.Scopes[:0]
 	b.Records = b.Records[:0]
 	buf := b.buf
@@ -274,6 +302,17 @@ func appendKeyValue(dst []byte, tag byte, k string, v pcommon.Value) []byte {
 	}
 	switch typ {
 	case pcommon.ValueTypeStr:
+		if kv := 4 + len(s) + keyLen; kv < 0x80 {
+			// Every length fits one byte (the common case): the framing
+			// is six bytes written at once.
+			dst = append(dst, tag, byte(kv), 0x12, byte(2+len(s)), 0x0a, byte(len(s)))
+			dst = append(dst, s...)
+			if keyLen > 0 {
+				dst = append(dst, 0x0a, byte(len(k)))
+				dst = append(dst, k...)
+			}
+			return dst
+		}
 		vn := 1 + sizeVarint(uint64(len(s))) + len(s)
 		dst = append(dst, tag)
 		dst = appendVarint(dst, uint64(1+sizeVarint(uint64(vn))+vn+keyLen))
@@ -290,16 +329,18 @@ func appendKeyValue(dst []byte, tag byte, k string, v pcommon.Value) []byte {
 		return closeField(dst, start)
 	default:
 		vn := scalarValueSize(typ, v)
-		dst = append(dst, tag)
-		dst = appendVarint(dst, uint64(1+sizeVarint(uint64(vn))+vn+keyLen))
-		dst = append(dst, 0x12)
-		dst = appendVarint(dst, uint64(vn))
+		if kv := 2 + vn + keyLen; kv < 0x80 {
+			dst = append(dst, tag, byte(kv), 0x12, byte(vn))
+		} else {
+			dst = append(dst, tag)
+			dst = appendVarint(dst, uint64(1+sizeVarint(uint64(vn))+vn+keyLen))
+			dst = append(dst, 0x12)
+			dst = appendVarint(dst, uint64(vn))
+		}
 		dst = appendScalarValue(dst, typ, v)
 	}
 	if keyLen > 0 {
-		dst = append(dst, 0x0a)
-		dst = appendVarint(dst, uint64(len(k)))
-		dst = append(dst, k...)
+		dst = appendBytesField(dst, 0x0a, k)
 	}
 	return dst
 }
@@ -397,8 +438,12 @@ func appendString(dst []byte, tag byte, s string) []byte {
 
 // appendBytesField appends a length-delimited field, even when empty.
 func appendBytesField(dst []byte, tag byte, s string) []byte {
-	dst = append(dst, tag)
-	dst = appendVarint(dst, uint64(len(s)))
+	if len(s) < 0x80 {
+		dst = append(dst, tag, byte(len(s)))
+	} else {
+		dst = append(dst, tag)
+		dst = protowire.AppendVarint(dst, uint64(len(s)))
+	}
 	return append(dst, s...)
 }
 

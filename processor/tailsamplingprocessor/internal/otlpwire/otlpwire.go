@@ -42,17 +42,14 @@ type Batch struct {
 	buf       []byte
 	recOffs   [][2]int
 	scopeOffs []scopeOffs
+	res       [2]int // header of the current resource
 }
 
 // AppendResource appends to dst one resource entry of a Data message holding
 // a single scope with the given records. Concatenating such entries yields a
 // valid LogsData or TracesData message.
 func AppendResource(dst, resource, scope []byte, records [][]byte) []byte {
-	scopeSize := len(scope)
-	for _, r := range records {
-		scopeSize += sizeOfField(len(r))
-	}
-	resSize := len(resource) + sizeOfField(scopeSize)
+	scopeSize, resSize := resourceSizes(resource, scope, records)
 	dst = protowire.AppendTag(dst, dataField, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(resSize))
 	dst = append(dst, resource...)
@@ -65,6 +62,22 @@ func AppendResource(dst, resource, scope []byte, records [][]byte) []byte {
 		dst = append(dst, r...)
 	}
 	return dst
+}
+
+// ResourceSize returns the bytes AppendResource appends.
+func ResourceSize(resource, scope []byte, records [][]byte) int {
+	_, resSize := resourceSizes(resource, scope, records)
+	return sizeOfField(resSize)
+}
+
+// resourceSizes returns the payload sizes of the scope and resource
+// messages AppendResource writes.
+func resourceSizes(resource, scope []byte, records [][]byte) (scopeSize, resSize int) {
+	scopeSize = len(scope)
+	for _, r := range records {
+		scopeSize += sizeOfField(len(r))
+	}
+	return scopeSize, len(resource) + sizeOfField(scopeSize)
 }
 
 // sizeOfField is the encoded size of a length-delimited field with a

@@ -50,7 +50,9 @@ func TestParseListsRecordsInPdataOrder(t *testing.T) {
 	// Reassemble every scope as its own resource and compare record by record.
 	var out []byte
 	for _, s := range b.Scopes {
+		before := len(out)
 		out = AppendResource(out, s.Resource, s.Scope, b.Records[s.First:s.End])
+		require.Equal(t, ResourceSize(s.Resource, s.Scope, b.Records[s.First:s.End]), len(out)-before)
 	}
 	got, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(out)
 	require.NoError(t, err)
