@@ -2,6 +2,7 @@ package lognormalize
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -28,6 +29,49 @@ func BenchmarkNormalize(b *testing.B) {
 			records.RemoveIf(func(plog.LogRecord) bool { return true })
 		}
 		if _, err := n.Normalize(doc, records.AppendEmpty(), rl.Resource().Attributes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerDoc(b, cputime.Process()-cpu0)
+}
+
+// appLogDocs returns n request-log documents shaped like the agent
+// benchmark's lines (~480 B): repeating values (levels, services, methods,
+// routes) next to distinct ones (messages, e-mails, addresses, ids).
+func appLogDocs(n int) [][]byte {
+	services := []string{"search", "checkout", "cart", "payments", "frontend"}
+	routes := []string{"/api/v1/search", "/api/v1/cart", "/api/v1/items/{id}", "/api/v1/pay", "/healthz"}
+	methods := []string{"GET", "GET", "POST", "PUT"}
+	levels := []string{"INFO", "INFO", "INFO", "WARN", "ERROR"}
+	docs := make([][]byte, n)
+	for i := range docs {
+		docs[i] = fmt.Appendf(nil, `{"time":"2026-11-21T09:39:08.%09dZ","level":%q,"service":%q,"logger":"http.access",`+
+			`"msg":"%s %s?q=item-%d&page=1 returned %d hits","http.method":%q,"http.route":%q,"http.status_code":%d,`+
+			`"duration_ms":%d,"client.ip":"81.78.%d.%d","user.email":"user%d@example.com",`+
+			`"trace_id":"%032x","span_id":"%016x","request_id":"req-%012x","sluice.test.id":"run-%d"}`,
+			i, levels[i%len(levels)], services[i%len(services)], methods[i%len(methods)], routes[i%len(routes)], i, i%17,
+			methods[i%len(methods)], routes[i%len(routes)], 200+i%3, i%900, i%256, (i/256)%256, i, i+1, i+1, i, i)
+	}
+	return docs
+}
+
+// BenchmarkNormalizeAppLog normalizes varied request-log documents (the
+// agent's line shape), so value interning meets distinct values too.
+func BenchmarkNormalizeAppLog(b *testing.B) {
+	docs := appLogDocs(4096)
+	n := New()
+	logs := plog.NewLogs()
+	rl := logs.ResourceLogs().AppendEmpty()
+	records := rl.ScopeLogs().AppendEmpty().LogRecords()
+	b.SetBytes(int64(len(docs[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cputime.Process()
+	for i := 0; i < b.N; i++ {
+		if i%1024 == 0 {
+			records.RemoveIf(func(plog.LogRecord) bool { return true })
+		}
+		if _, err := n.Normalize(docs[i%len(docs)], records.AppendEmpty(), rl.Resource().Attributes()); err != nil {
 			b.Fatal(err)
 		}
 	}

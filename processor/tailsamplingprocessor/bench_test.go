@@ -68,11 +68,14 @@ func benchBatch(first uint64, spanIdx int) ptrace.Traces {
 }
 
 // benchBatches prepares requests covering n traces (5 requests per 100 traces).
-func benchBatches(n int) []ptrace.Traces {
+func benchBatches(n int) []ptrace.Traces { return benchBatchesFrom(0, n) }
+
+// benchBatchesFrom is benchBatches for the trace ids from base on.
+func benchBatchesFrom(base uint64, n int) []ptrace.Traces {
 	var out []ptrace.Traces
 	for first := 0; first < n; first += benchTracesPerReq {
 		for s := range benchSpansPerTrace {
-			out = append(out, benchBatch(uint64(first), s))
+			out = append(out, benchBatch(base+uint64(first), s))
 		}
 	}
 	return out
@@ -148,33 +151,37 @@ func BenchmarkBuffer(b *testing.B) {
 // group), including re-encoding and forwarding the kept ones (~12 %).
 func BenchmarkDecide(b *testing.B) { benchDecide(b, benchConfig()) }
 
-// BenchmarkDecideUncached is BenchmarkDecide without the decision cache.
-// With the cache on (BenchmarkDecide), the ids of every round after the first
-// are found in it, so those rounds buffer nothing and decide nothing, and
-// ns/op is mostly one round's cost divided by the number of rounds; here
-// every round decides its 20k groups.
-func BenchmarkDecideUncached(b *testing.B) {
+// BenchmarkDecideDropped is BenchmarkDecide with every group dropped: the
+// decision alone (policies, decision cache, releasing the group's memory),
+// without rebuilding and forwarding kept records.
+func BenchmarkDecideDropped(b *testing.B) {
 	cfg := benchConfig()
-	cfg.DecisionCache = DecisionCacheConfig{}
+	cfg.Policies = []PolicyConfig{{Name: "none", Type: policyNever, Decision: decisionDrop}}
 	benchDecide(b, cfg)
 }
 
+// benchDecide buffers fresh trace ids every round (outside the timer) and
+// times deciding them. With ids repeated, the decision cache would answer
+// for them and later rounds would decide nothing. Ids start at 1: an
+// all-zero trace id is no trace id.
 func benchDecide(b *testing.B, cfg *Config) {
 	clock := newFakeClock()
 	p, s := benchProcessor(b, cfg, clock)
 	ctx := context.Background()
 	const groupsPerRound = 20_000
-	batches := benchBatches(groupsPerRound)
 	cpu := &cpuMeter{b: b}
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.StopTimer()
 	decided := 0
-	for decided < b.N {
-		for _, td := range batches {
+	for round := uint64(0); decided < b.N; round++ {
+		for _, td := range benchBatchesFrom(1+round*groupsPerRound, groupsPerRound) {
 			if err := p.ConsumeTraces(ctx, td); err != nil {
 				b.Fatal(err)
 			}
+		}
+		if got := s.groupCount(); got != groupsPerRound {
+			b.Fatalf("round %d buffered %d groups, want %d", round, got, groupsPerRound)
 		}
 		clock.advance(time.Hour)
 		runtime.GC() // do not bill buffering's garbage to deciding

@@ -241,3 +241,10 @@ func emittedLogs(sink *consumertest.LogsSink) map[pcommon.TraceID]int {
 	}
 	return out
 }
+
+// groupCount is the number of undecided groups.
+func (s *sampler) groupCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.groups.Len()
+}

@@ -417,13 +417,15 @@ func TestMaxGroupsBound(t *testing.T) {
 
 func TestDecisionCacheEvictions(t *testing.T) {
 	cfg := baseConfig(errorsPolicy())
-	cfg.DecisionCache = DecisionCacheConfig{KeptSize: 1, DroppedSize: 2}
+	// 8 entries: one bucket each, so eviction is strictly oldest first.
+	cfg.DecisionCache = DecisionCacheConfig{KeptSize: 8, DroppedSize: 8}
 	h := newHarness(t, cfg)
-	for i := range 4 {
+	for i := range 10 {
 		h.consumeTraces(spans(tid(uint64(i)), 1))
 	}
-	h.consumeTraces(spans(tid(10), 1, withError()))
-	h.consumeTraces(spans(tid(11), 1, withError()))
+	for i := range 9 {
+		h.consumeTraces(spans(tid(uint64(100+i)), 1, withError()))
+	}
 	h.tick(cfg.DecisionWait)
 	assert.Equal(t, map[string]int64{"decision=dropped": 2, "decision=kept": 1}, h.metric("processor_tail_sampling_decision_cache_evictions"))
 	// tid(0) was evicted: its late span starts a new group instead of being dropped.

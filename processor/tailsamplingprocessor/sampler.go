@@ -95,8 +95,8 @@ type sampler struct {
 	// log holds the records of undecided groups.
 	log      *recordlog.Log
 	walkRefs []recordlog.Ref
-	kept     *decisioncache.FIFO
-	dropped  *decisioncache.FIFO
+	kept     *decisioncache.Cache
+	dropped  *decisioncache.Cache
 	// tickEmission is reused by the decisions of the ticker.
 	tickEmission atomic.Pointer[emission]
 	closing      bool
