@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +27,7 @@ import (
 	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/rowenc"
 	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/internal/logarchive"
+	"github.com/sluicelogs/sluice/testbed/validate"
 )
 
 // requestLogs builds n request-shaped log records (5 services, HTTP
@@ -321,21 +325,80 @@ func TestWriteComparisonInputs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "logs.jsonl"), flatJSONLines(ld), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	writeArchiveFile(t, ld, filepath.Join(dir, "sluice.parquet"))
+}
+
+// writeArchiveFile writes ld as one archive file at path, with the
+// benchmarks' settings.
+func writeArchiveFile(tb testing.TB, ld plog.Logs, path string) {
+	tb.Helper()
 	layout, _ := logarchive.NewLayout("{signal}/dt={date}")
 	enc, _ := rowenc.NewEncoder(benchPromoted, layout, memory.DefaultAllocator)
 	batches, err := enc.Encode(ld, logarchive.SignalLogs, time.Now())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer batches[0].Record.Release()
-	f, err := os.Create(filepath.Join(dir, "sluice.parquet"))
+	f, err := os.Create(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	if _, err := pqbuild.Write(context.Background(), f, enc.Schema(), []arrow.RecordBatch{batches[0].Record}, benchPQ, memory.DefaultAllocator); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+}
+
+// duckdbRewriteScript has DuckDB write the rows of our file (same columns,
+// rows and order) with its own Parquet writer and zstd, checks both files
+// hold the same rows, and prints the row count.
+const duckdbRewriteScript = `
+import sys, duckdb
+ours, theirs = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+con.execute(f"COPY (SELECT * FROM '{ours}') TO '{theirs}' (FORMAT parquet, COMPRESSION zstd)")
+diff = con.execute(f"SELECT (SELECT count(*) FROM (SELECT * FROM '{ours}' EXCEPT ALL SELECT * FROM '{theirs}')) + (SELECT count(*) FROM (SELECT * FROM '{theirs}' EXCEPT ALL SELECT * FROM '{ours}'))").fetchone()[0]
+assert diff == 0, f"{diff} rows differ"
+print(con.execute(f"SELECT count(*) FROM '{ours}'").fetchone()[0])
+`
+
+// BenchmarkArchiveSizeVsDuckDB is the issue's size comparison, side by
+// side: our file for 100k request-shaped records, and DuckDB's own Parquet
+// (zstd) of exactly those rows and columns. Needs python3 and PyPI (the
+// duckdb wheel is installed once into testbed/.cache).
+func BenchmarkArchiveSizeVsDuckDB(b *testing.B) {
+	python, err := validate.PythonWithDuckDB(context.Background())
+	if err != nil {
+		b.Skipf("DuckDB not available: %v", err)
+	}
+	ld := requestLogs(100_000, 3)
+	dir := b.TempDir()
+	ours, theirs := filepath.Join(dir, "sluice.parquet"), filepath.Join(dir, "duckdb.parquet")
+	var oursSize, theirsSize int64
+	var rows float64
+	for i := 0; i < b.N; i++ {
+		writeArchiveFile(b, ld, ours)
+		out, err := exec.Command(python, "-c", duckdbRewriteScript, ours, theirs).CombinedOutput()
+		if err != nil {
+			b.Fatalf("duckdb: %v: %s", err, out)
+		}
+		if rows, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil || rows != 100_000 {
+			b.Fatalf("duckdb row count %q", out)
+		}
+		oursSize, theirsSize = fileSize(b, ours), fileSize(b, theirs)
+	}
+	b.ReportMetric(float64(oursSize)/rows, "sluice_B/rec")
+	b.ReportMetric(float64(theirsSize)/rows, "duckdb_B/rec")
+	b.ReportMetric(float64(oursSize)/float64(theirsSize), "sluice/duckdb")
+}
+
+func fileSize(tb testing.TB, path string) int64 {
+	tb.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st.Size()
 }
 
 // flatJSONLines renders one JSON object per record with the archive's

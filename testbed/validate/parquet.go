@@ -16,6 +16,9 @@ import (
 // PyArrowVersion is the independent Parquet reader (has cp311 manylinux wheels).
 const PyArrowVersion = "26.0.1"
 
+// DuckDBVersion is the DuckDB whose Parquet writer the archive is compared with.
+const DuckDBVersion = "2.0.0"
+
 // readParquetScript prints the id column of a Parquet dataset, one value per
 // line, after a header line with the row count. It reads the dataset the way
 // downstream users would (pyarrow.dataset with hive partitioning), so files
@@ -50,23 +53,37 @@ for v in values:
 `
 
 // PythonWithPyArrow returns a python interpreter from a venv cached under
-// testbed/.cache/pyvenv with pyarrow installed (created once, under a lock).
+// testbed/.cache/pyvenv-pyarrow-<version> with pyarrow installed (created
+// once, under a lock).
 func PythonWithPyArrow(ctx context.Context) (string, error) {
+	return pythonWith(ctx, "pyarrow", PyArrowVersion)
+}
+
+// PythonWithDuckDB returns a python interpreter from a cached venv with the
+// duckdb package installed, for side-by-side comparisons with DuckDB's own
+// Parquet writer.
+func PythonWithDuckDB(ctx context.Context) (string, error) {
+	return pythonWith(ctx, "duckdb", DuckDBVersion)
+}
+
+// pythonWith returns the interpreter of a venv cached under
+// testbed/.cache/pyvenv-<pkg>-<version> holding the binary wheel of pkg.
+func pythonWith(ctx context.Context, pkg, version string) (string, error) {
 	cache, err := backend.CacheDir()
 	if err != nil {
 		return "", err
 	}
-	dir, err := backend.InstallOnce(cache, "pyvenv-pyarrow-"+PyArrowVersion, func(staging string) error {
+	dir, err := backend.InstallOnce(cache, "pyvenv-"+pkg+"-"+version, func(staging string) error {
 		python, err := exec.LookPath("python3")
 		if err != nil {
-			return &backend.MissingError{Backend: "parquet reader", What: "python3 not found on PATH"}
+			return &backend.MissingError{Backend: pkg, What: "python3 not found on PATH"}
 		}
 		if out, err := exec.CommandContext(ctx, python, "-m", "venv", staging).CombinedOutput(); err != nil {
 			return fmt.Errorf("python3 -m venv: %w: %s", err, out)
 		}
 		pip := filepath.Join(staging, "bin", "pip")
-		if out, err := exec.CommandContext(ctx, pip, "install", "--only-binary=:all:", "pyarrow=="+PyArrowVersion).CombinedOutput(); err != nil {
-			return fmt.Errorf("pip install pyarrow==%s: %w: %s", PyArrowVersion, err, out)
+		if out, err := exec.CommandContext(ctx, pip, "install", "--only-binary=:all:", pkg+"=="+version).CombinedOutput(); err != nil {
+			return fmt.Errorf("pip install %s==%s: %w: %s", pkg, version, err, out)
 		}
 		return nil
 	})
