@@ -20,6 +20,7 @@ import (
 	kafkareceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver"
 	errorrateconnector "github.com/sluicelogs/sluice/connector/errorrateconnector"
 	opensearchexporter "github.com/sluicelogs/sluice/exporter/opensearchexporter"
+	otlpforwardexporter "github.com/sluicelogs/sluice/exporter/otlpforwardexporter"
 	parquetexporter "github.com/sluicelogs/sluice/exporter/parquetexporter"
 	logsearchextension "github.com/sluicelogs/sluice/extension/logsearchextension"
 	piimaskprocessor "github.com/sluicelogs/sluice/processor/piimaskprocessor"
@@ -116,6 +117,7 @@ func components() (otelcol.Factories, error) {
 		prometheusremotewriteexporter.NewFactory(),
 		opensearchexporter.NewFactory(),
 		parquetexporter.NewFactory(),
+		otlpforwardexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -129,6 +131,7 @@ func components() (otelcol.Factories, error) {
 		prometheusremotewriteexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter v0.155.0",
 		opensearchexporter.NewFactory().Type():            "github.com/sluicelogs/sluice v0.0.0",
 		parquetexporter.NewFactory().Type():               "github.com/sluicelogs/sluice v0.0.0",
+		otlpforwardexporter.NewFactory().Type():           "github.com/sluicelogs/sluice v0.0.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](

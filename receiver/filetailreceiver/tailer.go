@@ -762,13 +762,34 @@ func (t *tailer) applyFinished() {
 // accepted, refused permanently, or ctx ends. It returns the accepted
 // attempt's acknowledgement, still holding its own hold, which the caller
 // releases once it has recorded what the delivery makes safe.
+var (
+	snapshotMarshaler   plog.ProtoMarshaler
+	snapshotUnmarshaler plog.ProtoUnmarshaler
+)
+
 func (t *tailer) deliver(ctx context.Context, logs plog.Logs, records int, p *pendingDelivery) (*ack.Batch, error) {
 	wait := t.cfg.Retry.InitialInterval
+	// A consumer that mutates data may leave a refused batch changed, so
+	// retries start from a snapshot. The snapshot is the batch's protobuf
+	// encoding, not a deep copy: one buffer instead of a dozen objects per
+	// record for the garbage collector, and decoded only on a retry.
+	var pristine []byte
 	for attempt := 0; ; attempt++ {
 		send := logs
 		if t.clone {
-			send = plog.NewLogs()
-			logs.CopyTo(send)
+			if attempt == 0 {
+				snap, err := snapshotMarshaler.MarshalLogs(logs)
+				if err != nil {
+					return nil, fmt.Errorf("snapshot batch for retries: %w", err)
+				}
+				pristine = snap
+			} else {
+				restored, err := snapshotUnmarshaler.UnmarshalLogs(pristine)
+				if err != nil {
+					return nil, fmt.Errorf("restore batch snapshot: %w", err)
+				}
+				send = restored
+			}
 		}
 		// Only the accepted attempt's outcome counts; the creator's hold is
 		// released after accepted is set, so onDone never runs before it.

@@ -67,7 +67,6 @@ func startAgent(ctx context.Context, t Target, dir, logDir, sinkEndpoint string)
 			"SLUICE_TAIL_INCLUDE="+filepath.Join(logDir, "*.log"),
 			"SLUICE_GATEWAY_ENDPOINT="+sinkEndpoint,
 			"SLUICE_GATEWAY_INSECURE=true",
-			"SLUICE_FORWARD=otlp_grpc",
 			"SLUICE_STATE_DIR="+filepath.Join(dir, "state"),
 			"SLUICE_HEALTH_ENDPOINT="+health,
 			"SLUICE_METRICS_HOST=127.0.0.1",

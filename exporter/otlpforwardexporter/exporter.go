@@ -1,0 +1,160 @@
+package otlpforwardexporter // import "github.com/sluicelogs/sluice/exporter/otlpforwardexporter"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configgrpc"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
+)
+
+// Full gRPC method names of the OTLP collector services.
+const (
+	logsExportMethod   = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+	tracesExportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+)
+
+var errNotStarted = errors.New("otlp_forward exporter not started")
+
+// forwarder owns the gRPC connection and sends encoded requests over it.
+type forwarder struct {
+	cfg       *Config
+	telemetry component.TelemetrySettings
+	userAgent string
+
+	conn     *grpc.ClientConn
+	callOpts []grpc.CallOption
+}
+
+func newForwarder(cfg *Config, set exporter.Settings) *forwarder {
+	return &forwarder{
+		cfg:       cfg,
+		telemetry: set.TelemetrySettings,
+		userAgent: fmt.Sprintf("%s/%s (%s/%s)", set.BuildInfo.Description, set.BuildInfo.Version, runtime.GOOS, runtime.GOARCH),
+	}
+}
+
+// start dials lazily (gRPC connects in the background), so it does not block. Headers,
+// compression, TLS, keepalive and auth all come from configgrpc.
+func (f *forwarder) start(ctx context.Context, host component.Host) error {
+	conn, err := f.cfg.ClientConfig.ToClientConn(ctx, host.GetExtensions(), f.telemetry,
+		configgrpc.WithGrpcDialOption(grpc.WithUserAgent(f.userAgent)))
+	if err != nil {
+		return fmt.Errorf("otlp_forward: create gRPC client for %q: %w", f.cfg.ClientConfig.Endpoint, err)
+	}
+	f.conn = conn
+	f.callOpts = []grpc.CallOption{
+		grpc.WaitForReady(f.cfg.ClientConfig.WaitForReady),
+		grpc.ForceCodecV2(passThroughCodec{}),
+	}
+	return nil
+}
+
+// shutdown is called by exporterhelper after the queue drained; safe without start.
+func (f *forwarder) shutdown(context.Context) error {
+	if f.conn == nil {
+		return nil
+	}
+	err := f.conn.Close()
+	f.conn = nil
+	if err != nil {
+		return fmt.Errorf("otlp_forward: close gRPC connection: %w", err)
+	}
+	return nil
+}
+
+// push sends one encoded request. It never changes req, so the retry sender can resend it.
+func (f *forwarder) push(ctx context.Context, req xexporterhelper.Request) error {
+	r, ok := req.(*encodedRequest)
+	if !ok {
+		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: unexpected request type %T", req))
+	}
+	if f.conn == nil {
+		return errNotStarted
+	}
+	switch r.signal {
+	case queueitem.SignalLogs:
+		resp := plogotlp.NewExportResponse()
+		if err := f.conn.Invoke(ctx, logsExportMethod, preEncoded(r.body), &resp, f.callOpts...); err != nil {
+			return classifyError(err)
+		}
+		if ps := resp.PartialSuccess(); ps.ErrorMessage() != "" || ps.RejectedLogRecords() != 0 {
+			f.warnPartialSuccess(ps.ErrorMessage(), "dropped_log_records", ps.RejectedLogRecords())
+		}
+	case queueitem.SignalTraces:
+		resp := ptraceotlp.NewExportResponse()
+		if err := f.conn.Invoke(ctx, tracesExportMethod, preEncoded(r.body), &resp, f.callOpts...); err != nil {
+			return classifyError(err)
+		}
+		if ps := resp.PartialSuccess(); ps.ErrorMessage() != "" || ps.RejectedSpans() != 0 {
+			f.warnPartialSuccess(ps.ErrorMessage(), "dropped_spans", ps.RejectedSpans())
+		}
+	default:
+		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: request of unknown signal %s", r.signal))
+	}
+	return nil
+}
+
+// warnPartialSuccess logs what the server rejected. Like otlp_grpc, the request counts as
+// sent: the server has decided about those records and resending would not change that.
+func (f *forwarder) warnPartialSuccess(msg, countKey string, rejected int64) {
+	f.telemetry.Logger.Warn("Partial success response",
+		zap.String("message", msg),
+		zap.Int64(countKey, rejected))
+}
+
+// classifyError maps a failed Export call to what exporterhelper understands: retryable
+// codes stay plain errors (with the server's retry delay when it gave one), the rest are
+// permanent. Same rules as the core otlp_grpc exporter.
+func classifyError(err error) error {
+	st := status.Convert(err)
+	if st.Code() == codes.OK {
+		return nil
+	}
+	retryInfo := retryInfoOf(st)
+	if !isRetryable(st.Code(), retryInfo) {
+		return consumererror.NewPermanent(err)
+	}
+	if d := retryInfo.GetRetryDelay().AsDuration(); d > 0 {
+		return exporterhelper.NewThrottleRetry(err, d)
+	}
+	return err
+}
+
+func isRetryable(code codes.Code, retryInfo *errdetails.RetryInfo) bool {
+	switch code {
+	case codes.Canceled, codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange,
+		codes.Unavailable, codes.DataLoss:
+		return true
+	case codes.ResourceExhausted:
+		// Only when the server says when to come back: it expects to recover.
+		return retryInfo != nil
+	default:
+		return false
+	}
+}
+
+func retryInfoOf(st *status.Status) *errdetails.RetryInfo {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return ri
+		}
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package queueitem
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func logsBody(t *testing.T, perScope ...int) ([]byte, int) {
+	t.Helper()
+	ld := plog.NewLogs()
+	for i, n := range perScope {
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", "svc")
+		rl.SetSchemaUrl("https://example.com/schema")
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName("scope")
+		for j := 0; j < n; j++ {
+			lr := sl.LogRecords().AppendEmpty()
+			lr.Body().SetStr("héllo wörld ✓")
+			lr.Attributes().PutInt("i", int64(i*100+j))
+		}
+		// An empty scope: counts nothing, must still parse.
+		rl.ScopeLogs().AppendEmpty()
+	}
+	b, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	require.NoError(t, err)
+	return b, ld.LogRecordCount()
+}
+
+func TestCountRecordsMatchesPdata(t *testing.T) {
+	for _, shape := range [][]int{{}, {0}, {1}, {3, 0, 7}, {200}} {
+		body, want := logsBody(t, shape...)
+		got, err := CountRecords(body)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "shape %v", shape)
+	}
+
+	td := ptrace.NewTraces()
+	for i := 0; i < 3; i++ {
+		ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+		for j := 0; j <= i; j++ {
+			ss.Spans().AppendEmpty().SetName("span")
+		}
+	}
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	require.NoError(t, err)
+	got, err := CountRecords(body)
+	require.NoError(t, err)
+	assert.Equal(t, td.SpanCount(), got)
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	body, n := logsBody(t, 5, 2)
+	item := Encode(SignalLogs, n, body)
+	got, gotBody, err := Decode(item, SignalLogs)
+	require.NoError(t, err)
+	assert.Equal(t, n, got)
+	assert.Equal(t, body, gotBody)
+
+	// An empty request (no resources) is valid too.
+	got, gotBody, err = Decode(Encode(SignalTraces, 0, nil), SignalTraces)
+	require.NoError(t, err)
+	assert.Equal(t, 0, got)
+	assert.Empty(t, gotBody)
+}
+
+func TestDecodeRejects(t *testing.T) {
+	body, n := logsBody(t, 4)
+	good := Encode(SignalLogs, n, body)
+
+	withVersion := func(v byte) []byte {
+		b := append([]byte(nil), good...)
+		b[4] = v
+		return b
+	}
+	tests := []struct {
+		name string
+		item []byte
+		want Signal
+		err  string
+	}{
+		{name: "empty", item: nil, want: SignalLogs, err: "not an otlp_forward queue item (bad magic)"},
+		{name: "core queue item", item: body, want: SignalLogs, err: "not an otlp_forward queue item (bad magic)"},
+		{name: "future version", item: withVersion(2), want: SignalLogs, err: "otlp_forward queue item format version 2 is not supported (this build reads version 1)"},
+		{name: "version zero", item: withVersion(0), want: SignalLogs, err: "otlp_forward queue item format version 0 is not supported (this build reads version 1)"},
+		{name: "wrong signal", item: good, want: SignalTraces, err: "otlp_forward queue item holds logs, expected traces"},
+		{name: "no count", item: []byte("SLFW\x01\x01"), want: SignalLogs, err: "otlp_forward queue item: bad record count"},
+		{name: "count mismatch", item: Encode(SignalLogs, n+1, body), want: SignalLogs, err: "otlp_forward queue item: header says 5 records, body holds 4"},
+		{name: "truncated body", item: good[:len(good)-3], want: SignalLogs, err: "otlp_forward queue item body: snappy: corrupt input"},
+		{name: "truncated message", item: Encode(SignalLogs, n, body[:len(body)-3]), want: SignalLogs, err: "otlp_forward queue item body: field 1: unexpected EOF"},
+		// A snappy block header claiming 1 GiB: refused before any allocation.
+		{name: "oversized body", item: []byte("SLFW\x01\x01\x00\x80\x80\x80\x80\x04"), want: SignalLogs, err: "otlp_forward queue item body: 1073741824 bytes decompressed, over the 268435456-byte limit"},
+		{name: "wrong wire type", item: Encode(SignalLogs, 0, []byte{0x08, 0x01}), want: SignalLogs, err: "otlp_forward queue item body: field 1 has wire type 0, expected a length-delimited message"},
+		{name: "bad tag", item: Encode(SignalLogs, 0, []byte{0xff}), want: SignalLogs, err: "otlp_forward queue item body: bad field tag: unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Decode(tt.item, tt.want)
+			require.Error(t, err)
+			assert.Equal(t, tt.err, err.Error())
+		})
+	}
+}

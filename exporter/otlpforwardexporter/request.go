@@ -1,0 +1,87 @@
+package otlpforwardexporter // import "github.com/sluicelogs/sluice/exporter/otlpforwardexporter"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
+)
+
+// encodedRequest is one OTLP Export<Signal>ServiceRequest, already encoded to protobuf.
+// It is immutable: the queue, the retry loop and the gRPC stream all share body.
+type encodedRequest struct {
+	signal  queueitem.Signal
+	body    []byte
+	records int
+}
+
+var _ xexporterhelper.Request = (*encodedRequest)(nil)
+
+// ItemsCount is the number of log records or spans, for the `items` queue sizer and the
+// exporter's sent/failed counters.
+func (r *encodedRequest) ItemsCount() int { return r.records }
+
+// BytesSize is the encoded size, for the `bytes` queue sizer.
+func (r *encodedRequest) BytesSize() int { return len(r.body) }
+
+// errMergeSplit is never seen by users: Config.Validate rejects sending_queue.batch, the
+// only feature that merges or splits requests.
+var errMergeSplit = errors.New("otlp_forward does not merge or split requests (sending_queue.batch is not supported)")
+
+// MergeSplit is required by the Request interface; batching is rejected at config time.
+func (r *encodedRequest) MergeSplit(context.Context, int, exporterhelper.RequestSizerType, xexporterhelper.Request) ([]xexporterhelper.Request, error) {
+	return nil, errMergeSplit
+}
+
+func logsToRequest(_ context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
+	body, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	if err != nil {
+		return nil, fmt.Errorf("encode logs request: %w", err)
+	}
+	return &encodedRequest{signal: queueitem.SignalLogs, body: body, records: ld.LogRecordCount()}, nil
+}
+
+func tracesToRequest(_ context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		return nil, fmt.Errorf("encode traces request: %w", err)
+	}
+	return &encodedRequest{signal: queueitem.SignalTraces, body: body, records: td.SpanCount()}, nil
+}
+
+// queueEncoding stores a request in the persistent queue as its encoded bytes behind a
+// versioned header (see queueitem), so reading it back costs a structure check, not a decode.
+// The request context (client metadata, span context) is not persisted.
+type queueEncoding struct {
+	signal queueitem.Signal
+}
+
+func (e queueEncoding) Marshal(_ context.Context, req xexporterhelper.Request) ([]byte, error) {
+	r, ok := req.(*encodedRequest)
+	if !ok {
+		return nil, fmt.Errorf("otlp_forward queue: unexpected request type %T", req)
+	}
+	return queueitem.Encode(r.signal, r.records, r.body), nil
+}
+
+func (e queueEncoding) Unmarshal(item []byte) (context.Context, xexporterhelper.Request, error) {
+	records, body, err := queueitem.Decode(item, e.signal)
+	if err != nil {
+		return context.Background(), nil, err
+	}
+	return context.Background(), &encodedRequest{signal: e.signal, body: body, records: records}, nil
+}
+
+// queueBatchSettings: no ReferenceCounter (requests hold no pooled pdata) and no
+// partitioner (batching is rejected).
+func queueBatchSettings(signal queueitem.Signal) xexporterhelper.QueueBatchSettings {
+	return xexporterhelper.QueueBatchSettings{Encoding: queueEncoding{signal: signal}}
+}
