@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "go.opentelemetry.io/collector/config/configgrpc" // registers the snappy and zstd codecs the exporter may be set to
@@ -15,7 +16,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // the otlp_grpc exporter's default compression
+	"google.golang.org/grpc/status"
 
 	"github.com/sluicelogs/sluice/testbed/loadgen"
 	"github.com/sluicelogs/sluice/testbed/validate"
@@ -37,6 +40,10 @@ type Sink struct {
 	srv        *grpc.Server
 	served     chan error
 	stopOnce   sync.Once
+
+	// unavailable makes Export refuse with codes.Unavailable (a gateway
+	// outage), so an agent's queue must hold what it accepted.
+	unavailable atomic.Bool
 
 	mu          sync.Mutex
 	latencies   []LatencySample
@@ -107,6 +114,10 @@ func (s *Sink) Stop() error {
 	return err
 }
 
+// SetUnavailable starts (true) or ends a simulated gateway outage: while it
+// lasts every Export is refused with codes.Unavailable and nothing is counted.
+func (s *Sink) SetUnavailable(down bool) { s.unavailable.Store(down) }
+
 // Measured is how many measured records arrived so far (duplicates included).
 func (s *Sink) Measured() uint64 {
 	s.mu.Lock()
@@ -148,6 +159,9 @@ func (s *Sink) Stats() SinkStats {
 // so the sink's own work does not count as agent latency.
 func (s *Sink) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
 	arrived := time.Now()
+	if s.unavailable.Load() {
+		return plogotlp.NewExportResponse(), status.Error(codes.Unavailable, "sink: simulated gateway outage")
+	}
 	logs := req.Logs()
 	var batch recordBatch
 	for i := 0; i < logs.ResourceLogs().Len(); i++ {
