@@ -69,7 +69,7 @@ func (e queueEncoding) Marshal(_ context.Context, req xexporterhelper.Request) (
 	if !ok {
 		return nil, fmt.Errorf("otlp_forward queue: unexpected request type %T", req)
 	}
-	return queueitem.Encode(r.signal, r.records, r.body), nil
+	return queueitem.Encode(r.signal, r.records, r.body)
 }
 
 func (e queueEncoding) Unmarshal(item []byte) (context.Context, xexporterhelper.Request, error) {

@@ -1,16 +1,17 @@
 // Package queueitem is the format in which otlp_forward stores one request in the
 // persistent sending queue: a small versioned header followed by the OTLP
-// Export<Signal>ServiceRequest protobuf, snappy-compressed (block format).
+// Export<Signal>ServiceRequest protobuf, compressed with S2 (klauspost/compress: the
+// snappy block format's faster successor).
 //
 //	bytes 0-3  magic "SLFW"
 //	byte  4    format version (1)
 //	byte  5    signal (1 logs, 2 traces)
 //	uvarint    number of records (log records or spans) in the body
-//	rest       snappy(encoded Export<Signal>ServiceRequest)
+//	rest       s2(encoded Export<Signal>ServiceRequest)
 //
 // Compressed because the queue's cost is per byte stored: bbolt allocates, zeroes,
 // copies and writes every page of an item, then frees them when it is sent. Log
-// text compresses 3-5× for ~1 GB/s of snappy, far less than the pages it saves.
+// text compresses 3-5× for ~1 GB/s of S2, far less than the pages it saves.
 //
 // Decoding checks the header, bounds the decompressed size and walks the protobuf
 // structure (no pdata) to confirm the body is well-formed and holds the recorded
@@ -22,7 +23,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/golang/snappy"
+	"github.com/klauspost/compress/s2"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -33,6 +34,9 @@ const Version byte = 1
 // exporter writes (gRPC's default message limit is 4 MiB), low enough that a
 // corrupt length cannot make the decoder allocate gigabytes.
 const MaxBody = 256 << 20
+
+// maxBody is MaxBody, lowered by tests.
+var maxBody = MaxBody
 
 const (
 	magic      = "SLFW"
@@ -64,17 +68,21 @@ func (s Signal) String() string {
 var ErrNotQueueItem = errors.New("not an otlp_forward queue item (bad magic)")
 
 // Encode returns the queue item for body, which holds records log records or spans.
-func Encode(signal Signal, records int, body []byte) []byte {
-	out := make([]byte, 0, headerSize+binary.MaxVarintLen64+snappy.MaxEncodedLen(len(body)))
+// A body over MaxBody is refused: Decode would refuse it too.
+func Encode(signal Signal, records int, body []byte) ([]byte, error) {
+	if len(body) > maxBody {
+		return nil, fmt.Errorf("otlp_forward request of %d bytes is over the %d-byte queue item limit", len(body), maxBody)
+	}
+	out := make([]byte, 0, headerSize+binary.MaxVarintLen64+s2.MaxEncodedLen(len(body)))
 	out = append(out, magic...)
 	out = append(out, Version, byte(signal))
 	out = binary.AppendUvarint(out, uint64(records))
 	n := len(out)
-	enc := snappy.Encode(out[n:cap(out)], body)
-	return out[:n+len(enc)]
+	enc := s2.Encode(out[n:cap(out)], body) // fits: the capacity is the bound
+	return out[:n+len(enc)], nil
 }
 
-// Decode checks item and returns the number of records and the body, which aliases item.
+// Decode checks item and returns the number of records and the decompressed body.
 // want is the signal the caller's queue holds; an item of another signal is an error.
 func Decode(item []byte, want Signal) (records int, body []byte, err error) {
 	if len(item) < headerSize || string(item[:len(magic)]) != magic {
@@ -91,11 +99,11 @@ func Decode(item []byte, want Signal) (records int, body []byte, err error) {
 		return 0, nil, errors.New("otlp_forward queue item: bad record count")
 	}
 	compressed := item[headerSize+size:]
-	bodyLen, err := snappy.DecodedLen(compressed)
-	if err == nil && bodyLen > MaxBody {
-		return 0, nil, fmt.Errorf("otlp_forward queue item body: %d bytes decompressed, over the %d-byte limit", bodyLen, MaxBody)
+	bodyLen, err := s2.DecodedLen(compressed)
+	if err == nil && bodyLen > maxBody {
+		return 0, nil, fmt.Errorf("otlp_forward queue item body: %d bytes decompressed, over the %d-byte limit", bodyLen, maxBody)
 	}
-	body, err = snappy.Decode(nil, compressed)
+	body, err = s2.Decode(nil, compressed)
 	if err != nil {
 		return 0, nil, fmt.Errorf("otlp_forward queue item body: %w", err)
 	}

@@ -60,14 +60,14 @@ func TestCountRecordsMatchesPdata(t *testing.T) {
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	body, n := logsBody(t, 5, 2)
-	item := Encode(SignalLogs, n, body)
+	item := mustEncode(t, SignalLogs, n, body)
 	got, gotBody, err := Decode(item, SignalLogs)
 	require.NoError(t, err)
 	assert.Equal(t, n, got)
 	assert.Equal(t, body, gotBody)
 
 	// An empty request (no resources) is valid too.
-	got, gotBody, err = Decode(Encode(SignalTraces, 0, nil), SignalTraces)
+	got, gotBody, err = Decode(mustEncode(t, SignalTraces, 0, nil), SignalTraces)
 	require.NoError(t, err)
 	assert.Equal(t, 0, got)
 	assert.Empty(t, gotBody)
@@ -75,7 +75,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 
 func TestDecodeRejects(t *testing.T) {
 	body, n := logsBody(t, 4)
-	good := Encode(SignalLogs, n, body)
+	good := mustEncode(t, SignalLogs, n, body)
 
 	withVersion := func(v byte) []byte {
 		b := append([]byte(nil), good...)
@@ -94,13 +94,13 @@ func TestDecodeRejects(t *testing.T) {
 		{name: "version zero", item: withVersion(0), want: SignalLogs, err: "otlp_forward queue item format version 0 is not supported (this build reads version 1)"},
 		{name: "wrong signal", item: good, want: SignalTraces, err: "otlp_forward queue item holds logs, expected traces"},
 		{name: "no count", item: []byte("SLFW\x01\x01"), want: SignalLogs, err: "otlp_forward queue item: bad record count"},
-		{name: "count mismatch", item: Encode(SignalLogs, n+1, body), want: SignalLogs, err: "otlp_forward queue item: header says 5 records, body holds 4"},
-		{name: "truncated body", item: good[:len(good)-3], want: SignalLogs, err: "otlp_forward queue item body: snappy: corrupt input"},
-		{name: "truncated message", item: Encode(SignalLogs, n, body[:len(body)-3]), want: SignalLogs, err: "otlp_forward queue item body: field 1: unexpected EOF"},
+		{name: "count mismatch", item: mustEncode(t, SignalLogs, n+1, body), want: SignalLogs, err: "otlp_forward queue item: header says 5 records, body holds 4"},
+		{name: "truncated body", item: good[:len(good)-3], want: SignalLogs, err: "otlp_forward queue item body: s2: corrupt input"},
+		{name: "truncated message", item: mustEncode(t, SignalLogs, n, body[:len(body)-3]), want: SignalLogs, err: "otlp_forward queue item body: field 1: unexpected EOF"},
 		// A snappy block header claiming 1 GiB: refused before any allocation.
 		{name: "oversized body", item: []byte("SLFW\x01\x01\x00\x80\x80\x80\x80\x04"), want: SignalLogs, err: "otlp_forward queue item body: 1073741824 bytes decompressed, over the 268435456-byte limit"},
-		{name: "wrong wire type", item: Encode(SignalLogs, 0, []byte{0x08, 0x01}), want: SignalLogs, err: "otlp_forward queue item body: field 1 has wire type 0, expected a length-delimited message"},
-		{name: "bad tag", item: Encode(SignalLogs, 0, []byte{0xff}), want: SignalLogs, err: "otlp_forward queue item body: bad field tag: unexpected EOF"},
+		{name: "wrong wire type", item: mustEncode(t, SignalLogs, 0, []byte{0x08, 0x01}), want: SignalLogs, err: "otlp_forward queue item body: field 1 has wire type 0, expected a length-delimited message"},
+		{name: "bad tag", item: mustEncode(t, SignalLogs, 0, []byte{0xff}), want: SignalLogs, err: "otlp_forward queue item body: bad field tag: unexpected EOF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,4 +109,21 @@ func TestDecodeRejects(t *testing.T) {
 			assert.Equal(t, tt.err, err.Error())
 		})
 	}
+}
+
+func mustEncode(t *testing.T, signal Signal, records int, body []byte) []byte {
+	t.Helper()
+	item, err := Encode(signal, records, body)
+	require.NoError(t, err)
+	return item
+}
+
+// TestEncodeRefusesOversizedBody: what Decode would refuse is not written.
+func TestEncodeRefusesOversizedBody(t *testing.T) {
+	defer func(old int) { maxBody = old }(maxBody)
+	maxBody = 16
+	_, err := Encode(SignalLogs, 0, make([]byte, 17))
+	require.EqualError(t, err, "otlp_forward request of 17 bytes is over the 16-byte queue item limit")
+	_, err = Encode(SignalLogs, 0, make([]byte, 16))
+	require.NoError(t, err)
 }
