@@ -197,7 +197,7 @@ func measure(ctx context.Context, cfg Config, res *Result, agent *runningAgent, 
 	}
 	res.Written, res.WriteElapsed = wr.Written.Total(), wr.Elapsed
 	res.Accounting.Sent = res.Written
-	drained := waitFor(ctx, cfg.DrainTimeout, func() bool { return sink.Measured() >= res.Written })
+	drained := waitFor(ctx, cfg.DrainTimeout, func() bool { return sink.ReceivedAll(wr.Written) })
 	if last := sink.LastArrival(); last.After(writeEnd) {
 		res.Drain = last.Sub(writeEnd)
 	}

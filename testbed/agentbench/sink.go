@@ -125,6 +125,15 @@ func (s *Sink) Measured() uint64 {
 	return s.measured
 }
 
+// ReceivedAll reports whether every id of written has arrived. The count is
+// checked first (cheap); it alone would be reached early by duplicates.
+func (s *Sink) ReceivedAll(written *validate.Multiset) bool {
+	if s.Measured() < written.Total() {
+		return false
+	}
+	return validate.Account(written, validate.Outcome{Delivered: s.received}).Lost == 0
+}
+
 // Warmup is how many warm-up records arrived so far.
 func (s *Sink) Warmup() uint64 {
 	s.mu.Lock()
