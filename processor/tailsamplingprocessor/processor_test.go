@@ -305,6 +305,60 @@ func TestGroupLimitsDecideEarly(t *testing.T) {
 	assert.Equal(t, 10, h2.traceSink.SpanCount())
 }
 
+// The ticker decides due groups in batches read ahead from the queue, which
+// also holds groups decided early and groups not yet due: each group must be
+// decided exactly once, and only once due.
+func TestDueGroupsDecidedOnceInOrder(t *testing.T) {
+	cfg := baseConfig(PolicyConfig{Name: "all", Type: policyAlways, Decision: decisionKeep})
+	cfg.MaxGroupRecords = 2
+	cfg.DecisionWait = 10 * time.Second
+	h := newHarness(t, cfg)
+	const groups = 3*dueGroupsMax + 5
+	want := 0
+	for i := range uint64(groups) {
+		// Every third group reaches max_group_records and is decided at once,
+		// leaving a decided group in the queue between pending ones.
+		n := 1 + int(i%3/2)
+		h.consumeTraces(spans(tid(i), n))
+		want += n
+		if i == groups/2 {
+			h.clock.advance(5 * time.Second)
+		}
+	}
+	early := h.traceSink.SpanCount()
+	require.Equal(t, 2*(groups/3), early, "groups decided early")
+	h.tick(5 * time.Second) // the first half is due
+	firstHalf := early
+	for i := range uint64(groups/2 + 1) {
+		if i%3 != 2 {
+			firstHalf++
+		}
+	}
+	require.Equal(t, firstHalf, h.traceSink.SpanCount(), "only the due groups")
+	h.tick(5 * time.Second)
+	require.Equal(t, want, h.traceSink.SpanCount(), "every record once")
+	type spanKey struct {
+		trace pcommon.TraceID
+		span  pcommon.SpanID
+	}
+	seen := map[spanKey]bool{}
+	for _, td := range h.traceSink.AllTraces() {
+		rs := td.ResourceSpans()
+		for i := range rs.Len() {
+			ss := rs.At(i).ScopeSpans()
+			for j := range ss.Len() {
+				sp := ss.At(j).Spans()
+				for k := range sp.Len() {
+					key := spanKey{sp.At(k).TraceID(), sp.At(k).SpanID()}
+					require.False(t, seen[key], "span emitted twice")
+					seen[key] = true
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]int64{"decision=kept,policy=all": groups}, h.metric("processor_tail_sampling_groups_decided"))
+}
+
 // Buffered records share slabs that are recycled as soon as the groups
 // using them are decided, while other groups keep buffering: every kept
 // record must come out exactly as it went in, whatever slab it sat in —

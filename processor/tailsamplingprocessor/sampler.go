@@ -3,6 +3,7 @@ package tailsamplingprocessor // import "github.com/sluicelogs/sluice/processor/
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,12 +87,14 @@ type sampler struct {
 	}
 	tick time.Duration
 
-	mu       sync.Mutex
-	outputs  []*output
-	groups   *keytable.Table[group]
-	queue    groupQueue
-	buffered int64
-	headers  headerTable
+	mu      sync.Mutex
+	outputs []*output
+	groups  *keytable.Table[group]
+	queue   groupQueue
+	// touchSink keeps touchDue's reads from being optimized away.
+	touchSink uint64
+	buffered  int64
+	headers   headerTable
 	// log holds the records of undecided groups.
 	log      *recordlog.Log
 	walkRefs []recordlog.Ref
@@ -550,9 +553,9 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 		}
 		switch {
 		case g.recordCount() >= s.cfg.MaxGroupRecords:
-			s.decide(g, now, reasonMaxGroupRecords, st, em)
+			s.decide(g, now, reasonMaxGroupRecords, st, em, nil)
 		case g.bytes >= s.cfg.MaxGroupBytes:
-			s.decide(g, now, reasonMaxGroupBytes, st, em)
+			s.decide(g, now, reasonMaxGroupBytes, st, em, nil)
 		}
 		s.enforceBounds(now, st, em)
 	}
@@ -628,24 +631,79 @@ func (s *sampler) enforceBounds(now time.Time, st *stats, em *emission) {
 		if g == nil {
 			return
 		}
-		s.decide(g, now, reason, st, em)
+		s.decide(g, now, reason, st, em, nil)
 	}
 }
 
 // decidePending decides queued groups: all of them, or (dueOnly) those whose
 // decision_wait has elapsed.
+//
+// Deciding a group writes to three places in large tables: its group-table
+// slot and its decision-cache buckets, plus the group itself. One by one,
+// each group waits for those cache misses in turn (≈ 100 ns a group). So
+// groups are decided in batches whose memory is read first (touchDue), with
+// all their misses outstanding together.
 func (s *sampler) decidePending(now time.Time, dueOnly bool, st *stats, em *emission) {
 	deadline := now.Add(-s.cfg.DecisionWait).UnixNano()
-	for g := s.queue.oldest(); g != nil; g = s.queue.oldest() {
-		if dueOnly && g.firstNanos > deadline {
-			return
-		}
-		reason := reasonNone
-		if !dueOnly {
-			reason = reasonShutdown
-		}
-		s.decide(g, now, reason, st, em)
+	reason := reasonNone
+	if !dueOnly {
+		deadline, reason = math.MaxInt64, reasonShutdown
 	}
+	var batch dueGroups
+	for s.collectDue(&batch, s.queue.oldestSeq(), deadline) > 0 {
+		s.touchDue(&batch)
+		for i := range batch.n {
+			s.decide(batch.groups[i], now, reason, st, em, &batch.hashes[i])
+		}
+	}
+}
+
+// dueGroupsMax is how many groups a batch of decidePending holds: enough
+// for the processor to have all their cache misses in flight.
+const dueGroupsMax = 16
+
+// dueGroups is a batch of groups to decide, with their hashes.
+type dueGroups struct {
+	n      int
+	groups [dueGroupsMax]*group
+	hashes [dueGroupsMax]groupHashes
+}
+
+// groupHashes are a group's hashes in the group table and the decision
+// caches.
+type groupHashes struct {
+	table, cache uint64
+}
+
+// collectDue fills d with the undecided groups that arrived by deadline,
+// oldest first from the queue position from (a seq), and returns how many.
+func (s *sampler) collectDue(d *dueGroups, from recordlog.Owner, deadline int64) int {
+	d.n = 0
+	q := &s.queue
+	for _, g := range q.items[from-q.base:] {
+		if d.n == dueGroupsMax || g.firstNanos > deadline {
+			break
+		}
+		if !g.decided {
+			d.groups[d.n] = g
+			d.n++
+		}
+	}
+	return d.n
+}
+
+// touchDue computes the hashes of d's groups and reads their table slots
+// and cache buckets, in a loop short enough per group that all those reads
+// are in flight at once.
+func (s *sampler) touchDue(d *dueGroups) {
+	for i, g := range d.groups[:d.n] {
+		d.hashes[i] = groupHashes{table: s.groups.Hash(&g.key), cache: decisioncache.Fingerprint(g.key)}
+	}
+	var sink uint64
+	for _, h := range d.hashes[:d.n] {
+		sink += s.groups.TouchHashed(h.table) + s.dropped.Touch(h.cache) + s.kept.Touch(h.cache)
+	}
+	s.touchSink += sink
 }
 
 // decideDue decides every group whose decision_wait has elapsed.
@@ -684,9 +742,13 @@ func (s *sampler) decideAndEmit(ctx context.Context, dueOnly bool) {
 }
 
 // decide evaluates the policies for g, releases its memory, remembers the
-// decision and queues its records for emission when kept. Under the lock.
-func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emission) {
-	s.groups.Delete(g.key)
+// decision and queues its records for emission when kept. hs, when not nil,
+// holds g's hashes (touchDue). Under the lock.
+func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emission, hs *groupHashes) {
+	if hs == nil {
+		hs = &groupHashes{table: s.groups.Hash(&g.key), cache: decisioncache.Fingerprint(g.key)}
+	}
+	s.groups.DeleteHashed(g.key, hs.table)
 	g.decided = true
 	if !g.unheld && abandoned(g.holds) {
 		// Its receiver lost the partition: the next owner reads these
@@ -707,7 +769,7 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 	k := 0
 	if keep {
 		k = 1
-		if s.kept.Put(g.key, uint8(pi+1)) {
+		if s.kept.PutFingerprint(hs.cache, uint8(pi+1)) {
 			st.evictions[1]++
 		}
 		for _, p := range s.perKeys {
@@ -720,7 +782,7 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 		})
 		em.sent = append(em.sent, g.holds...)
 	} else {
-		if s.dropped.Put(g.key, 0) {
+		if s.dropped.PutFingerprint(hs.cache, 0) {
 			st.evictions[0]++
 		}
 		em.finished = append(em.finished, g.holds...)

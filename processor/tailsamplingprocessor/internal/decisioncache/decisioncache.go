@@ -46,18 +46,18 @@ func New(size int) *Cache {
 	return &Cache{size: size}
 }
 
-// fingerprint folds a key into 64 well-mixed bits (murmur3 finalizer), so
-// that sequential or structured ids do not collide.
-func fingerprint(k Key) uint64 {
+// Fingerprint folds a key into 64 well-mixed bits (murmur3 finalizer), so
+// that sequential or structured ids do not collide. Every Cache uses it: a
+// caller putting one key into several caches computes it once.
+func Fingerprint(k Key) uint64 {
 	return keyhash.Mix64(binary.LittleEndian.Uint64(k[:8]) ^ keyhash.Mix64(binary.LittleEndian.Uint64(k[8:])))
 }
 
-// locate returns k's tag (fingerprint without its low byte, never 0) and the
-// index of its bucket's first entry. The bucket comes from the fingerprint's
+// locate returns the tag of the key with fingerprint f (f without its low
+// byte, never 0) and the index of its bucket's first entry. The bucket comes from the fingerprint's
 // low 32 bits (multiply-shift, so any bucket count works), the tag from its
 // high 56.
-func (c *Cache) locate(k Key) (tag uint64, first uint64) {
-	f := fingerprint(k)
+func (c *Cache) locate(f uint64) (tag uint64, first uint64) {
 	tag = f &^ 0xff
 	if tag == 0 {
 		tag = 1 << 8
@@ -70,7 +70,7 @@ func (c *Cache) Get(k Key) (uint8, bool) {
 	if c.n == 0 {
 		return 0, false
 	}
-	tag, first := c.locate(k)
+	tag, first := c.locate(Fingerprint(k))
 	for _, e := range c.entries[first : first+bucketEntries] {
 		if e&^0xff == tag {
 			return uint8(e), true
@@ -79,9 +79,26 @@ func (c *Cache) Get(k Key) (uint8, bool) {
 	return 0, false
 }
 
+// Touch reads the bucket of the key with fingerprint f (from Fingerprint),
+// as keytable's TouchHashed: to fetch the buckets of several keys in
+// parallel before putting them. The result exists only so the read is not
+// optimized away.
+func (c *Cache) Touch(f uint64) uint64 {
+	if c.entries == nil {
+		return 0
+	}
+	_, first := c.locate(f)
+	return c.entries[first]
+}
+
 // Put stores v for k and reports whether an older entry was evicted to make
 // room. Putting a key already present updates its value in place.
 func (c *Cache) Put(k Key, v uint8) (evicted bool) {
+	return c.PutFingerprint(Fingerprint(k), v)
+}
+
+// PutFingerprint is Put for the key with fingerprint f (from Fingerprint).
+func (c *Cache) PutFingerprint(f uint64, v uint8) (evicted bool) {
 	if c.size == 0 {
 		return false
 	}
@@ -90,7 +107,7 @@ func (c *Cache) Put(k Key, v uint8) (evicted bool) {
 		c.entries = make([]uint64, c.buckets*bucketEntries)
 		c.cursor = make([]uint8, c.buckets)
 	}
-	tag, first := c.locate(k)
+	tag, first := c.locate(f)
 	bucket := c.entries[first : first+bucketEntries]
 	for i, e := range bucket {
 		if e&^0xff == tag {

@@ -63,7 +63,7 @@ func TestCacheMatchesModel(t *testing.T) {
 		c.Put(key(-1), 0) // allocate the table, so locate works for the model
 		model := map[Key]uint8{key(-1): 0}
 		queues := map[uint64][]Key{}
-		_, b := c.locate(key(-1))
+		_, b := c.locate(Fingerprint(key(-1)))
 		queues[b] = []Key{key(-1)}
 		rng := rand.New(rand.NewPCG(uint64(size), 1))
 		for op := range 200_000 {
@@ -78,7 +78,7 @@ func TestCacheMatchesModel(t *testing.T) {
 			v := uint8(rng.IntN(256))
 			wantEvict := false
 			if _, ok := model[k]; !ok {
-				_, b := c.locate(k)
+				_, b := c.locate(Fingerprint(k))
 				queues[b] = append(queues[b], k)
 				if len(queues[b]) > bucketEntries {
 					delete(model, queues[b][0])
