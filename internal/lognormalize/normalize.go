@@ -45,17 +45,36 @@ type candidate struct {
 	rank   int
 	ns     int64 // timestamp
 	sev    plog.SeverityNumber
+	id     [16]byte // trace id, or span id in the first 8 bytes
 }
 
 // Normalizer converts JSON documents into log records. It keeps a reusable
 // parser and a key intern table, so reuse one per goroutine (it is not safe
 // for concurrent use; pool them with sync.Pool if needed).
 type Normalizer struct {
-	parser  fastjson.Parser
-	keys    map[string]string
+	parser fastjson.Parser
+	keys   map[string]string
+	// recentKeys caches interned keys by a cheap hash of their bytes, in
+	// front of keys: a document's dozen keys are found without hashing each.
+	recentKeys [recentKeySlots]string
+	// values holds the bytes of string values handed out since the current
+	// chunk began: one allocation per valueChunk bytes rather than one per
+	// value.
+	values  []byte
 	scratch []byte
 	cands   [numRoles]candidate
 }
+
+const (
+	recentKeySlots = 256
+	// valueChunk is the size of the blocks string values are cut from. A
+	// value kept after its record is gone keeps its block alive: small
+	// blocks bound that, while still making allocations ~20 times rarer.
+	valueChunk = 8 << 10
+	// maxChunkedValue is the longest value cut from a block; longer ones
+	// get an allocation of their own.
+	maxChunkedValue = 1 << 10
+)
 
 // New returns a Normalizer.
 func New() *Normalizer {
@@ -125,12 +144,10 @@ func (n *Normalizer) Normalize(doc []byte, lr plog.LogRecord, resource pcommon.M
 		res.HasBody = true
 	}
 	if c := &n.cands[roleTraceID]; c.v != nil {
-		id, _ := parseTraceID(c.v.GetStringBytes())
-		lr.SetTraceID(id)
+		lr.SetTraceID(c.id)
 	}
 	if c := &n.cands[roleSpanID]; c.v != nil {
-		id, _ := parseSpanID(c.v.GetStringBytes())
-		lr.SetSpanID(id)
+		lr.SetSpanID(pcommon.SpanID(c.id[:8]))
 	}
 	if c := &n.cands[roleService]; c.v != nil {
 		resource.PutStr(AttrServiceName, n.text(c.v))
@@ -196,13 +213,17 @@ func (n *Normalizer) consider(r role, rank int, key []byte, v, parent *fastjson.
 			return
 		}
 	case roleTraceID:
-		if _, ok := parseTraceID(v.GetStringBytes()); !ok {
+		id, ok := parseTraceID(v.GetStringBytes())
+		if !ok {
 			return
 		}
+		next.id = id
 	case roleSpanID:
-		if _, ok := parseSpanID(v.GetStringBytes()); !ok {
+		id, ok := parseSpanID(v.GetStringBytes())
+		if !ok {
 			return
 		}
+		copy(next.id[:], id[:])
 	case roleService:
 		if t != fastjson.TypeString || len(v.GetStringBytes()) == 0 {
 			return
@@ -315,28 +336,61 @@ func (n *Normalizer) text(v *fastjson.Value) string {
 
 // key interns attribute keys: documents of one stream repeat the same keys.
 func (n *Normalizer) key(k []byte) string {
-	if s, ok := n.keys[string(k)]; ok {
-		return s
+	slot := &n.recentKeys[recentKeySlot(k)]
+	if *slot == string(k) && len(k) > 0 {
+		return *slot
 	}
-	s := n.str(k)
-	if len(n.keys) < maxInternedKeys {
-		n.keys[s] = s
+	s, ok := n.keys[string(k)]
+	if !ok {
+		// Not cut from a value block: an interned key lives as long as the
+		// Normalizer.
+		s = validString(k, &n.scratch)
+		if len(n.keys) < maxInternedKeys {
+			n.keys[s] = s
+		}
 	}
+	*slot = s
 	return s
 }
 
-// str copies b into a string, replacing invalid UTF-8 (OTLP requires UTF-8).
+func recentKeySlot(k []byte) int {
+	if len(k) == 0 {
+		return 0
+	}
+	return (len(k)*31 + int(k[0])*7 + int(k[len(k)-1])*3 + int(k[len(k)/2])) % recentKeySlots
+}
+
+// str returns b as a string for a record value, replacing invalid UTF-8
+// (OTLP requires UTF-8). Short values are cut from a shared block.
 func (n *Normalizer) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > maxChunkedValue || !utf8.Valid(b) {
+		return validString(b, &n.scratch)
+	}
+	if cap(n.values)-len(n.values) < len(b) {
+		n.values = make([]byte, 0, valueChunk)
+	}
+	start := len(n.values)
+	// Only ever appended to: bytes handed out as a string never change.
+	n.values = append(n.values, b...)
+	return unsafe.String(&n.values[start], len(b))
+}
+
+// validString copies b into a string, replacing invalid UTF-8 with U+FFFD.
+func validString(b []byte, scratch *[]byte) string {
 	if utf8.Valid(b) {
 		return string(b)
 	}
-	n.scratch = n.scratch[:0]
+	buf := (*scratch)[:0]
 	for len(b) > 0 {
 		r, size := utf8.DecodeRune(b)
-		n.scratch = utf8.AppendRune(n.scratch, r) // RuneError for invalid bytes
+		buf = utf8.AppendRune(buf, r) // RuneError for invalid bytes
 		b = b[size:]
 	}
-	return string(n.scratch)
+	*scratch = buf
+	return string(buf)
 }
 
 func isInteger(s string) bool {

@@ -3,6 +3,8 @@ package lognormalize
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -222,6 +224,41 @@ func TestNormalizerReuse(t *testing.T) {
 	}
 	if got[0].Body().Str() != "one" {
 		t.Errorf("first record changed after reuse: %q", got[0].Body().Str())
+	}
+}
+
+// String values are cut from shared blocks (one allocation per block): the
+// values of earlier records must stay intact while later documents fill the
+// block and the next ones, and invalid UTF-8 and long values still come out
+// right.
+func TestValuesSurviveLaterDocuments(t *testing.T) {
+	long := strings.Repeat("x", maxChunkedValue+1)
+	docs := appLogDocs(3000)
+	docs = append(docs, []byte(`{"msg":"`+long+`","k":"caf\u00e9","bad":"a`+"\xff"+`b"}`), []byte("{\"bad\":\"a\xffb\",\"u\":\"\xe2\x82\"}"))
+	n := New()
+	var got []plog.LogRecord
+	for _, d := range docs {
+		lr := plog.NewLogRecord()
+		if _, err := n.Normalize(d, lr, pcommon.NewMap()); err != nil {
+			t.Fatalf("Normalize(%s): %v", d, err)
+		}
+		got = append(got, lr)
+	}
+	for i, d := range docs {
+		want, _, _ := normalize(t, string(d)) // a fresh Normalizer each
+		if !reflect.DeepEqual(want.Attributes().AsRaw(), got[i].Attributes().AsRaw()) || want.Body().AsString() != got[i].Body().AsString() {
+			t.Fatalf("record %d changed after later documents:\n got %v %q\nwant %v %q", i,
+				got[i].Attributes().AsRaw(), got[i].Body().AsString(), want.Attributes().AsRaw(), want.Body().AsString())
+		}
+		got[i].Attributes().Range(func(k string, v pcommon.Value) bool {
+			if !utf8.ValidString(k) || !utf8.ValidString(v.AsString()) {
+				t.Errorf("record %d: invalid UTF-8 in %q=%q", i, k, v.AsString())
+			}
+			return true
+		})
+	}
+	if got[len(got)-2].Body().Str() != long {
+		t.Errorf("long value changed")
 	}
 }
 
