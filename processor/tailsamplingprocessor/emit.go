@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluicelogs/sluice/internal/ack"
-	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/otlpwire"
+	"github.com/sluicelogs/sluice/internal/otlpwire"
 )
 
 // emission collects the records to forward after the lock is released,

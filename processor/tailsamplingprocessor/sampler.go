@@ -20,7 +20,7 @@ import (
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keyhash"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keytable"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
-	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/otlpwire"
+	"github.com/sluicelogs/sluice/internal/otlpwire"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/recordlog"
 )
 

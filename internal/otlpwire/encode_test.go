@@ -191,6 +191,49 @@ func TestEncodeLogsMatchesPdata(t *testing.T) {
 	requireSameBatch(t, &want, &got)
 }
 
+// AppendData writes a whole batch as one request: pdata must read back
+// exactly the batch it came from (resources without scopes, which carry no
+// records, left out), and DataSize must be its size.
+func TestAppendDataRoundTrips(t *testing.T) {
+	ld := richLogs(false)
+	// A second scope under one resource, and a resource without scopes.
+	sl := ld.ResourceLogs().At(0).ScopeLogs().AppendEmpty()
+	sl.Scope().SetName("second")
+	sl.LogRecords().AppendEmpty().Body().SetStr("in the second scope")
+	ld.ResourceLogs().AppendEmpty().Resource().Attributes().PutStr("no", "scopes")
+	requireLogsRoundTrip(t, ld)
+	requireTracesRoundTrip(t, richTraces(false))
+	requireLogsRoundTrip(t, plog.NewLogs())
+}
+
+func requireLogsRoundTrip(t *testing.T, ld plog.Logs) {
+	t.Helper()
+	var b Batch
+	b.EncodeLogs(ld)
+	data := b.AppendData([]byte{0xee})
+	require.Equal(t, 1+b.DataSize(), len(data))
+	back, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(data[1:])
+	require.NoError(t, err)
+	want := plog.NewLogs()
+	ld.CopyTo(want)
+	want.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool { return rl.ScopeLogs().Len() == 0 })
+	require.Equal(t, mustMarshalLogs(t, want), mustMarshalLogs(t, back))
+}
+
+func requireTracesRoundTrip(t *testing.T, td ptrace.Traces) {
+	t.Helper()
+	var b Batch
+	b.EncodeTraces(td)
+	data := b.AppendData(nil)
+	require.Len(t, data, b.DataSize())
+	back, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(data)
+	require.NoError(t, err)
+	want := ptrace.NewTraces()
+	td.CopyTo(want)
+	want.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool { return rs.ScopeSpans().Len() == 0 })
+	require.Equal(t, mustMarshalTraces(t, want), mustMarshalTraces(t, back))
+}
+
 func TestEncodeReusesBatch(t *testing.T) {
 	var b Batch
 	b.EncodeLogs(richLogs(false))
@@ -261,6 +304,13 @@ func FuzzEncode(f *testing.F) {
 			return
 		}
 		requireSameBatch(t, &want, &got)
+		if logs {
+			ld, _ := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(data)
+			requireLogsRoundTrip(t, ld)
+		} else {
+			td, _ := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(data)
+			requireTracesRoundTrip(t, td)
+		}
 	})
 }
 

@@ -1,4 +1,4 @@
-package otlpwire // import "github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/otlpwire"
+package otlpwire // import "github.com/sluicelogs/sluice/internal/otlpwire"
 
 import (
 	"encoding/binary"
@@ -72,6 +72,7 @@ func (b *Batch) EncodeLogs(ld plog.Logs) {
 type scopeOffs struct {
 	res, scope [2]int
 	first, end int
+	resource   int
 }
 
 // Reset starts a new batch. The slices handed out by the previous one are
@@ -80,12 +81,14 @@ func (b *Batch) Reset() {
 	b.buf = b.buf[:0]
 	b.recOffs = b.recOffs[:0]
 	b.scopeOffs = b.scopeOffs[:0]
+	b.resources = 0
 }
 
 // AddResource encodes the header of a resource; the scopes added next
 // belong to it.
 func (b *Batch) AddResource(res pcommon.Resource, schemaURL string) {
 	b.res = b.appendResourceHeader(res, schemaURL)
+	b.resources++
 }
 
 // AddScope encodes the header of a scope of the current resource; the
@@ -93,7 +96,7 @@ func (b *Batch) AddResource(res pcommon.Resource, schemaURL string) {
 func (b *Batch) AddScope(sc pcommon.InstrumentationScope, schemaURL string) {
 	hdr := b.appendScopeHeader(sc, schemaURL)
 	first := len(b.recOffs)
-	b.scopeOffs = append(b.scopeOffs, scopeOffs{res: b.res, scope: hdr, first: first, end: first})
+	b.scopeOffs = append(b.scopeOffs, scopeOffs{res: b.res, scope: hdr, first: first, end: first, resource: b.resources})
 }
 
 // AddSpan encodes one span of the current scope (AddScope comes first).
@@ -130,6 +133,8 @@ func (b *Batch) Finish() {
 			Scope:    buf[s.scope[0]:s.scope[1]:s.scope[1]],
 			First:    s.first,
 			End:      s.end,
+
+			ResourceIndex: s.resource,
 		})
 	}
 }
