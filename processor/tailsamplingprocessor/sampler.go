@@ -16,11 +16,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluicelogs/sluice/internal/ack"
+	"github.com/sluicelogs/sluice/internal/otlpwire"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/decisioncache"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keyhash"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keytable"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
-	"github.com/sluicelogs/sluice/internal/otlpwire"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/recordlog"
 )
 
