@@ -41,23 +41,32 @@ func (r *encodedRequest) MergeSplit(context.Context, int, exporterhelper.Request
 	return nil, errMergeSplit
 }
 
-// batches are encoders reused across requests: each holds the largest batch
-// it has encoded.
+// batches are encoders reused across requests: each keeps the buffer of the
+// largest batch it encoded, so one that encoded more than maxPooledBatchBytes
+// is not kept (a rare huge request would otherwise stay in memory for good).
 var batches = sync.Pool{New: func() any { return new(otlpwire.Batch) }}
+
+const maxPooledBatchBytes = 8 << 20
+
+func releaseBatch(b *otlpwire.Batch) {
+	if b.Held() <= maxPooledBatchBytes {
+		batches.Put(b)
+	}
+}
 
 // logsToRequest encodes ld with otlpwire, faster than pdata's marshaler (a
 // quarter less CPU on tailed log lines) and read back by any OTLP receiver
 // alike.
 func logsToRequest(_ context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
 	b := batches.Get().(*otlpwire.Batch)
-	defer batches.Put(b)
+	defer releaseBatch(b)
 	b.EncodeLogs(ld)
 	return &encodedRequest{signal: queueitem.SignalLogs, body: b.AppendData(make([]byte, 0, b.DataSize())), records: len(b.Records)}, nil
 }
 
 func tracesToRequest(_ context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
 	b := batches.Get().(*otlpwire.Batch)
-	defer batches.Put(b)
+	defer releaseBatch(b)
 	b.EncodeTraces(td)
 	return &encodedRequest{signal: queueitem.SignalTraces, body: b.AppendData(make([]byte, 0, b.DataSize())), records: len(b.Records)}, nil
 }

@@ -234,6 +234,22 @@ func requireTracesRoundTrip(t *testing.T, td ptrace.Traces) {
 	require.Equal(t, mustMarshalTraces(t, want), mustMarshalTraces(t, back))
 }
 
+// Held tells a pool of batches how much memory a batch keeps: at least the
+// records it encoded, and still after a smaller batch (the buffer is reused).
+func TestHeldCoversTheLargestBatch(t *testing.T) {
+	var b Batch
+	require.Zero(t, b.Held())
+	b.EncodeLogs(richLogs(false))
+	encoded := 0
+	for _, r := range b.Records {
+		encoded += len(r)
+	}
+	require.Greater(t, encoded, 17000)
+	require.GreaterOrEqual(t, b.Held(), encoded)
+	b.EncodeLogs(plog.NewLogs())
+	require.GreaterOrEqual(t, b.Held(), encoded)
+}
+
 func TestEncodeReusesBatch(t *testing.T) {
 	var b Batch
 	b.EncodeLogs(richLogs(false))

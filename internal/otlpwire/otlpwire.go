@@ -155,3 +155,7 @@ func scopeSize(scope []byte, records [][]byte) int {
 	}
 	return n
 }
+
+// Held returns the bytes of encoding buffer the batch keeps for reuse, so a
+// pool of batches can let one that encoded an unusually large batch go.
+func (b *Batch) Held() int { return cap(b.buf) }
