@@ -20,9 +20,12 @@ PASS
 func TestParseReadsEveryMetric(t *testing.T) {
 	ms := parse([]byte(sample))
 	want := []measurement{
-		{"BenchmarkBuffer-2", "ns/op", 322.5}, {"BenchmarkBuffer-2", "cpu-ns/span", 372.3},
-		{"BenchmarkBuffer-2", "B/op", 15}, {"BenchmarkBuffer-2", "allocs/op", 0},
-		{"BenchmarkDecideDropped-2", "ns/op", 250.8}, {"BenchmarkDecideDropped-2", "cpu-ns/group", 272},
+		{"BenchmarkBuffer-2", "ns/op", 322.5},
+		{"BenchmarkBuffer-2", "cpu-ns/span", 372.3},
+		{"BenchmarkBuffer-2", "B/op", 15},
+		{"BenchmarkBuffer-2", "allocs/op", 0},
+		{"BenchmarkDecideDropped-2", "ns/op", 250.8},
+		{"BenchmarkDecideDropped-2", "cpu-ns/group", 272},
 	}
 	if len(ms) != len(want) {
 		t.Fatalf("got %d measurements %v, want %d", len(ms), ms, len(want))
