@@ -681,13 +681,17 @@ func (s *sampler) collectDue(d *dueGroups, from recordlog.Owner, deadline int64)
 	d.n = 0
 	q := &s.queue
 	for _, g := range q.items[from-q.base:] {
-		if d.n == dueGroupsMax || g.firstNanos > deadline {
+		if d.n == dueGroupsMax {
 			break
 		}
-		if !g.decided {
-			d.groups[d.n] = g
-			d.n++
+		if g.decided {
+			continue // decided early; only the undecided ones' arrival counts
 		}
+		if g.firstNanos > deadline {
+			break
+		}
+		d.groups[d.n] = g
+		d.n++
 	}
 	return d.n
 }
