@@ -268,6 +268,35 @@ func TestMarkdownShowsFiguresVerdictsAndSettings(t *testing.T) {
 	}
 }
 
+func TestMarkdownMediansPerTargetInRunOrder(t *testing.T) {
+	run := func(target string, cpu float64, p95 time.Duration, rssMiB uint64) Result {
+		return Result{Target: target, Resources: monitor.Stats{CPUPercent: cpu, MaxRSSBytes: rssMiB << 20}, Latency: Percentiles{P95: p95}}
+	}
+	failed := run("base", 99, time.Second, 999)
+	failed.Err = errTest("agent exited")
+	results := []Result{
+		run("new", 20, 22*time.Millisecond, 100), run("base", 30, 24*time.Millisecond, 140),
+		run("new", 26, 24*time.Millisecond, 104), failed,
+		run("new", 22, 23*time.Millisecond, 102), run("base", 28, 26*time.Millisecond, 138),
+		{Target: "broken", Err: errTest("no binary")},
+	}
+	var b bytes.Buffer
+	MarkdownMedians(&b, results)
+	out := b.String()
+	for _, want := range []string{
+		"| new | 3 | 22.0 (20.0–26.0) | 23.0 | 102.0 |",
+		"| base | 2 | 29.0 (28.0–30.0) | 25.0 | 139.0 |", // the failed run is left out
+		"| broken | 0 | — | — | — |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("medians lack %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "| new |") > strings.Index(out, "| base |") {
+		t.Errorf("targets not in the order they first ran:\n%s", out)
+	}
+}
+
 type errTest string
 
 func (e errTest) Error() string { return string(e) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,57 @@ func Markdown(w io.Writer, cfg Config, results []Result, when time.Time) {
 			fmt.Fprintf(w, "  - error: %s\n", strings.ReplaceAll(r.Err.Error(), "\n", " "))
 		}
 	}
+}
+
+// MarkdownMedians summarizes repeated runs: per target, in the order the
+// targets first ran, the median and range of CPU % and the median p95 and
+// RSS max of its successful runs. On a machine whose speed drifts, only
+// targets run alternately, round after round, compare.
+func MarkdownMedians(w io.Writer, results []Result) {
+	var order []string
+	byTarget := map[string][]Result{}
+	for _, r := range results {
+		if _, ok := byTarget[r.Target]; !ok {
+			order = append(order, r.Target)
+		}
+		if r.Err == nil {
+			byTarget[r.Target] = append(byTarget[r.Target], r)
+		} else if byTarget[r.Target] == nil {
+			byTarget[r.Target] = []Result{}
+		}
+	}
+	fmt.Fprintln(w, "| agent | runs | CPU % median (range) | p95 ms median | RSS max MiB median |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	for _, name := range order {
+		rs := byTarget[name]
+		if len(rs) == 0 {
+			fmt.Fprintf(w, "| %s | 0 | — | — | — |\n", name)
+			continue
+		}
+		cpu := sortedBy(rs, func(r Result) float64 { return r.Resources.CPUPercent })
+		p95 := sortedBy(rs, func(r Result) float64 { return float64(r.Latency.P95) })
+		rss := sortedBy(rs, func(r Result) float64 { return float64(r.Resources.MaxRSSBytes) })
+		fmt.Fprintf(w, "| %s | %d | %.1f (%.1f–%.1f) | %s | %.1f |\n", name, len(rs), median(cpu), cpu[0], cpu[len(cpu)-1],
+			ms(time.Duration(median(p95))), monitor.MiB(uint64(median(rss))))
+	}
+}
+
+func sortedBy(rs []Result, f func(Result) float64) []float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	return v
+}
+
+// median of sorted values.
+func median(v []float64) float64 {
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // verdict says whether the run was correct and which targets it met.

@@ -45,8 +45,9 @@ func main() {
 	duration := flag.Duration("duration", 60*time.Second, "measured write phase")
 	results := flag.String("results", "", `directory for agent-<rate>.md (default testbed/results; "-" to write none)`)
 	shipped := flag.Bool("shipped", true, "run the agent config as shipped (no overrides)")
+	rounds := flag.Int("rounds", 1, "run every target this many times, alternately (round after round), and add a table of medians: on a machine whose speed drifts only alternated runs compare")
 	var variants, peerSet listFlag
-	flag.Var(&variants, "variant", `a sluice run with overrides, "name=key=value;key=value" (keys as for --set, e.g. processors::batch::timeout=10ms; "env:K=V" sets an environment variable of the agent, e.g. env:GOGC=200); repeatable`)
+	flag.Var(&variants, "variant", `a sluice run with overrides, "name=key=value;key=value" (keys as for --set, e.g. processors::batch::timeout=10ms; "env:K=V" sets an environment variable of the agent, e.g. env:GOGC=200; "bin:PATH" runs another sluice binary, e.g. a build of the base commit for an A/B); repeatable`)
 	flag.Var(&peerSet, "peer-set", "a --set override for the peer run (e.g. receivers::file_log::poll_interval=10ms); repeatable")
 	flag.Parse()
 
@@ -54,7 +55,7 @@ func main() {
 	defer stop()
 	targets, err := buildTargets(*sluiceBin, *peerBin, *config, *shipped, variants, peerSet)
 	if err == nil {
-		err = run(ctx, targets, agentbench.Config{Rate: *rate, Duration: *duration}, *results)
+		err = run(ctx, targets, agentbench.Config{Rate: *rate, Duration: *duration}, *rounds, *results)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "agentbench:", err)
@@ -73,15 +74,18 @@ func buildTargets(sluiceBin, peerBin, config string, shipped bool, variants, pee
 			return nil, fmt.Errorf(`-variant %q: want "name=key=value;key=value"`, v)
 		}
 		var set, env []string
+		bin := sluiceBin
 		for _, s := range strings.Split(sets, ";") {
 			s = strings.TrimSpace(s)
 			if kv, ok := strings.CutPrefix(s, "env:"); ok {
 				env = append(env, kv)
+			} else if path, ok := strings.CutPrefix(s, "bin:"); ok {
+				bin = path
 			} else if s != "" {
 				set = append(set, s)
 			}
 		}
-		targets = append(targets, agentbench.Target{Name: "sluice " + name, Binary: sluiceBin, Config: config, Set: set, Env: env, MustMask: true})
+		targets = append(targets, agentbench.Target{Name: "sluice " + name, Binary: bin, Config: config, Set: set, Env: env, MustMask: true})
 	}
 	if peerBin != "" {
 		targets = append(targets, agentbench.Target{Name: "otelcol-peer (in-memory queue)", Binary: peerBin, Set: peerSet})
@@ -92,7 +96,10 @@ func buildTargets(sluiceBin, peerBin, config string, shipped bool, variants, pee
 	return targets, nil
 }
 
-func run(ctx context.Context, targets []agentbench.Target, cfg agentbench.Config, resultsDir string) error {
+func run(ctx context.Context, targets []agentbench.Target, cfg agentbench.Config, rounds int, resultsDir string) error {
+	if rounds < 1 {
+		return fmt.Errorf("-rounds must be at least 1, got %d", rounds)
+	}
 	root, err := backend.ModuleRoot()
 	if err != nil {
 		return err
@@ -107,11 +114,13 @@ func run(ctx context.Context, targets []agentbench.Target, cfg agentbench.Config
 	}
 	var errs []error
 	var all []agentbench.Result
-	for _, t := range targets {
-		fmt.Fprintf(os.Stderr, "== %s\n", t.Name)
-		all = append(all, agentbench.Run(ctx, cfg, []agentbench.Target{t})...)
-		if r := all[len(all)-1]; r.Err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r.Target, r.Err))
+	for round := 1; round <= rounds; round++ {
+		for _, t := range targets {
+			fmt.Fprintf(os.Stderr, "== %s (round %d of %d)\n", t.Name, round, rounds)
+			all = append(all, agentbench.Run(ctx, cfg, []agentbench.Target{t})...)
+			if r := all[len(all)-1]; r.Err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r.Target, r.Err))
+			}
 		}
 	}
 	if len(errs) == 0 {
@@ -119,6 +128,10 @@ func run(ctx context.Context, targets []agentbench.Target, cfg agentbench.Config
 	}
 	var md bytes.Buffer
 	agentbench.Markdown(&md, cfg, all, time.Now())
+	if rounds > 1 {
+		fmt.Fprintf(&md, "\n## Medians over %d alternated rounds\n\n", rounds)
+		agentbench.MarkdownMedians(&md, all)
+	}
 	fmt.Print(md.String())
 	if resultsDir != "-" {
 		if err := os.MkdirAll(resultsDir, 0o755); err != nil {
