@@ -23,7 +23,7 @@ import (
 	"google.golang.org/grpc/mem"
 
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/metadata"
-	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
+	"github.com/sluicelogs/sluice/internal/otlpwire"
 	"github.com/sluicelogs/sluice/internal/cputime"
 )
 
@@ -94,7 +94,7 @@ func startRawSink(b *testing.B) *rawSink {
 		if err := dec(&body); err != nil {
 			return nil, err
 		}
-		n, err := queueitem.CountRecords(body)
+		n, err := otlpwire.CountRecords(body)
 		if err != nil {
 			return nil, err
 		}

@@ -55,20 +55,22 @@ func releaseBatch(b *otlpwire.Batch) {
 }
 
 // logsToRequest encodes ld with otlpwire, faster than pdata's marshaler (a
-// quarter less CPU on tailed log lines) and read back by any OTLP receiver
+// fifth less CPU on tailed log lines) and read back by any OTLP receiver
 // alike.
 func logsToRequest(_ context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
-	b := batches.Get().(*otlpwire.Batch)
-	defer releaseBatch(b)
-	b.EncodeLogs(ld)
-	return &encodedRequest{signal: queueitem.SignalLogs, body: b.AppendData(make([]byte, 0, b.DataSize())), records: len(b.Records)}, nil
+	return encode(queueitem.SignalLogs, func(b *otlpwire.Batch) { b.EncodeLogs(ld) }), nil
 }
 
 func tracesToRequest(_ context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
+	return encode(queueitem.SignalTraces, func(b *otlpwire.Batch) { b.EncodeTraces(td) }), nil
+}
+
+// encode runs fill on a pooled encoder and copies the request out of it.
+func encode(signal queueitem.Signal, fill func(*otlpwire.Batch)) *encodedRequest {
 	b := batches.Get().(*otlpwire.Batch)
 	defer releaseBatch(b)
-	b.EncodeTraces(td)
-	return &encodedRequest{signal: queueitem.SignalTraces, body: b.AppendData(make([]byte, 0, b.DataSize())), records: len(b.Records)}, nil
+	fill(b)
+	return &encodedRequest{signal: signal, body: b.AppendData(make([]byte, 0, b.DataSize())), records: len(b.Records)}
 }
 
 // queueEncoding stores a request in the persistent queue as its encoded bytes behind a

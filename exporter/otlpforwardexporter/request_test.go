@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
+	"github.com/sluicelogs/sluice/internal/otlpwire"
 )
 
 func TestQueueEncodingRoundTrip(t *testing.T) {
@@ -70,7 +71,7 @@ func FuzzUnmarshalRequest(f *testing.F) {
 				continue
 			}
 			r := req.(*encodedRequest)
-			n, err := queueitem.CountRecords(r.body)
+			n, err := otlpwire.CountRecords(r.body)
 			require.NoError(t, err)
 			require.Equal(t, n, r.ItemsCount())
 			again, err := queueEncoding{signal: sig}.Marshal(context.Background(), req)

@@ -1,14 +1,15 @@
 package lognormalize
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/sluicelogs/sluice/internal/cputime"
+	"github.com/sluicelogs/sluice/testbed/loadgen"
 )
 
 // benchDoc is a typical ~300-byte ECS-ish application log document.
@@ -35,22 +36,15 @@ func BenchmarkNormalize(b *testing.B) {
 	reportPerDoc(b, cputime.Process()-cpu0)
 }
 
-// appLogDocs returns n request-log documents shaped like the agent
-// benchmark's lines (~480 B): repeating values (levels, services, methods,
-// routes) next to distinct ones (messages, e-mails, addresses, ids).
+// appLogDocs returns the first n lines the agent benchmark writes
+// (testbed/loadgen's app-log shape, ~480 B: repeating levels, services and
+// routes next to distinct messages, e-mails, addresses and ids), without
+// their newline.
 func appLogDocs(n int) [][]byte {
-	services := []string{"search", "checkout", "cart", "payments", "frontend"}
-	routes := []string{"/api/v1/search", "/api/v1/cart", "/api/v1/items/{id}", "/api/v1/pay", "/healthz"}
-	methods := []string{"GET", "GET", "POST", "PUT"}
-	levels := []string{"INFO", "INFO", "INFO", "WARN", "ERROR"}
 	docs := make([][]byte, n)
+	written := time.Date(2026, 11, 21, 9, 39, 8, 0, time.UTC)
 	for i := range docs {
-		docs[i] = fmt.Appendf(nil, `{"time":"2026-11-21T09:39:08.%09dZ","level":%q,"service":%q,"logger":"http.access",`+
-			`"msg":"%s %s?q=item-%d&page=1 returned %d hits","http.method":%q,"http.route":%q,"http.status_code":%d,`+
-			`"duration_ms":%d,"client.ip":"81.78.%d.%d","user.email":"user%d@example.com",`+
-			`"trace_id":"%032x","span_id":"%016x","request_id":"req-%012x","sluice.test.id":"run-%d"}`,
-			i, levels[i%len(levels)], services[i%len(services)], methods[i%len(methods)], routes[i%len(routes)], i, i%17,
-			methods[i%len(methods)], routes[i%len(routes)], 200+i%3, i%900, i%256, (i/256)%256, i, i+1, i+1, i, i)
+		docs[i] = bytes.TrimSuffix(loadgen.AppendAppLogLine(nil, "bench", i, written.Add(time.Duration(i)*time.Microsecond)), []byte("\n"))
 	}
 	return docs
 }

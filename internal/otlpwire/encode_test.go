@@ -250,6 +250,36 @@ func TestHeldCoversTheLargestBatch(t *testing.T) {
 	require.GreaterOrEqual(t, b.Held(), encoded)
 }
 
+// CountRecords finds every record of a request — several resources and
+// scopes, empty ones too — and refuses a malformed one.
+func TestCountRecords(t *testing.T) {
+	for _, shape := range [][]int{{}, {0}, {1}, {3, 0, 7}, {200}} {
+		ld := plog.NewLogs()
+		for _, n := range shape {
+			rl := ld.ResourceLogs().AppendEmpty()
+			rl.Resource().Attributes().PutStr("service.name", "s")
+			sl := rl.ScopeLogs().AppendEmpty()
+			for range n {
+				sl.LogRecords().AppendEmpty().Body().SetStr("line")
+			}
+			rl.ScopeLogs().AppendEmpty() // an empty scope counts nothing
+		}
+		got, err := CountRecords(mustMarshalLogs(t, ld))
+		require.NoError(t, err)
+		require.Equal(t, ld.LogRecordCount(), got, "shape %v", shape)
+	}
+	td := richTraces(false)
+	got, err := CountRecords(mustMarshalTraces(t, td))
+	require.NoError(t, err)
+	require.Equal(t, td.SpanCount(), got)
+
+	body := mustMarshalLogs(t, richLogs(false))
+	for _, bad := range [][]byte{body[:len(body)-1], {0x0a, 0x05, 0x12}, {0x08, 0x01}} {
+		_, err := CountRecords(bad)
+		require.Error(t, err, "% x", bad[:min(len(bad), 8)])
+	}
+}
+
 func TestEncodeReusesBatch(t *testing.T) {
 	var b Batch
 	b.EncodeLogs(richLogs(false))

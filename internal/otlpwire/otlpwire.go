@@ -17,7 +17,11 @@
 // than pdata's marshaler.
 package otlpwire // import "github.com/sluicelogs/sluice/internal/otlpwire"
 
-import "google.golang.org/protobuf/encoding/protowire"
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
 
 // childField is the field number of the repeated child message at every level
 // (resource_x in Data, scope_x in Resource, records in Scope).
@@ -159,3 +163,54 @@ func scopeSize(scope []byte, records [][]byte) int {
 // Held returns the bytes of encoding buffer the batch keeps for reuse, so a
 // pool of batches can let one that encoded an unusually large batch go.
 func (b *Batch) Held() int { return cap(b.buf) }
+
+// CountRecords walks data, a LogsData or TracesData message (equally an
+// Export*ServiceRequest), and returns the number of records in it, or an
+// error when its framing down to the records is not well-formed protobuf.
+// Other fields are skipped after their framing is checked; records are not
+// decoded.
+func CountRecords(data []byte) (int, error) {
+	count := 0
+	err := eachField(data, dataField, func(resource []byte) error {
+		return eachField(resource, childField, func(scope []byte) error {
+			return eachField(scope, childField, func([]byte) error {
+				count++
+				return nil
+			})
+		})
+	})
+	return count, err
+}
+
+// eachField calls fn with the value of every length-delimited field num of
+// msg, in order, and returns an error when msg is not well-formed protobuf or
+// field num is not length-delimited.
+func eachField(msg []byte, num protowire.Number, fn func([]byte) error) error {
+	for len(msg) > 0 {
+		n, typ, tagLen := protowire.ConsumeTag(msg)
+		if tagLen < 0 {
+			return fmt.Errorf("bad field tag: %w", protowire.ParseError(tagLen))
+		}
+		msg = msg[tagLen:]
+		if n == num {
+			if typ != protowire.BytesType {
+				return fmt.Errorf("field %d has wire type %d, expected a length-delimited message", n, typ)
+			}
+			v, vLen := protowire.ConsumeBytes(msg)
+			if vLen < 0 {
+				return fmt.Errorf("field %d: %w", n, protowire.ParseError(vLen))
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+			msg = msg[vLen:]
+			continue
+		}
+		vLen := protowire.ConsumeFieldValue(n, typ, msg)
+		if vLen < 0 {
+			return fmt.Errorf("field %d: %w", n, protowire.ParseError(vLen))
+		}
+		msg = msg[vLen:]
+	}
+	return nil
+}

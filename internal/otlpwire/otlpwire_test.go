@@ -134,9 +134,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{0x0a, 0x02, 0x12, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b Batch
+		n, countErr := CountRecords(data) // never panics, whatever data is
 		if b.Parse(data) != nil {
 			return
 		}
+		require.NoError(t, countErr, "Parse accepted what CountRecords refused")
+		require.Equal(t, len(b.Records), n)
 		var out []byte
 		for _, s := range b.Scopes {
 			out = AppendResource(out, s.Resource, s.Scope, b.Records[s.First:s.End])

@@ -1,13 +1,10 @@
 package otlpwire
 
 import (
-	"errors"
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
-
-var errTruncated = errors.New("truncated field")
 
 // Parse is the tests' reference for the encoders: it splits data, a
 // LogsData or TracesData marshaled by pdata, into the scopes and records the
@@ -28,30 +25,7 @@ type parser struct {
 }
 
 func (p *parser) parse(data []byte) error {
-	for len(data) > 0 {
-		num, typ, n := protowire.ConsumeTag(data)
-		if n < 0 {
-			return fmt.Errorf("data: %w", protowire.ParseError(n))
-		}
-		data = data[n:]
-		if num != dataField || typ != protowire.BytesType {
-			m := protowire.ConsumeFieldValue(num, typ, data)
-			if m < 0 {
-				return fmt.Errorf("data field %d: %w", num, protowire.ParseError(m))
-			}
-			data = data[m:]
-			continue
-		}
-		res, m := protowire.ConsumeBytes(data)
-		if m < 0 {
-			return fmt.Errorf("resource: %w", protowire.ParseError(m))
-		}
-		data = data[m:]
-		if err := p.parseResource(res); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachField(data, dataField, p.parseResource)
 }
 
 func (p *parser) parseResource(res []byte) error {
@@ -60,13 +34,13 @@ func (p *parser) parseResource(res []byte) error {
 	if err != nil {
 		return fmt.Errorf("resource: %w", err)
 	}
-	return eachChild(res, func(scope []byte) error {
+	return eachField(res, childField, func(scope []byte) error {
 		scopeHdr, err := p.header(scope)
 		if err != nil {
 			return fmt.Errorf("scope: %w", err)
 		}
 		first := len(b.Records)
-		if err := eachChild(scope, func(rec []byte) error {
+		if err := eachField(scope, childField, func(rec []byte) error {
 			b.Records = append(b.Records, rec)
 			return nil
 		}); err != nil {
@@ -99,34 +73,3 @@ func (p *parser) header(msg []byte) ([]byte, error) {
 	return h[start:len(h):len(h)], nil
 }
 
-// eachChild calls fn with the payload of every child field (number 2,
-// length-delimited) of msg.
-func eachChild(msg []byte, fn func([]byte) error) error {
-	for len(msg) > 0 {
-		num, typ, n := protowire.ConsumeTag(msg)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		msg = msg[n:]
-		if num == childField && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(msg)
-			if m < 0 {
-				return protowire.ParseError(m)
-			}
-			if err := fn(v); err != nil {
-				return err
-			}
-			msg = msg[m:]
-			continue
-		}
-		if num == childField {
-			return fmt.Errorf("child field has wire type %d: %w", typ, errTruncated)
-		}
-		m := protowire.ConsumeFieldValue(num, typ, msg)
-		if m < 0 {
-			return protowire.ParseError(m)
-		}
-		msg = msg[m:]
-	}
-	return nil
-}

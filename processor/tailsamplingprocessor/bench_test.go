@@ -2,67 +2,30 @@ package tailsamplingprocessor
 
 import (
 	"context"
-	"encoding/binary"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
+	"github.com/sluicelogs/sluice/testbed/loadgen"
 )
 
 const (
-	benchSpansPerTrace = 5
-	benchTracesPerReq  = 100 // 100 spans per request; a trace's 5 spans arrive in 5 requests
+	benchSpansPerTrace = loadgen.ServerSpansPerTrace
+	benchTracesPerReq  = loadgen.ServerSpanTraces // a trace's 5 spans arrive in 5 requests
 )
 
-// benchBatch builds one request of realistic server spans: each trace's five
-// spans arrive in five different requests, as they do from real services.
+// benchBatch is one request of realistic server spans (testbed/loadgen, the
+// load tscompare runs too), read-only as a receiver hands it over.
 func benchBatch(first uint64, spanIdx int) ptrace.Traces {
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	ra := rs.Resource().Attributes()
-	ra.PutStr("service.name", "checkout")
-	ra.PutStr("service.version", "1.42.0")
-	ra.PutStr("host.name", "ip-10-0-12-34.ec2.internal")
-	ra.PutStr("k8s.pod.name", "checkout-7d9f8b6c5-x2k4p")
-	ra.PutStr("k8s.namespace.name", "shop")
-	ra.PutStr("deployment.environment", "production")
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp")
-	ss.Scope().SetVersion("0.60.0")
-	for i := range uint64(benchTracesPerReq) {
-		sp := ss.Spans().AppendEmpty()
-		var id pcommon.TraceID
-		binary.BigEndian.PutUint64(id[:8], (first+i)*0x9E3779B97F4A7C15)
-		binary.BigEndian.PutUint64(id[8:], first+i)
-		sp.SetTraceID(id)
-		sp.SetSpanID(sid(uint64(spanIdx)))
-		if spanIdx > 0 {
-			sp.SetParentSpanID(sid(uint64(spanIdx - 1)))
-		}
-		sp.SetName("GET /api/v1/orders/{id}")
-		sp.SetKind(ptrace.SpanKindServer)
-		sp.SetStartTimestamp(1_700_000_000_000_000_000)
-		sp.SetEndTimestamp(1_700_000_000_012_000_000)
-		a := sp.Attributes()
-		a.PutStr("http.request.method", "GET")
-		a.PutStr("http.route", "/api/v1/orders/{id}")
-		a.PutInt("http.response.status_code", 200)
-		a.PutStr("url.path", "/api/v1/orders/918273")
-		a.PutStr("server.address", "checkout.shop.svc")
-		a.PutStr("network.protocol.version", "1.1")
-		if (first+i)%50 == 0 && spanIdx == benchSpansPerTrace-1 {
-			sp.Status().SetCode(ptrace.StatusCodeError) // 2 % of traces fail
-		}
-	}
+	td := loadgen.ServerSpanRequest(first, spanIdx)
 	td.MarkReadOnly()
 	return td
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/sluicelogs/sluice/internal/cputime"
@@ -33,7 +34,8 @@ const stageLines = 2000
 //   - parse: JSON → log record as file_tail does (lognormalize, file
 //     attributes), building the pdata batch;
 //   - pii_mask: the agent's masking config on a parsed batch;
-//   - encode: the batch → OTLP request bytes (otlp_forward);
+//   - encode: the batch → OTLP request bytes (otlp_forward; encode_pdata is
+//     pdata's marshaler on the same batch, for comparison only);
 //   - queue_compress / queue_decompress: S2 on the persistent queue item;
 //   - grpc_snappy: gRPC's snappy compression of the request.
 //
@@ -89,13 +91,26 @@ func BenchmarkAgentStages(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+	// The later stages work on one masked batch, whichever stages -bench selects.
+	ld = parse()
+	if err := mask.ConsumeLogs(context.Background(), ld); err != nil {
+		b.Fatal(err)
+	}
 	var batch otlpwire.Batch
-	var body []byte
+	batch.EncodeLogs(ld)
+	body := batch.AppendData(nil)
 	stage("encode", nil, func() {
 		batch.EncodeLogs(ld)
 		body = batch.AppendData(make([]byte, 0, batch.DataSize()))
 	})
-	var item, back []byte
+	// For comparison, not part of the agent: pdata's marshaler on the same batch.
+	stage("encode_pdata", nil, func() {
+		if _, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto(); err != nil {
+			b.Fatal(err)
+		}
+	})
+	item := s2.Encode(nil, body)
+	back := append([]byte(nil), body...)
 	stage("queue_compress", nil, func() { item = s2.Encode(item[:0], body) })
 	stage("queue_decompress", nil, func() {
 		var err error

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -16,59 +15,13 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/sluicelogs/sluice/internal/cputime"
 	ours "github.com/sluicelogs/sluice/processor/tailsamplingprocessor"
+	"github.com/sluicelogs/sluice/testbed/loadgen"
 )
-
-func batch(first uint64, spanIdx int) ptrace.Traces {
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	ra := rs.Resource().Attributes()
-	ra.PutStr("service.name", "checkout")
-	ra.PutStr("service.version", "1.42.0")
-	ra.PutStr("host.name", "ip-10-0-12-34.ec2.internal")
-	ra.PutStr("k8s.pod.name", "checkout-7d9f8b6c5-x2k4p")
-	ra.PutStr("k8s.namespace.name", "shop")
-	ra.PutStr("deployment.environment", "production")
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp")
-	ss.Scope().SetVersion("0.60.0")
-	for i := range uint64(100) {
-		sp := ss.Spans().AppendEmpty()
-		var id pcommon.TraceID
-		binary.BigEndian.PutUint64(id[:8], (first+i)*0x9E3779B97F4A7C15)
-		binary.BigEndian.PutUint64(id[8:], first+i)
-		sp.SetTraceID(id)
-		var s pcommon.SpanID
-		binary.BigEndian.PutUint64(s[:], uint64(spanIdx)+1)
-		sp.SetSpanID(s)
-		if spanIdx > 0 {
-			var p pcommon.SpanID
-			binary.BigEndian.PutUint64(p[:], uint64(spanIdx))
-			sp.SetParentSpanID(p)
-		}
-		sp.SetName("GET /api/v1/orders/{id}")
-		sp.SetKind(ptrace.SpanKindServer)
-		sp.SetStartTimestamp(1_700_000_000_000_000_000)
-		sp.SetEndTimestamp(1_700_000_000_012_000_000)
-		a := sp.Attributes()
-		a.PutStr("http.request.method", "GET")
-		a.PutStr("http.route", "/api/v1/orders/{id}")
-		a.PutInt("http.response.status_code", 200)
-		a.PutStr("url.path", "/api/v1/orders/918273")
-		a.PutStr("server.address", "checkout.shop.svc")
-		a.PutStr("network.protocol.version", "1.1")
-		if (first+i)%50 == 0 && spanIdx == 4 {
-			sp.Status().SetCode(ptrace.StatusCodeError)
-		}
-	}
-	return td
-}
 
 const oursYAML = `
 decision_wait: 5s
@@ -138,7 +91,7 @@ func main() {
 	var heapAt10 uint64
 	for i := 0; time.Since(start) < time.Duration(*secs)*time.Second; i++ {
 		c0 := cputime.Process()
-		td := batch(uint64(i/5*100), i%5)
+		td := loadgen.ServerSpanRequest(uint64(i/loadgen.ServerSpansPerTrace*loadgen.ServerSpanTraces), i%loadgen.ServerSpansPerTrace)
 		cpuBuild += cputime.Process() - c0
 		if p != nil {
 			must(p.ConsumeTraces(ctx, td))

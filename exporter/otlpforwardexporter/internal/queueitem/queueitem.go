@@ -24,7 +24,8 @@ import (
 	"fmt"
 
 	"github.com/klauspost/compress/s2"
-	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/sluicelogs/sluice/internal/otlpwire"
 )
 
 // Version is the format version this build writes and the only one it reads.
@@ -107,7 +108,7 @@ func Decode(item []byte, want Signal) (records int, body []byte, err error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("otlp_forward queue item body: %w", err)
 	}
-	counted, err := CountRecords(body)
+	counted, err := otlpwire.CountRecords(body)
 	if err != nil {
 		return 0, nil, fmt.Errorf("otlp_forward queue item body: %w", err)
 	}
@@ -115,53 +116,4 @@ func Decode(item []byte, want Signal) (records int, body []byte, err error) {
 		return 0, nil, fmt.Errorf("otlp_forward queue item: header says %d records, body holds %d", n, counted)
 	}
 	return counted, body, nil
-}
-
-// CountRecords walks an encoded ExportLogsServiceRequest or ExportTraceServiceRequest and
-// returns the number of log records or spans in it. Both messages have the same shape:
-// field 1 repeated Resource<Signal>, which has field 2 repeated Scope<Signal>, which has
-// field 2 repeated records. Other fields are skipped after checking their framing.
-func CountRecords(body []byte) (int, error) {
-	count := 0
-	err := eachBytesField(body, 1, func(resource []byte) error {
-		return eachBytesField(resource, 2, func(scope []byte) error {
-			return eachBytesField(scope, 2, func([]byte) error {
-				count++
-				return nil
-			})
-		})
-	})
-	return count, err
-}
-
-// eachBytesField calls fn with the value of every length-delimited field num in msg and
-// returns an error when msg is not a well-formed protobuf message.
-func eachBytesField(msg []byte, num protowire.Number, fn func([]byte) error) error {
-	for len(msg) > 0 {
-		n, typ, tagLen := protowire.ConsumeTag(msg)
-		if tagLen < 0 {
-			return fmt.Errorf("bad field tag: %w", protowire.ParseError(tagLen))
-		}
-		msg = msg[tagLen:]
-		if n == num {
-			if typ != protowire.BytesType {
-				return fmt.Errorf("field %d has wire type %d, expected a length-delimited message", n, typ)
-			}
-			v, vLen := protowire.ConsumeBytes(msg)
-			if vLen < 0 {
-				return fmt.Errorf("field %d: %w", n, protowire.ParseError(vLen))
-			}
-			if err := fn(v); err != nil {
-				return err
-			}
-			msg = msg[vLen:]
-			continue
-		}
-		vLen := protowire.ConsumeFieldValue(n, typ, msg)
-		if vLen < 0 {
-			return fmt.Errorf("field %d: %w", n, protowire.ParseError(vLen))
-		}
-		msg = msg[vLen:]
-	}
-	return nil
 }

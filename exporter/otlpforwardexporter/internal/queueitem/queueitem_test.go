@@ -7,8 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.uber.org/goleak"
 )
 
@@ -34,28 +32,6 @@ func logsBody(t *testing.T, perScope ...int) ([]byte, int) {
 	b, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
 	require.NoError(t, err)
 	return b, ld.LogRecordCount()
-}
-
-func TestCountRecordsMatchesPdata(t *testing.T) {
-	for _, shape := range [][]int{{}, {0}, {1}, {3, 0, 7}, {200}} {
-		body, want := logsBody(t, shape...)
-		got, err := CountRecords(body)
-		require.NoError(t, err)
-		assert.Equal(t, want, got, "shape %v", shape)
-	}
-
-	td := ptrace.NewTraces()
-	for i := 0; i < 3; i++ {
-		ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
-		for j := 0; j <= i; j++ {
-			ss.Spans().AppendEmpty().SetName("span")
-		}
-	}
-	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-	require.NoError(t, err)
-	got, err := CountRecords(body)
-	require.NoError(t, err)
-	assert.Equal(t, td.SpanCount(), got)
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
