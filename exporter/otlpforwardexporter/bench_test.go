@@ -23,8 +23,8 @@ import (
 	"google.golang.org/grpc/mem"
 
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/metadata"
-	"github.com/sluicelogs/sluice/internal/otlpwire"
 	"github.com/sluicelogs/sluice/internal/cputime"
+	"github.com/sluicelogs/sluice/internal/otlpwire"
 )
 
 const benchRecordsPerBatch = 200

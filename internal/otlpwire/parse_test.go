@@ -72,4 +72,3 @@ func (p *parser) header(msg []byte) ([]byte, error) {
 	h := *p.headers
 	return h[start:len(h):len(h)], nil
 }
-
