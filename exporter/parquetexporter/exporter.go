@@ -391,11 +391,14 @@ func (e *parquetExporter) openFor(ctx context.Context, key string, p logarchive.
 		}
 		return nil, err
 	}
+	// The header's size, read before of is published: from then on other
+	// pushes may append to w under of.mu.
+	headerSize := w.Size()
 	of := &openFile{w: w, path: path, key: key, created: created}
 	e.open[key] = of
-	e.staged += w.Size()
+	e.staged += headerSize
 	e.mu.Unlock()
-	e.tb.ExporterParquetStagingSize.Add(ctx, w.Size())
+	e.tb.ExporterParquetStagingSize.Add(ctx, headerSize)
 	if evict != nil {
 		e.seal(evict)
 	}
