@@ -1,7 +1,8 @@
 // Package journal is the crash-safe staging format of the parquet exporter:
 // an Arrow IPC stream cut into checksummed frames, fsynced per append.
 //
-// File layout: 8-byte magic, then frames of [u32 length][u32 CRC-32C][payload].
+// File layout: 8-byte magic, then frames of [u32 length][u32 CRC-32C][payload]
+// (internal/crcframe).
 // The first frame's payload is a JSON Header; the following payloads,
 // concatenated, form one Arrow IPC stream (schema message first). A torn or
 // corrupt tail fails its CRC and is ignored on read: everything before it was
@@ -10,29 +11,23 @@ package journal
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicelogs/sluice/internal/crcframe"
 )
 
 // Extension ends every journal file name.
 const Extension = ".journal"
 
 var magic = [8]byte{'S', 'L', 'U', 'I', 'C', 'E', 'J', '1'}
-
-// maxFrame bounds a frame's length so a corrupt header cannot make the reader
-// allocate gigabytes.
-const maxFrame = 1 << 30
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Header describes what a journal will become.
 type Header struct {
@@ -96,17 +91,10 @@ func (w *Writer) Size() int64 { return w.size }
 func (w *Writer) Rows() int64 { return w.rows }
 
 func (w *Writer) writeFrame(payload []byte) error {
-	need := 8 + len(payload)
-	if cap(w.frame) < need {
-		w.frame = make([]byte, need)
-	}
-	fr := w.frame[:need]
-	binary.LittleEndian.PutUint32(fr[0:4], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(fr[4:8], crc32.Checksum(payload, castagnoli))
-	copy(fr[8:], payload)
+	w.frame = crcframe.Append(w.frame[:0], payload)
 	// One write per frame: a crash leaves a prefix of the frame, which the
 	// CRC rejects.
-	n, err := w.f.Write(fr)
+	n, err := w.f.Write(w.frame)
 	w.size += int64(n)
 	return err
 }
@@ -194,58 +182,19 @@ func Decode(data []byte, mem memory.Allocator) (*Contents, error) {
 	return decode(bytes.NewReader(data), int64(len(data)), mem)
 }
 
-// frameReader reads consecutive frames from r, verifying each CRC; Read
-// serves their payloads as one byte stream. It ends (io.EOF) at the end of
-// the data or at the first incomplete or corrupt frame, which sets torn.
+// frameReader serves the payloads of consecutive valid frames as one byte
+// stream (the IPC stream).
 type frameReader struct {
-	r       io.Reader
-	left    int64 // bytes of r not yet read
-	hdr     [8]byte
-	payload []byte // current frame's payload (buffer reused across frames)
+	frames  *crcframe.Reader
+	payload []byte // current frame's payload
 	off     int    // bytes of payload already served
-	torn    bool
-	done    bool
-	err     error // a read error other than the data ending
 }
 
-// next loads the next frame's payload; false at the end of valid frames.
 func (fr *frameReader) next() bool {
-	if fr.done {
+	if !fr.frames.Next() {
 		return false
 	}
-	if fr.left == 0 {
-		fr.done = true
-		return false
-	}
-	if fr.left < 8 {
-		fr.done, fr.torn = true, true
-		return false
-	}
-	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
-		fr.done, fr.err = true, err
-		return false
-	}
-	fr.left -= 8
-	n := binary.LittleEndian.Uint32(fr.hdr[0:4])
-	sum := binary.LittleEndian.Uint32(fr.hdr[4:8])
-	if n > maxFrame || int64(n) > fr.left {
-		fr.done, fr.torn = true, true
-		return false
-	}
-	if cap(fr.payload) < int(n) {
-		fr.payload = make([]byte, n)
-	}
-	fr.payload = fr.payload[:n]
-	if _, err := io.ReadFull(fr.r, fr.payload); err != nil {
-		fr.done, fr.err = true, err
-		return false
-	}
-	fr.left -= int64(n)
-	if crc32.Checksum(fr.payload, castagnoli) != sum {
-		fr.done, fr.torn = true, true
-		return false
-	}
-	fr.off = 0
+	fr.payload, fr.off = fr.frames.Payload(), 0
 	return true
 }
 
@@ -253,8 +202,8 @@ func (fr *frameReader) next() bool {
 func (fr *frameReader) Read(p []byte) (int, error) {
 	for fr.off == len(fr.payload) {
 		if !fr.next() {
-			if fr.err != nil {
-				return 0, fr.err
+			if err := fr.frames.Err(); err != nil {
+				return 0, err
 			}
 			return 0, io.EOF
 		}
@@ -276,10 +225,10 @@ func decode(r io.Reader, size int64, mem memory.Allocator) (c *Contents, err err
 	if m != magic {
 		return nil, ErrNoHeader
 	}
-	fr := &frameReader{r: r, left: size - int64(len(magic))}
+	fr := &frameReader{frames: crcframe.NewReader(r, size-int64(len(magic)))}
 	if !fr.next() {
-		if fr.err != nil {
-			return nil, fmt.Errorf("read journal: %w", fr.err)
+		if err := fr.frames.Err(); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
 		}
 		return nil, ErrNoHeader
 	}
@@ -288,10 +237,10 @@ func decode(r io.Reader, size int64, mem memory.Allocator) (c *Contents, err err
 		return nil, ErrNoHeader
 	}
 	if !fr.next() {
-		if fr.err != nil {
-			return nil, fmt.Errorf("read journal: %w", fr.err)
+		if err := fr.frames.Err(); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
 		}
-		c.Torn = fr.torn
+		c.Torn = fr.frames.Torn()
 		return c, nil
 	}
 	// The CRC makes a malformed stream all but impossible, but the IPC
@@ -324,10 +273,10 @@ func decode(r io.Reader, size int64, mem memory.Allocator) (c *Contents, err err
 		c.Release()
 		return nil, fmt.Errorf("journal stream: %w", err)
 	}
-	if fr.err != nil {
+	if err := fr.frames.Err(); err != nil {
 		c.Release()
-		return nil, fmt.Errorf("read journal: %w", fr.err)
+		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	c.Torn = fr.torn
+	c.Torn = fr.frames.Torn()
 	return c, nil
 }
