@@ -22,6 +22,7 @@ import (
 	opensearchexporter "github.com/sluicelogs/sluice/exporter/opensearchexporter"
 	otlpforwardexporter "github.com/sluicelogs/sluice/exporter/otlpforwardexporter"
 	parquetexporter "github.com/sluicelogs/sluice/exporter/parquetexporter"
+	journalstorageextension "github.com/sluicelogs/sluice/extension/journalstorageextension"
 	logsearchextension "github.com/sluicelogs/sluice/extension/logsearchextension"
 	piimaskprocessor "github.com/sluicelogs/sluice/processor/piimaskprocessor"
 	tailsamplingprocessor "github.com/sluicelogs/sluice/processor/tailsamplingprocessor"
@@ -74,6 +75,7 @@ func components() (otelcol.Factories, error) {
 		basicauthextension.NewFactory(),
 		bearertokenauthextension.NewFactory(),
 		logsearchextension.NewFactory(),
+		journalstorageextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -86,6 +88,7 @@ func components() (otelcol.Factories, error) {
 		basicauthextension.NewFactory().Type():       "github.com/open-telemetry/opentelemetry-collector-contrib/extension/basicauthextension v0.155.0",
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.155.0",
 		logsearchextension.NewFactory().Type():       "github.com/sluicelogs/sluice v0.0.0",
+		journalstorageextension.NewFactory().Type():  "github.com/sluicelogs/sluice v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

@@ -118,7 +118,7 @@ func startRawSink(b *testing.B) *rawSink {
 	return s
 }
 
-// benchQueue is the agent's sending queue: persistent on file_storage when storage is set.
+// benchQueue is the agent's sending queue: persistent on the given storage when storage is set.
 func benchQueue(storage *component.ID) configoptional.Optional[exporterhelper.QueueBatchConfig] {
 	q := exporterhelper.NewDefaultQueueConfig()
 	q.StorageID = storage
@@ -158,12 +158,13 @@ func newForward(b *testing.B, endpoint string, storage *component.ID) exporter.L
 //	go test -run '^$' -bench BenchmarkForwardVsOTLP -benchtime 3000x ./exporter/otlpforwardexporter/
 func BenchmarkForwardVsOTLP(b *testing.B) {
 	cases := []struct {
-		name       string
-		newExp     func(*testing.B, string, *component.ID) exporter.Logs
-		persistent bool
+		name    string
+		newExp  func(*testing.B, string, *component.ID) exporter.Logs
+		storage string // a persistent queue on this storage extension; "" for the in-memory queue
 	}{
-		{name: "otlp_grpc/persistent", newExp: newCoreOTLP, persistent: true},
-		{name: "otlp_forward/persistent", newExp: newForward, persistent: true},
+		{name: "otlp_grpc/file_storage", newExp: newCoreOTLP, storage: "file_storage"},
+		{name: "otlp_forward/file_storage", newExp: newForward, storage: "file_storage"},
+		{name: "otlp_forward/journal_storage", newExp: newForward, storage: "journal_storage"},
 		{name: "otlp_grpc/memory", newExp: newCoreOTLP},
 		{name: "otlp_forward/memory", newExp: newForward},
 	}
@@ -175,8 +176,8 @@ func BenchmarkForwardVsOTLP(b *testing.B) {
 			sink := startRawSink(b)
 			host := storageHost{}
 			var storage *component.ID
-			if tc.persistent {
-				id, ext := startFileStorage(b, b.TempDir())
+			if tc.storage != "" {
+				id, ext := startStorage(b, tc.storage, b.TempDir())
 				storage = &id
 				host.extensions = map[component.ID]component.Component{id: ext}
 				b.Cleanup(func() { require.NoError(b, ext.Shutdown(context.Background())) })

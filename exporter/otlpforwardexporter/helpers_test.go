@@ -174,7 +174,7 @@ func testConfig(endpoint string) *Config {
 	return cfg
 }
 
-// storageHost offers extensions (the file_storage of the persistent-queue tests).
+// storageHost offers extensions (the storage of the persistent-queue tests).
 type storageHost struct {
 	extensions map[component.ID]component.Component
 }

@@ -19,14 +19,32 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/metadata"
+	"github.com/sluicelogs/sluice/extension/journalstorageextension"
 )
 
-// startFileStorage starts a real file_storage extension on dir, as the agent uses it.
-func startFileStorage(t testing.TB, dir string) (component.ID, extension.Extension) {
+// storageKinds are the storage extensions a persistent queue is tested on.
+var storageKinds = []string{"file_storage", "journal_storage"}
+
+// startStorage starts a real storage extension of the given kind on dir:
+// journal_storage as the agent uses it, file_storage as contrib's users do.
+func startStorage(t testing.TB, kind, dir string) (component.ID, extension.Extension) {
 	t.Helper()
-	f := filestorage.NewFactory()
-	cfg := f.CreateDefaultConfig().(*filestorage.Config)
-	cfg.Directory = dir
+	var f extension.Factory
+	var cfg component.Config
+	switch kind {
+	case "file_storage":
+		f = filestorage.NewFactory()
+		fc := f.CreateDefaultConfig().(*filestorage.Config)
+		fc.Directory = dir
+		cfg = fc
+	case "journal_storage":
+		f = journalstorageextension.NewFactory()
+		jc := f.CreateDefaultConfig().(*journalstorageextension.Config)
+		jc.Directory = dir
+		cfg = jc
+	default:
+		t.Fatalf("unknown storage %s", kind)
+	}
 	set := extensiontest.NewNopSettings(f.Type())
 	set.ID = component.NewIDWithName(f.Type(), "state") // stable across restarts: it names the storage
 	ext, err := f.Create(context.Background(), set, cfg)
@@ -58,6 +76,12 @@ func startPersistentLogs(t *testing.T, cfg *Config, storage component.ID, ext ex
 }
 
 func TestPersistentQueueDeliversAfterRestart(t *testing.T) {
+	for _, kind := range storageKinds {
+		t.Run(kind, func(t *testing.T) { testPersistentQueueDeliversAfterRestart(t, kind) })
+	}
+}
+
+func testPersistentQueueDeliversAfterRestart(t *testing.T, kind string) {
 	dir := t.TempDir()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -65,7 +89,7 @@ func TestPersistentQueueDeliversAfterRestart(t *testing.T) {
 	require.NoError(t, lis.Close()) // the gateway is down
 
 	// First run: everything is accepted into the queue, nothing can be sent.
-	storageID, ext := startFileStorage(t, dir)
+	storageID, ext := startStorage(t, kind, dir)
 	cfg := persistentConfig(addr, storageID)
 	exp := startPersistentLogs(t, cfg, storageID, ext)
 	sent := 0
@@ -80,7 +104,7 @@ func TestPersistentQueueDeliversAfterRestart(t *testing.T) {
 
 	// Second run on the same directory with the gateway up: the queue is read back and sent.
 	srv := startOTLPServer(t, addr)
-	storageID, ext = startFileStorage(t, dir)
+	storageID, ext = startStorage(t, kind, dir)
 	exp = startPersistentLogs(t, cfg, storageID, ext)
 	require.Eventually(t, func() bool { return srv.logRecords() >= sent }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, exp.Shutdown(ctx))
@@ -97,8 +121,14 @@ func TestPersistentQueueDeliversAfterRestart(t *testing.T) {
 }
 
 func TestPersistentQueueSendsWhileRunning(t *testing.T) {
+	for _, kind := range storageKinds {
+		t.Run(kind, func(t *testing.T) { testPersistentQueueSendsWhileRunning(t, kind) })
+	}
+}
+
+func testPersistentQueueSendsWhileRunning(t *testing.T, kind string) {
 	srv := startOTLPServer(t, "127.0.0.1:0")
-	storageID, ext := startFileStorage(t, t.TempDir())
+	storageID, ext := startStorage(t, kind, t.TempDir())
 	cfg := persistentConfig(srv.addr, storageID)
 	traces, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)

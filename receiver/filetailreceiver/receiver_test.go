@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/sluicelogs/sluice/extension/journalstorageextension"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/metadata"
 )
 
@@ -26,25 +27,46 @@ type extHost struct {
 
 func (h extHost) GetExtensions() map[component.ID]component.Component { return h.exts }
 
-func startFileStorage(t *testing.T) (component.ID, extension.Extension) {
+// startStorage starts a storage extension of the given kind: contrib's
+// file_storage or Sluice's journal_storage (the agent's).
+func startStorage(t *testing.T, kind string) (component.ID, extension.Extension) {
 	t.Helper()
-	f := filestorage.NewFactory()
-	cfg := f.CreateDefaultConfig().(*filestorage.Config)
-	cfg.Directory = t.TempDir()
-	id := component.MustNewID("file_storage")
+	var f extension.Factory
+	var cfg component.Config
+	switch kind {
+	case "file_storage":
+		f = filestorage.NewFactory()
+		fc := f.CreateDefaultConfig().(*filestorage.Config)
+		fc.Directory = t.TempDir()
+		cfg = fc
+	case "journal_storage":
+		f = journalstorageextension.NewFactory()
+		jc := f.CreateDefaultConfig().(*journalstorageextension.Config)
+		jc.Directory = t.TempDir()
+		cfg = jc
+	default:
+		t.Fatalf("unknown storage %s", kind)
+	}
+	id := component.NewID(f.Type())
 	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
 	require.NoError(t, err)
 	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
 	return id, ext
 }
 
-// TestFileStorageAcrossRestarts runs the receiver on its own goroutine with
-// checkpoints in the file_storage extension, restarts it, and checks that
-// only lines written after the checkpoint are read again.
-func TestFileStorageAcrossRestarts(t *testing.T) {
+// TestStorageAcrossRestarts runs the receiver on its own goroutine with
+// checkpoints in a storage extension, restarts it, and checks that only
+// lines written after the checkpoint are read again.
+func TestStorageAcrossRestarts(t *testing.T) {
+	for _, kind := range []string{"file_storage", "journal_storage"} {
+		t.Run(kind, func(t *testing.T) { testStorageAcrossRestarts(t, kind) })
+	}
+}
+
+func testStorageAcrossRestarts(t *testing.T, kind string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
-	id, ext := startFileStorage(t)
+	id, ext := startStorage(t, kind)
 	defer func() { require.NoError(t, ext.Shutdown(context.Background())) }()
 	host := extHost{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{id: ext}}
 

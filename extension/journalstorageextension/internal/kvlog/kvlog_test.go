@@ -1,0 +1,285 @@
+package kvlog
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func testOptions() Options {
+	return Options{SegmentSize: 4 << 10, InlineMax: 64}
+}
+
+func open(t *testing.T, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(dir, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func set(t *testing.T, s *Store, key string, value []byte) {
+	t.Helper()
+	require.NoError(t, s.Batch([]Op{{Kind: Set, Key: key, Value: value}}))
+}
+
+func get(t *testing.T, s *Store, key string) []byte {
+	t.Helper()
+	ops := []Op{{Kind: Get, Key: key}}
+	require.NoError(t, s.Batch(ops))
+	return ops[0].Value
+}
+
+func segments(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	require.NoError(t, err)
+	return m
+}
+
+func TestBatchAppliesInOrder(t *testing.T) {
+	s := open(t, t.TempDir(), testOptions())
+	big := bytes.Repeat([]byte("v"), 1000) // read back from the file, not memory
+	ops := []Op{
+		{Kind: Get, Key: "a"},
+		{Kind: Set, Key: "a", Value: []byte("1")},
+		{Kind: Get, Key: "a"},
+		{Kind: Set, Key: "b", Value: big},
+		{Kind: Get, Key: "b"},
+		{Kind: Delete, Key: "a"},
+		{Kind: Get, Key: "a"},
+		{Kind: Set, Key: "empty", Value: []byte{}},
+		{Kind: Get, Key: "empty"},
+	}
+	require.NoError(t, s.Batch(ops))
+	require.Nil(t, ops[0].Value)
+	require.Equal(t, []byte("1"), ops[2].Value)
+	require.Equal(t, big, ops[4].Value)
+	require.Nil(t, ops[6].Value)
+	require.NotNil(t, ops[8].Value, "an empty value is present, not absent")
+	require.Empty(t, ops[8].Value)
+
+	// Values handed out are copies: changing one changes nothing stored.
+	v := get(t, s, "b")
+	v[0] = 'x'
+	require.Equal(t, big, get(t, s, "b"))
+	in := []byte("abc")
+	set(t, s, "c", in)
+	in[0] = 'x'
+	require.Equal(t, []byte("abc"), get(t, s, "c"))
+}
+
+func TestReopenReplays(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions())
+	require.NoError(t, err)
+	big := bytes.Repeat([]byte("0123456789"), 50)
+	set(t, s, "small", []byte("x"))
+	set(t, s, "big", big)
+	set(t, s, "gone", []byte("y"))
+	require.NoError(t, s.Batch([]Op{{Kind: Delete, Key: "gone"}, {Kind: Set, Key: "small", Value: []byte("z")}}))
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+	require.ErrorIs(t, s.Batch([]Op{{Kind: Get, Key: "small"}}), ErrClosed)
+
+	s = open(t, dir, testOptions())
+	require.Equal(t, []byte("z"), get(t, s, "small"))
+	require.Equal(t, big, get(t, s, "big"))
+	require.Nil(t, get(t, s, "gone"))
+}
+
+func TestTornTailIsCutAndCounted(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions())
+	require.NoError(t, err)
+	set(t, s, "a", []byte("kept"))
+	require.NoError(t, s.Close())
+	seg := segments(t, dir)[0]
+	before, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	// A crash in the middle of the next frame: a prefix of it on disk.
+	f, err := os.OpenFile(seg, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write([]byte{40, 0, 0, 0, 1, 2, 3, 4, opSet, 1})
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	s = open(t, dir, testOptions())
+	require.Equal(t, int64(10), s.Stats().TornBytes)
+	require.Equal(t, []byte("kept"), get(t, s, "a"))
+	set(t, s, "b", []byte("after"))
+	require.NoError(t, s.Close())
+	after, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	require.Equal(t, before, after[:len(before)], "the torn bytes were cut, new frames follow the valid ones")
+
+	s = open(t, dir, testOptions())
+	require.Zero(t, s.Stats().TornBytes)
+	require.Equal(t, []byte("kept"), get(t, s, "a"))
+	require.Equal(t, []byte("after"), get(t, s, "b"))
+}
+
+// A persistent queue's pattern: items written, read and deleted in order,
+// one metadata key rewritten every time. Segments must be reclaimed, and a
+// key written once at the start must survive every compaction.
+func TestQueueWorkloadStaysBounded(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, testOptions())
+	set(t, s, "pinned", []byte("first"))
+	item := bytes.Repeat([]byte("i"), 300)
+	for i := range 2000 {
+		key := fmt.Sprintf("item/%d", i)
+		require.NoError(t, s.Batch([]Op{{Kind: Set, Key: "meta", Value: fmt.Appendf(nil, "w%d", i)}, {Kind: Set, Key: key, Value: item}}))
+		if i >= 5 { // five items in flight
+			old := fmt.Sprintf("item/%d", i-5)
+			require.NoError(t, s.Batch([]Op{{Kind: Set, Key: "meta", Value: fmt.Appendf(nil, "r%d", i)}, {Kind: Delete, Key: old}}))
+		}
+	}
+	st := s.Stats()
+	require.Greater(t, st.SegmentsRemoved, int64(100))
+	require.LessOrEqual(t, len(segments(t, dir)), 3)
+	require.NoError(t, s.Close())
+
+	s = open(t, dir, testOptions())
+	require.Equal(t, []byte("first"), get(t, s, "pinned"))
+	require.Equal(t, []byte("r1999"), get(t, s, "meta"))
+	for i := range 2000 {
+		v := get(t, s, fmt.Sprintf("item/%d", i))
+		if i >= 1995 {
+			require.Equal(t, item, v, i)
+		} else {
+			require.Nil(t, v, i)
+		}
+	}
+}
+
+// A delete must outlive the value it deleted: if the segment holding the
+// delete went before the one holding the value, reopening would bring the
+// value back.
+func TestDeletedValueStaysDeletedAcrossCompaction(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions()
+	s := open(t, dir, opts)
+	// Segment 1: the value, kept mostly live by a large neighbour.
+	set(t, s, "victim", []byte("v"))
+	set(t, s, "anchor", bytes.Repeat([]byte("a"), int(opts.SegmentSize)))
+	// Segment 2 on: the delete, then enough churn to close it.
+	require.NoError(t, s.Batch([]Op{{Kind: Delete, Key: "victim"}}))
+	for i := range 40 {
+		set(t, s, "churn", bytes.Repeat([]byte{byte(i)}, 500))
+	}
+	require.Greater(t, len(segments(t, dir)), 2, "segment 1 is pinned by its live anchor")
+	require.NoError(t, s.Close())
+	s = open(t, dir, opts)
+	require.Nil(t, get(t, s, "victim"))
+	require.Len(t, get(t, s, "anchor"), int(opts.SegmentSize))
+}
+
+func TestSecondOpenOfADirectoryFails(t *testing.T) {
+	dir := t.TempDir()
+	open(t, dir, testOptions())
+	_, err := Open(dir, testOptions())
+	require.ErrorContains(t, err, "in use")
+}
+
+// Random operations, reopened now and then, against a map.
+func TestMatchesAMap(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	opts := Options{SegmentSize: 2 << 10, InlineMax: 16}
+	s, err := Open(dir, opts)
+	require.NoError(t, err)
+	want := map[string][]byte{}
+	for round := range 3000 {
+		var ops []Op
+		for range 1 + rng.IntN(4) {
+			key := fmt.Sprintf("k%d", rng.IntN(40))
+			switch rng.IntN(3) {
+			case 0:
+				ops = append(ops, Op{Kind: Get, Key: key})
+			case 1:
+				v := bytes.Repeat([]byte{byte(round)}, rng.IntN(100))
+				ops = append(ops, Op{Kind: Set, Key: key, Value: v})
+			case 2:
+				ops = append(ops, Op{Kind: Delete, Key: key})
+			}
+		}
+		// What each get must see: the map after the ops before it.
+		var expect [][]byte
+		for _, op := range ops {
+			switch op.Kind {
+			case Get:
+				expect = append(expect, want[op.Key])
+			case Set:
+				want[op.Key] = op.Value
+			case Delete:
+				delete(want, op.Key)
+			}
+		}
+		require.NoError(t, s.Batch(ops))
+		gi := 0
+		for _, op := range ops {
+			if op.Kind == Get {
+				require.Equal(t, expect[gi], op.Value, "round %d key %s", round, op.Key)
+				gi++
+			}
+		}
+		if rng.IntN(200) == 0 {
+			require.NoError(t, s.Close())
+			s, err = Open(dir, opts)
+			require.NoError(t, err)
+		}
+	}
+	for k, v := range want {
+		require.Equal(t, v, get(t, s, k), k)
+	}
+	require.NoError(t, s.Close())
+	require.Less(t, len(segments(t, dir)), 10)
+}
+
+// FuzzOpen: whatever bytes a segment holds, Open recovers a store that
+// answers and accepts writes, and never panics.
+func FuzzOpen(f *testing.F) {
+	seed := t0Segment(f)
+	f.Add(seed)
+	f.Add(seed[:len(seed)-3])
+	f.Add([]byte{})
+	f.Add([]byte(strings.Repeat("\xff", 20)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "0000000000000001"+segmentSuffix), data, 0o600))
+		s, err := Open(dir, testOptions())
+		require.NoError(t, err)
+		defer s.Close()
+		for _, k := range []string{"a", "b", "c"} {
+			get(t, s, k)
+		}
+		set(t, s, "new", []byte("value"))
+		require.Equal(t, []byte("value"), get(t, s, "new"))
+	})
+}
+
+// t0Segment returns the bytes of a segment holding a few operations.
+func t0Segment(f *testing.F) []byte {
+	dir := f.TempDir()
+	s, err := Open(dir, testOptions())
+	require.NoError(f, err)
+	require.NoError(f, s.Batch([]Op{
+		{Kind: Set, Key: "a", Value: []byte("1")},
+		{Kind: Set, Key: "b", Value: bytes.Repeat([]byte("2"), 100)},
+	}))
+	require.NoError(f, s.Batch([]Op{{Kind: Delete, Key: "a"}, {Kind: Set, Key: "c", Value: nil}}))
+	require.NoError(f, s.Close())
+	data, err := os.ReadFile(filepath.Join(dir, "0000000000000001"+segmentSuffix))
+	require.NoError(f, err)
+	return data
+}
