@@ -47,7 +47,7 @@ func main() {
 	shipped := flag.Bool("shipped", true, "run the agent config as shipped (no overrides)")
 	rounds := flag.Int("rounds", 1, "run every target this many times, alternately (round after round), and add a table of medians: on a machine whose speed drifts only alternated runs compare")
 	var variants, peerSet listFlag
-	flag.Var(&variants, "variant", `a sluice run with overrides, "name=key=value;key=value" (keys as for --set, e.g. processors::batch::timeout=10ms; "env:K=V" sets an environment variable of the agent, e.g. env:GOGC=200; "bin:PATH" runs another sluice binary, e.g. a build of the base commit for an A/B); repeatable`)
+	flag.Var(&variants, "variant", `a sluice run with overrides, "name=key=value;key=value" (keys as for --set, e.g. processors::batch::timeout=10ms; "env:K=V" sets an environment variable of the agent, e.g. env:GOGC=200; "bin:PATH" runs another sluice binary, e.g. a build of the base commit for an A/B; "config:PATH" another agent config, e.g. the base commit's for that build); repeatable`)
 	flag.Var(&peerSet, "peer-set", "a --set override for the peer run (e.g. receivers::file_log::poll_interval=10ms); repeatable")
 	flag.Parse()
 
@@ -74,18 +74,20 @@ func buildTargets(sluiceBin, peerBin, config string, shipped bool, variants, pee
 			return nil, fmt.Errorf(`-variant %q: want "name=key=value;key=value"`, v)
 		}
 		var set, env []string
-		bin := sluiceBin
+		bin, cfg := sluiceBin, config
 		for _, s := range strings.Split(sets, ";") {
 			s = strings.TrimSpace(s)
 			if kv, ok := strings.CutPrefix(s, "env:"); ok {
 				env = append(env, kv)
 			} else if path, ok := strings.CutPrefix(s, "bin:"); ok {
 				bin = path
+			} else if path, ok := strings.CutPrefix(s, "config:"); ok {
+				cfg = path
 			} else if s != "" {
 				set = append(set, s)
 			}
 		}
-		targets = append(targets, agentbench.Target{Name: "sluice " + name, Binary: bin, Config: config, Set: set, Env: env, MustMask: true})
+		targets = append(targets, agentbench.Target{Name: "sluice " + name, Binary: bin, Config: cfg, Set: set, Env: env, MustMask: true})
 	}
 	if peerBin != "" {
 		targets = append(targets, agentbench.Target{Name: "otelcol-peer (in-memory queue)", Binary: peerBin, Set: peerSet})

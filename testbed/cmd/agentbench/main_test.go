@@ -11,15 +11,15 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestVariantsSetOverridesEnvironmentAndBinary(t *testing.T) {
+func TestVariantsSetOverridesEnvironmentBinaryAndConfig(t *testing.T) {
 	targets, err := buildTargets("bin/sluice", "", "configs/agent.yaml", true,
-		[]string{"base=bin:/tmp/sluice-base", "gogc=env:GOGC=400; receivers::file_tail::poll_interval=40ms"}, nil)
+		[]string{"base=bin:/tmp/sluice-base;config:/tmp/agent-base.yaml", "gogc=env:GOGC=400; receivers::file_tail::poll_interval=40ms"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []agentbench.Target{
 		{Name: "sluice", Binary: "bin/sluice", Config: "configs/agent.yaml", MustMask: true},
-		{Name: "sluice base", Binary: "/tmp/sluice-base", Config: "configs/agent.yaml", MustMask: true},
+		{Name: "sluice base", Binary: "/tmp/sluice-base", Config: "/tmp/agent-base.yaml", MustMask: true},
 		{
 			Name: "sluice gogc", Binary: "bin/sluice", Config: "configs/agent.yaml", MustMask: true,
 			Set: []string{"receivers::file_tail::poll_interval=40ms"}, Env: []string{"GOGC=400"},
