@@ -77,7 +77,7 @@ func (j *journalStorage) GetClient(_ context.Context, kind component.Kind, id co
 	if err != nil {
 		return nil, fmt.Errorf("journal_storage: %w", err)
 	}
-	c := &client{store: store, owner: j}
+	c := &client{store: store, owner: j, name: dirName}
 	if torn := store.Stats().TornBytes; torn > 0 {
 		j.logger.Warn("Discarded the unfinished last write of a journal (the process stopped mid-write; it was never acknowledged)",
 			zap.String("client", dirName), zap.Int64("bytes", torn))
@@ -115,6 +115,7 @@ func clientDirName(kind component.Kind, id component.ID, name string) string {
 type client struct {
 	store *kvlog.Store
 	owner *journalStorage
+	name  string // its directory
 
 	mu       sync.Mutex
 	reported kvlog.Stats // totals already added to the self-metrics
@@ -180,6 +181,8 @@ func (c *client) report() {
 		BytesCopied:     st.BytesCopied - c.reported.BytesCopied,
 		TornBytes:       st.TornBytes - c.reported.TornBytes,
 		SegmentsRemoved: st.SegmentsRemoved - c.reported.SegmentsRemoved,
+
+		MaintenanceErrors: st.MaintenanceErrors - c.reported.MaintenanceErrors,
 	}
 	c.reported = st
 	c.mu.Unlock()
@@ -196,6 +199,10 @@ func (c *client) report() {
 	}
 	if d.SegmentsRemoved > 0 {
 		t.ExtensionJournalStorageSegmentsRemoved.Add(ctx, d.SegmentsRemoved)
+	}
+	if d.MaintenanceErrors > 0 {
+		c.owner.logger.Warn("Journal segment rotation or compaction failed; writes continue and it is retried at the next rotation",
+			zap.String("client", c.name), zap.Error(c.store.LastMaintenanceError()))
 	}
 }
 

@@ -66,8 +66,10 @@ func (r Refs) Names() []string {
 }
 
 // ConsumedElsewhere are variables a Sluice process reads without the config naming them: the AWS SDK's
-// default credential chain (used by the parquet exporter's S3 storage) and the Go runtime.
+// default credential chain (used by the parquet exporter's S3 storage), the Go runtime, and sluice's
+// startup (internal/timerslack).
 var ConsumedElsewhere = map[string]bool{
+	"SLUICE_TIMER_SLACK":    true,
 	"AWS_ACCESS_KEY_ID":     true,
 	"AWS_SECRET_ACCESS_KEY": true,
 	"AWS_SESSION_TOKEN":     true,

@@ -61,6 +61,9 @@ type Stats struct {
 	TornBytes int64
 	// SegmentsRemoved counts segment files removed by compaction.
 	SegmentsRemoved int64
+	// MaintenanceErrors counts failed segment rotations and compactions
+	// (see LastMaintenanceError); writes go on in the current segment.
+	MaintenanceErrors int64
 }
 
 // ErrClosed is returned by operations on a closed store.
@@ -120,6 +123,8 @@ type Store struct {
 	stats        Stats
 	closed       bool
 	brokenBy     error // set when a failed write could not be undone
+	// maintenanceErr is the last rotation or compaction failure.
+	maintenanceErr error
 }
 
 // Open opens (creating if needed) the store in dir, replaying its segments.
@@ -139,10 +144,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = s.closeFiles()
 		return nil, err
 	}
-	if err := s.compact(); err != nil {
-		_ = s.closeFiles()
-		return nil, err
-	}
+	s.maintain(s.compact())
 	return s, nil
 }
 
@@ -353,12 +355,31 @@ func (s *Store) Batch(ops []Op) error {
 		}
 	}
 	if seg.size >= s.opts.SegmentSize {
+		// The batch is written and applied whatever happens here: a failed
+		// rotation leaves the active segment growing, a failed compaction
+		// leaves old segments on disk, and both are tried again next time.
 		if err := s.rotate(); err != nil {
-			return err
+			s.maintain(err)
+		} else {
+			s.maintain(s.compact())
 		}
-		return s.compact()
 	}
 	return nil
+}
+
+// maintain records a rotation or compaction failure.
+func (s *Store) maintain(err error) {
+	if err != nil {
+		s.stats.MaintenanceErrors++
+		s.maintenanceErr = err
+	}
+}
+
+// LastMaintenanceError returns the last rotation or compaction failure.
+func (s *Store) LastMaintenanceError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maintenanceErr
 }
 
 // writeFrame writes the sets and deletes of ops as one frame to the active
@@ -477,11 +498,20 @@ func (s *Store) compact() error {
 		}
 		name := old.f.Name()
 		old.f.Close()
-		if err := os.Remove(name); err != nil {
+		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			// Its live values are already copied: reading it again at the
+			// next open only replays older versions.
 			return fmt.Errorf("remove segment: %w", err)
 		}
 		s.segs = s.segs[1:]
 		s.stats.SegmentsRemoved++
+		if s.opts.FSync {
+			// A removed segment that came back after a power loss could
+			// bring back a value deleted in a segment removed after it.
+			if err := syncDir(s.dir); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -283,3 +283,33 @@ func t0Segment(f *testing.F) []byte {
 	require.NoError(f, err)
 	return data
 }
+
+// A failed rotation does not fail the write that triggered it: the batch is
+// on disk and applied, the active segment keeps growing, and rotation is
+// tried again at the next write.
+func TestFailedRotationKeepsWriting(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions()
+	s := open(t, dir, opts)
+	// The next segment's name is taken (by a directory), so creating it fails.
+	blocker := filepath.Join(dir, "0000000000000002"+segmentSuffix)
+	require.NoError(t, os.Mkdir(blocker, 0o700))
+	value := bytes.Repeat([]byte("v"), 1000)
+	for i := range 10 {
+		set(t, s, fmt.Sprintf("k%d", i), value)
+	}
+	require.Positive(t, s.Stats().MaintenanceErrors)
+	require.ErrorContains(t, s.LastMaintenanceError(), "create segment")
+	require.Len(t, segments(t, dir), 2, "segment 1 and the blocking directory")
+
+	require.NoError(t, os.Remove(blocker))
+	set(t, s, "after", value)
+	require.Len(t, segments(t, dir), 2, "rotated at the next write")
+	require.NoError(t, s.Close())
+
+	s = open(t, dir, opts)
+	for i := range 10 {
+		require.Equal(t, value, get(t, s, fmt.Sprintf("k%d", i)))
+	}
+	require.Equal(t, value, get(t, s, "after"))
+}
