@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -15,42 +14,17 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/extension"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/metadata"
-	"github.com/sluicelogs/sluice/extension/journalstorageextension"
+	"github.com/sluicelogs/sluice/internal/storagetest"
 )
 
-// storageKinds are the storage extensions a persistent queue is tested on.
-var storageKinds = []string{"file_storage", "journal_storage"}
-
-// startStorage starts a real storage extension of the given kind on dir:
-// journal_storage as the agent uses it, file_storage as contrib's users do.
+// startStorage starts a real storage extension of the given kind on dir;
+// "state" names it, stable across restarts.
 func startStorage(t testing.TB, kind, dir string) (component.ID, extension.Extension) {
 	t.Helper()
-	var f extension.Factory
-	var cfg component.Config
-	switch kind {
-	case "file_storage":
-		f = filestorage.NewFactory()
-		fc := f.CreateDefaultConfig().(*filestorage.Config)
-		fc.Directory = dir
-		cfg = fc
-	case "journal_storage":
-		f = journalstorageextension.NewFactory()
-		jc := f.CreateDefaultConfig().(*journalstorageextension.Config)
-		jc.Directory = dir
-		cfg = jc
-	default:
-		t.Fatalf("unknown storage %s", kind)
-	}
-	set := extensiontest.NewNopSettings(f.Type())
-	set.ID = component.NewIDWithName(f.Type(), "state") // stable across restarts: it names the storage
-	ext, err := f.Create(context.Background(), set, cfg)
-	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), storageHost{}))
-	return set.ID, ext
+	return storagetest.Start(t, kind, dir, "state")
 }
 
 func persistentConfig(endpoint string, storage component.ID) *Config {
@@ -76,7 +50,7 @@ func startPersistentLogs(t *testing.T, cfg *Config, storage component.ID, ext ex
 }
 
 func TestPersistentQueueDeliversAfterRestart(t *testing.T) {
-	for _, kind := range storageKinds {
+	for _, kind := range storagetest.Kinds {
 		t.Run(kind, func(t *testing.T) { testPersistentQueueDeliversAfterRestart(t, kind) })
 	}
 }
@@ -121,7 +95,7 @@ func testPersistentQueueDeliversAfterRestart(t *testing.T, kind string) {
 }
 
 func TestPersistentQueueSendsWhileRunning(t *testing.T) {
-	for _, kind := range storageKinds {
+	for _, kind := range storagetest.Kinds {
 		t.Run(kind, func(t *testing.T) { testPersistentQueueSendsWhileRunning(t, kind) })
 	}
 }

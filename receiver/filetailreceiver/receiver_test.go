@@ -6,17 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/extension"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
-	"github.com/sluicelogs/sluice/extension/journalstorageextension"
+	"github.com/sluicelogs/sluice/internal/storagetest"
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/metadata"
 )
 
@@ -27,38 +24,11 @@ type extHost struct {
 
 func (h extHost) GetExtensions() map[component.ID]component.Component { return h.exts }
 
-// startStorage starts a storage extension of the given kind: contrib's
-// file_storage or Sluice's journal_storage (the agent's).
-func startStorage(t *testing.T, kind string) (component.ID, extension.Extension) {
-	t.Helper()
-	var f extension.Factory
-	var cfg component.Config
-	switch kind {
-	case "file_storage":
-		f = filestorage.NewFactory()
-		fc := f.CreateDefaultConfig().(*filestorage.Config)
-		fc.Directory = t.TempDir()
-		cfg = fc
-	case "journal_storage":
-		f = journalstorageextension.NewFactory()
-		jc := f.CreateDefaultConfig().(*journalstorageextension.Config)
-		jc.Directory = t.TempDir()
-		cfg = jc
-	default:
-		t.Fatalf("unknown storage %s", kind)
-	}
-	id := component.NewID(f.Type())
-	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
-	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
-	return id, ext
-}
-
 // TestStorageAcrossRestarts runs the receiver on its own goroutine with
 // checkpoints in a storage extension, restarts it, and checks that only
 // lines written after the checkpoint are read again.
 func TestStorageAcrossRestarts(t *testing.T) {
-	for _, kind := range []string{"file_storage", "journal_storage"} {
+	for _, kind := range storagetest.Kinds {
 		t.Run(kind, func(t *testing.T) { testStorageAcrossRestarts(t, kind) })
 	}
 }
@@ -66,7 +36,7 @@ func TestStorageAcrossRestarts(t *testing.T) {
 func testStorageAcrossRestarts(t *testing.T, kind string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
-	id, ext := startStorage(t, kind)
+	id, ext := storagetest.Start(t, kind, t.TempDir(), "")
 	defer func() { require.NoError(t, ext.Shutdown(context.Background())) }()
 	host := extHost{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{id: ext}}
 
