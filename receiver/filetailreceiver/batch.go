@@ -74,11 +74,11 @@ const (
 	attrIOStream = "log.iostream"
 )
 
-// setFileAttrs sets the attributes every record of f carries.
-func setFileAttrs(lr plog.LogRecord, f *tailedFile, stream string) {
+// setFileAttrs sets the attributes every record of a file carries.
+func setFileAttrs(lr plog.LogRecord, path, name, stream string) {
 	attrs := lr.Attributes()
-	attrs.PutStr(attrFilePath, f.path)
-	attrs.PutStr(attrFileName, f.name)
+	attrs.PutStr(attrFilePath, path)
+	attrs.PutStr(attrFileName, name)
 	if stream != "" {
 		attrs.PutStr(attrIOStream, stream)
 	}

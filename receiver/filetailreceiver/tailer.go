@@ -61,8 +61,9 @@ type tailer struct {
 	// openFile opens a matched file (replaced in tests to simulate errors).
 	openFile func(path string) (*os.File, error)
 	// clone is set when the next consumer mutates data: a refused batch is
-	// retried from a pristine copy.
-	clone bool
+	// retried from a pristine copy, rebuilt from replay.
+	clone  bool
+	replay replayLog
 
 	newClassifier func() multiline.Classifier // nil without multiline
 
@@ -653,18 +654,75 @@ func (t *tailer) emitRecord(f *tailedFile, data []byte, meta lineMeta, truncated
 	if replaced {
 		t.utf8Replaced++
 	}
+	in := recordInput{f: f, path: f.path, name: f.name, meta: meta, observed: t.observed}
+	if t.clone {
+		t.replay.add(data, in)
+	}
+	t.buildRecord(data, in)
+}
+
+// recordInput is, besides its text, everything a record is built from.
+type recordInput struct {
+	f          *tailedFile
+	path, name string // the file's path and name when the record was read
+	meta       lineMeta
+	observed   time.Time
+}
+
+// buildRecord parses data into a record and adds it to the batch; the same
+// inputs always build the same record.
+func (t *tailer) buildRecord(data []byte, in recordInput) {
 	lr := t.scratch
 	service := t.parser.parse(data, lr)
 	if lr.Timestamp() == 0 {
-		if !meta.time.IsZero() {
-			lr.SetTimestamp(pcommon.NewTimestampFromTime(meta.time))
+		if !in.meta.time.IsZero() {
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(in.meta.time))
 		} else {
-			lr.SetTimestamp(pcommon.NewTimestampFromTime(t.observed))
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(in.observed))
 		}
 	}
-	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(t.observed))
-	setFileAttrs(lr, f, meta.stream)
-	t.batch.add(f, service, lr, len(data))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(in.observed))
+	setFileAttrs(lr, in.path, in.name, in.meta.stream)
+	t.batch.add(in.f, service, lr, len(data))
+}
+
+// replayLog keeps what each record of the batch being built was made from,
+// so that a refused batch can be built again for the retry when the next
+// consumer mutates data (it may have changed the refused one). Copying each
+// record's text costs far less than encoding every batch to keep a pristine
+// copy (which was ≈ 5 % of the agent's CPU), and retries are rare.
+type replayLog struct {
+	text   []byte
+	ends   []int // text[ends[i-1]:ends[i]] is record i's text
+	inputs []recordInput
+}
+
+func (r *replayLog) add(data []byte, in recordInput) {
+	r.text = append(r.text, data...)
+	r.ends = append(r.ends, len(r.text))
+	r.inputs = append(r.inputs, in)
+}
+
+// reset empties the log, keeping a text buffer of up to 4 MiB for the next
+// batch.
+func (r *replayLog) reset() {
+	if cap(r.text) > 4<<20 {
+		r.text = nil
+	}
+	r.text, r.ends = r.text[:0], r.ends[:0]
+	clear(r.inputs) // drop the file references
+	r.inputs = r.inputs[:0]
+}
+
+// rebuild builds the logged records again into a new batch.
+func (t *tailer) rebuild() plog.Logs {
+	start := 0
+	for i, in := range t.replay.inputs {
+		end := t.replay.ends[i]
+		t.buildRecord(t.replay.text[start:end], in)
+		start = end
+	}
+	return t.batch.take()
 }
 
 // ---- delivery and commit ----
@@ -762,34 +820,15 @@ func (t *tailer) applyFinished() {
 // accepted, refused permanently, or ctx ends. It returns the accepted
 // attempt's acknowledgement, still holding its own hold, which the caller
 // releases once it has recorded what the delivery makes safe.
-var (
-	snapshotMarshaler   plog.ProtoMarshaler
-	snapshotUnmarshaler plog.ProtoUnmarshaler
-)
-
 func (t *tailer) deliver(ctx context.Context, logs plog.Logs, records int, p *pendingDelivery) (*ack.Batch, error) {
-	wait := t.cfg.Retry.InitialInterval
 	// A consumer that mutates data may leave a refused batch changed, so
-	// retries start from a snapshot. The snapshot is the batch's protobuf
-	// encoding, not a deep copy: one buffer instead of a dozen objects per
-	// record for the garbage collector, and decoded only on a retry.
-	var pristine []byte
+	// each retry sends the batch built again from the replay log.
+	defer t.replay.reset()
+	wait := t.cfg.Retry.InitialInterval
 	for attempt := 0; ; attempt++ {
 		send := logs
-		if t.clone {
-			if attempt == 0 {
-				snap, err := snapshotMarshaler.MarshalLogs(logs)
-				if err != nil {
-					return nil, fmt.Errorf("snapshot batch for retries: %w", err)
-				}
-				pristine = snap
-			} else {
-				restored, err := snapshotUnmarshaler.UnmarshalLogs(pristine)
-				if err != nil {
-					return nil, fmt.Errorf("restore batch snapshot: %w", err)
-				}
-				send = restored
-			}
+		if t.clone && attempt > 0 {
+			send = t.rebuild()
 		}
 		// Only the accepted attempt's outcome counts; the creator's hold is
 		// released after accepted is set, so onDone never runs before it.

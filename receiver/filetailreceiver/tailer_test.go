@@ -150,21 +150,34 @@ func TestPermanentRefusalIsCountedAndSkipped(t *testing.T) {
 func TestMutatingConsumerRetriesPristineData(t *testing.T) {
 	dir := t.TempDir()
 	appendLines(t, filepath.Join(dir, "app.log"), "a", 0, 3)
-	first := true
+	attempts := 0
+	var firstAttempt, accepted []byte
 	sink := &recordingSink{mutates: true}
 	sink.refuse = func(ld plog.Logs) error {
-		if first {
-			first = false
+		attempts++
+		b, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
+		require.NoError(t, err)
+		if attempts < 3 {
+			if attempts == 1 {
+				firstAttempt = b
+			}
+			// The consumer changes the batch before refusing it.
 			lrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 			lrs.At(0).Body().SetStr("mangled")
+			lrs.At(1).Attributes().PutStr("added", "x")
 			lrs.RemoveIf(func(lr plog.LogRecord) bool { return lr.Body().Str() == "a-000002" })
 			return errRefused
 		}
+		accepted = b
 		return nil
 	}
 	h := newHarness(t, testConfig(dir), sink, fileStore(t))
 	h.pass()
 	assert.Equal(t, []string{"a-000000", "a-000001", "a-000002"}, sink.bodies())
+	// Every field of the retried batch, timestamps and file attributes
+	// included, is what the first attempt carried.
+	assert.Equal(t, 3, attempts)
+	assert.JSONEq(t, string(firstAttempt), string(accepted))
 	h.stop()
 }
 
