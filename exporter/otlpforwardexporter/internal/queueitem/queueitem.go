@@ -19,9 +19,11 @@
 package queueitem // import "github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 
@@ -74,13 +76,34 @@ func Encode(signal Signal, records int, body []byte) ([]byte, error) {
 	if len(body) > maxBody {
 		return nil, fmt.Errorf("otlp_forward request of %d bytes is over the %d-byte queue item limit", len(body), maxBody)
 	}
-	out := make([]byte, 0, headerSize+binary.MaxVarintLen64+s2.MaxEncodedLen(len(body)))
+	// S2 needs room for its worst case (≈ 1.17× the body) while log text
+	// compresses 3–5×: compress into a reused buffer and hand out an item of
+	// the exact size, rather than allocate (and zero) the worst case.
+	scratch := encodeScratch.Get().(*[]byte)
+	defer releaseScratch(scratch)
+	need := headerSize + binary.MaxVarintLen64 + s2.MaxEncodedLen(len(body))
+	if cap(*scratch) < need {
+		*scratch = make([]byte, 0, need)
+	}
+	out := (*scratch)[:0]
 	out = append(out, magic...)
 	out = append(out, Version, byte(signal))
 	out = binary.AppendUvarint(out, uint64(records))
 	n := len(out)
 	enc := s2.Encode(out[n:cap(out)], body) // fits: the capacity is the bound
-	return out[:n+len(enc)], nil
+	return bytes.Clone(out[:n+len(enc)]), nil
+}
+
+// encodeScratch holds compression buffers; one grown past
+// maxPooledScratch by a rare huge request is let go.
+var encodeScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledScratch = 8 << 20
+
+func releaseScratch(b *[]byte) {
+	if cap(*b) <= maxPooledScratch {
+		encodeScratch.Put(b)
+	}
 }
 
 // Decode checks item and returns the number of records and the decompressed body.
