@@ -235,7 +235,7 @@ func TestMachineBusyShare(t *testing.T) {
 func TestMarkdownShowsFiguresVerdictsAndSettings(t *testing.T) {
 	ok := Result{
 		Target: "sluice", Written: 600000, WriteElapsed: 60 * time.Second, DeliveredInWindow: 599000, Drain: 150 * time.Millisecond,
-		Resources: monitor.Stats{CPUSeconds: 6.6, CPUPercent: 11, AvgRSSBytes: 100 << 20, MaxRSSBytes: 120 << 20},
+		Resources: monitor.Stats{CPUSeconds: 6.6, CPUPercent: 11, AvgRSSBytes: 100 << 20, MaxRSSBytes: 120 << 20, MaxAnonRSSBytes: 30 << 20},
 		Latency:   Percentiles{Count: 600000, P50: 100 * time.Millisecond, P95: 190 * time.Millisecond, P99: 198 * time.Millisecond, Max: 250 * time.Millisecond},
 		Timeline: Timeline{
 			Seconds: 60, SlowSeconds: 60, MedianP95: 180 * time.Millisecond, WorstAt: 12,
@@ -252,9 +252,9 @@ func TestMarkdownShowsFiguresVerdictsAndSettings(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"# Agent: tail → parse → mask → forward, 10000 lines/s for 1m0s",
-		"| sluice | 600000 | 10000 | 9983 | 11.0 | 11.00 | 100.0 | 120.0 | 100.0 | 190.0 | 198.0 | 250.0 | 180.0 | 60 of 60 | 150.0 | 45 | 0 | 0 | 0 | ok, misses CPU+p95 |",
-		"| sluice batch 10ms | 600000 | 10000 | 9983 | 9.0 | 11.00 | 100.0 | 120.0 | 100.0 | 20.0 | 198.0 | 250.0 | 180.0 | 60 of 60 | 150.0 | 45 | 0 | 0 | 0 | ok, meets targets |",
-		"| otelcol-peer | 0 | 0 | 0 | 0.0 | 0.00 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0 of 0 | 0.0 | ? | 0 | 0 | 3 | FAILED |",
+		"| sluice | 600000 | 10000 | 9983 | 11.0 | 11.00 | 100.0 | 120.0 | 30.0 | 100.0 | 190.0 | 198.0 | 250.0 | 180.0 | 60 of 60 | 150.0 | 45 | 0 | 0 | 0 | ok, misses CPU+p95 |",
+		"| sluice batch 10ms | 600000 | 10000 | 9983 | 9.0 | 11.00 | 100.0 | 120.0 | 30.0 | 100.0 | 20.0 | 198.0 | 250.0 | 180.0 | 60 of 60 | 150.0 | 45 | 0 | 0 | 0 | ok, meets targets |",
+		"| otelcol-peer | 0 | 0 | 0 | 0.0 | 0.00 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0 of 0 | 0.0 | ? | 0 | 0 | 3 | FAILED |",
 		"  - worst second: 12 s after the first line, p95 250.0 ms, max 250.0 ms (10000 lines)",
 		"| FAILED |",
 		"- sluice: config as shipped;",
@@ -270,7 +270,7 @@ func TestMarkdownShowsFiguresVerdictsAndSettings(t *testing.T) {
 
 func TestMarkdownMediansPerTargetInRunOrder(t *testing.T) {
 	run := func(target string, cpu float64, p95 time.Duration, rssMiB uint64) Result {
-		return Result{Target: target, Resources: monitor.Stats{CPUPercent: cpu, MaxRSSBytes: rssMiB << 20}, Latency: Percentiles{P95: p95}}
+		return Result{Target: target, Resources: monitor.Stats{CPUPercent: cpu, MaxRSSBytes: rssMiB << 20, MaxAnonRSSBytes: rssMiB << 19}, Latency: Percentiles{P95: p95}}
 	}
 	failed := run("base", 99, time.Second, 999)
 	failed.Err = errTest("agent exited")
@@ -284,9 +284,9 @@ func TestMarkdownMediansPerTargetInRunOrder(t *testing.T) {
 	MarkdownMedians(&b, results)
 	out := b.String()
 	for _, want := range []string{
-		"| new | 3 | 22.0 (20.0–26.0) | 23.0 | 102.0 |",
-		"| base | 2 | 29.0 (28.0–30.0) | 25.0 | 139.0 |", // the failed run is left out
-		"| broken | 0 | — | — | — |",
+		"| new | 3 | 22.0 (20.0–26.0) | 23.0 | 102.0 | 51.0 |",
+		"| base | 2 | 29.0 (28.0–30.0) | 25.0 | 139.0 | 69.5 |", // the failed run is left out
+		"| broken | 0 | — | — | — | — |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("medians lack %q:\n%s", want, out)

@@ -27,12 +27,12 @@ func Markdown(w io.Writer, cfg Config, results []Result, when time.Time) {
 		"CPU = agent process CPU time / wall time of the write phase (100 %% = one core); machine busy = all processes' share of all CPUs meanwhile. "+
 		"Median 1-s p95: the p95 of each second of writing, median over the run (the steady state); seconds p95 > 25 ms counts stalled seconds. Targets: CPU ≤ %.0f %%, p95 ≤ %s.\n\n",
 		when.UTC().Format(time.RFC3339), runtime.NumCPU(), monitor.LoadAverage(), TargetCPUPercent, TargetP95)
-	fmt.Fprintln(w, "| agent | lines written | written/s | sustained/s | CPU % (of one core) | CPU µs/line | RSS avg MiB | RSS max MiB | p50 ms | p95 ms | p99 ms | max ms | median 1-s p95 ms | seconds p95 > 25 ms | drain ms | machine busy % | lost | dup | PII left | verdict |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| agent | lines written | written/s | sustained/s | CPU % (of one core) | CPU µs/line | RSS avg MiB | RSS max MiB | anon RSS max MiB | p50 ms | p95 ms | p99 ms | max ms | median 1-s p95 ms | seconds p95 > 25 ms | drain ms | machine busy % | lost | dup | PII left | verdict |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
-		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.1f | %.2f | %.1f | %.1f | %s | %s | %s | %s | %s | %d of %d | %s | %s | %d | %d | %d | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.1f | %.2f | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %d of %d | %s | %s | %d | %d | %d | %s |\n",
 			r.Target, r.Written, r.WrittenPerSecond(), r.SustainedPerSecond(), r.Resources.CPUPercent, r.CPUMicrosPerLine(),
-			monitor.MiB(r.Resources.AvgRSSBytes), monitor.MiB(r.Resources.MaxRSSBytes),
+			monitor.MiB(r.Resources.AvgRSSBytes), monitor.MiB(r.Resources.MaxRSSBytes), monitor.MiB(r.Resources.MaxAnonRSSBytes),
 			ms(r.Latency.P50), ms(r.Latency.P95), ms(r.Latency.P99), ms(r.Latency.Max),
 			ms(r.Timeline.MedianP95), r.Timeline.SlowSeconds, r.Timeline.Seconds, ms(r.Drain), percent(r.MachineBusy),
 			r.Accounting.Lost, r.Accounting.Duplicates, r.Leaked, verdict(r))
@@ -80,19 +80,20 @@ func MarkdownMedians(w io.Writer, results []Result) {
 			byTarget[r.Target] = []Result{}
 		}
 	}
-	fmt.Fprintln(w, "| agent | runs | CPU % median (range) | p95 ms median | RSS max MiB median |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| agent | runs | CPU % median (range) | p95 ms median | RSS max MiB median | anon RSS max MiB median |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	for _, name := range order {
 		rs := byTarget[name]
 		if len(rs) == 0 {
-			fmt.Fprintf(w, "| %s | 0 | — | — | — |\n", name)
+			fmt.Fprintf(w, "| %s | 0 | — | — | — | — |\n", name)
 			continue
 		}
 		cpu := sortedBy(rs, func(r Result) float64 { return r.Resources.CPUPercent })
 		p95 := sortedBy(rs, func(r Result) float64 { return float64(r.Latency.P95) })
 		rss := sortedBy(rs, func(r Result) float64 { return float64(r.Resources.MaxRSSBytes) })
-		fmt.Fprintf(w, "| %s | %d | %.1f (%.1f–%.1f) | %s | %.1f |\n", name, len(rs), median(cpu), cpu[0], cpu[len(cpu)-1],
-			ms(time.Duration(median(p95))), monitor.MiB(uint64(median(rss))))
+		anon := sortedBy(rs, func(r Result) float64 { return float64(r.Resources.MaxAnonRSSBytes) })
+		fmt.Fprintf(w, "| %s | %d | %.1f (%.1f–%.1f) | %s | %.1f | %.1f |\n", name, len(rs), median(cpu), cpu[0], cpu[len(cpu)-1],
+			ms(time.Duration(median(p95))), monitor.MiB(uint64(median(rss))), monitor.MiB(uint64(median(anon))))
 	}
 }
 

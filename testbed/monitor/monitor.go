@@ -21,6 +21,11 @@ type Sample struct {
 	At       time.Time
 	CPUTicks uint64 // utime+stime so far
 	RSSBytes uint64
+	// AnonRSSBytes is the anonymous part of RSS (heap, stacks): unlike
+	// RSSBytes it leaves out the pages of the binary mapped from the page
+	// cache, which differ between builds and copies of one binary by tens
+	// of MiB.
+	AnonRSSBytes uint64
 }
 
 // Stats summarise a sampling window.
@@ -33,6 +38,8 @@ type Stats struct {
 	MaxCPUPercent float64 // highest between two consecutive samples
 	AvgRSSBytes   uint64
 	MaxRSSBytes   uint64
+	// MaxAnonRSSBytes is the highest anonymous RSS (see Sample).
+	MaxAnonRSSBytes uint64
 }
 
 // Sampler reads /proc/<pid>/stat and /proc/<pid>/status every Interval.
@@ -115,6 +122,7 @@ func Summarize(samples []Sample) Stats {
 	for i, smp := range samples {
 		rssSum += smp.RSSBytes
 		st.MaxRSSBytes = max(st.MaxRSSBytes, smp.RSSBytes)
+		st.MaxAnonRSSBytes = max(st.MaxAnonRSSBytes, smp.AnonRSSBytes)
 		if i > 0 {
 			prev := samples[i-1]
 			if wall := smp.At.Sub(prev.At).Seconds(); wall > 0 {
@@ -152,7 +160,11 @@ func Read(pid int) (Sample, error) {
 	if err != nil {
 		return Sample{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
-	return Sample{At: now, CPUTicks: ticks, RSSBytes: rss}, nil
+	anon, err := ParseStatusKB(status, "RssAnon")
+	if err != nil {
+		return Sample{}, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return Sample{At: now, CPUTicks: ticks, RSSBytes: rss, AnonRSSBytes: anon}, nil
 }
 
 // ParseStatCPU returns utime+stime (fields 14 and 15) of a /proc/<pid>/stat
@@ -181,20 +193,27 @@ func ParseStatCPU(stat []byte) (uint64, error) {
 
 // ParseStatusRSS returns VmRSS in bytes from /proc/<pid>/status.
 func ParseStatusRSS(status []byte) (uint64, error) {
+	return ParseStatusKB(status, "VmRSS")
+}
+
+// ParseStatusKB returns the field name (e.g. "RssAnon") of /proc/<pid>/status,
+// given there in kB, in bytes.
+func ParseStatusKB(status []byte, name string) (uint64, error) {
+	prefix := []byte(name + ":")
 	for line := range bytes.Lines(status) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		rest, ok := bytes.CutPrefix(line, prefix)
 		if !ok {
 			continue
 		}
 		fields := bytes.Fields(rest)
 		if len(fields) != 2 || string(fields[1]) != "kB" {
-			return 0, fmt.Errorf("malformed VmRSS line %q", bytes.TrimSpace(line))
+			return 0, fmt.Errorf("malformed %s line %q", name, bytes.TrimSpace(line))
 		}
 		kb, err := strconv.ParseUint(string(fields[0]), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("parse VmRSS: %w", err)
+			return 0, fmt.Errorf("parse %s: %w", name, err)
 		}
 		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc status (zombie process?)")
+	return 0, fmt.Errorf("no %s in /proc status (zombie process?)", name)
 }

@@ -40,19 +40,23 @@ func TestParseStatusRSS(t *testing.T) {
 	if _, err := ParseStatusRSS([]byte("VmRSS:\t12 MB\n")); err == nil {
 		t.Fatal("unexpected unit accepted")
 	}
+	anon, err := ParseStatusKB([]byte("VmRSS:\t142144 kB\nRssAnon:\t   16588 kB\nRssFile:\t  125556 kB\n"), "RssAnon")
+	if err != nil || anon != 16588*1024 {
+		t.Fatalf("RssAnon = %d, %v; want %d", anon, err, 16588*1024)
+	}
 }
 
 func TestSummarize(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	st := Summarize([]Sample{
-		{At: t0, CPUTicks: 1000, RSSBytes: 100},
-		{At: t0.Add(time.Second), CPUTicks: 1050, RSSBytes: 300},     // 50 %
-		{At: t0.Add(2 * time.Second), CPUTicks: 1200, RSSBytes: 200}, // 150 %
+		{At: t0, CPUTicks: 1000, RSSBytes: 100, AnonRSSBytes: 40},
+		{At: t0.Add(time.Second), CPUTicks: 1050, RSSBytes: 300, AnonRSSBytes: 50},     // 50 %
+		{At: t0.Add(2 * time.Second), CPUTicks: 1200, RSSBytes: 200, AnonRSSBytes: 60}, // 150 %
 	})
 	if st.CPUSeconds != 2 || st.CPUPercent != 100 || st.MaxCPUPercent != 150 {
 		t.Fatalf("cpu: %+v, want 2 s, 100 %%, max 150 %%", st)
 	}
-	if st.MaxRSSBytes != 300 || st.AvgRSSBytes != 200 || st.Samples != 3 || st.Elapsed != 2*time.Second {
+	if st.MaxRSSBytes != 300 || st.AvgRSSBytes != 200 || st.MaxAnonRSSBytes != 60 || st.Samples != 3 || st.Elapsed != 2*time.Second {
 		t.Fatalf("rss/samples: %+v", st)
 	}
 	if (Summarize(nil) != Stats{}) {
@@ -72,7 +76,7 @@ func TestSamplerMeasuresBusyProcess(t *testing.T) {
 	}
 	st := s.Stop()
 	_ = s.Stop()
-	if st.Samples < 3 || st.CPUSeconds <= 0 || st.MaxRSSBytes == 0 || x == 0 {
+	if st.Samples < 3 || st.CPUSeconds <= 0 || st.MaxRSSBytes == 0 || st.MaxAnonRSSBytes == 0 || st.MaxAnonRSSBytes > st.MaxRSSBytes || x == 0 {
 		t.Fatalf("sampler saw nothing: %+v", st)
 	}
 	if _, err := Start(-1, time.Second); err == nil {
