@@ -71,7 +71,11 @@ type piiMask struct {
 
 // state is the scratch space of one ConsumeX call.
 type state struct {
-	matches  []detect.Match
+	// secretKeys remembers whether the key at each position of the last map
+	// masked is a secret's key: records of one source carry the same keys in
+	// the same order, so a batch's keys are judged once, not once per record.
+	secretKeys []keyVerdict
+	matches    []detect.Match
 	buf      []byte
 	dropKeys []string
 	masked   []int64 // [rule*numLocations+loc]
@@ -430,14 +434,16 @@ func (p *piiMask) maskMap(st *state, m pcommon.Map, loc location, depth int) {
 		return
 	}
 	mark := len(st.dropKeys)
+	i := -1
 	m.Range(func(k string, v pcommon.Value) bool {
+		i++
 		var drop bool
 		switch {
 		case len(p.allowKeys) > 0 && keyIn(p.allowKeys, k):
 			return true
 		case len(p.maskKeys) > 0 && keyIn(p.maskKeys, k):
 			drop = p.wholeValue(st, v, p.maskedKey, loc)
-		case p.secretRule >= 0 && isScalar(v) && detect.IsSecretKey(k):
+		case p.secretRule >= 0 && isScalar(v) && st.isSecretKey(i, k):
 			drop = p.wholeValue(st, v, p.secretRule, loc)
 		default:
 			drop = p.maskValue(st, v, k, loc, depth)
@@ -460,6 +466,29 @@ func (p *piiMask) maskMap(st *state, m pcommon.Map, loc location, depth int) {
 		return false
 	})
 	st.dropKeys = st.dropKeys[:mark]
+}
+
+// keyVerdict is detect.IsSecretKey(key).
+type keyVerdict struct {
+	key    string
+	secret bool
+}
+
+// isSecretKey is detect.IsSecretKey(k) for the key at position i of a map,
+// answered from the verdict for the previous key at i when it is the same
+// string (compared by content: the same interned string compares in one step).
+func (st *state) isSecretKey(i int, k string) bool {
+	if i >= len(st.secretKeys) {
+		if i >= 256 {
+			return detect.IsSecretKey(k)
+		}
+		st.secretKeys = append(st.secretKeys, make([]keyVerdict, i+1-len(st.secretKeys))...)
+	}
+	v := &st.secretKeys[i]
+	if v.key != k {
+		*v = keyVerdict{key: k, secret: detect.IsSecretKey(k)}
+	}
+	return v.secret
 }
 
 func isScalar(v pcommon.Value) bool {

@@ -366,3 +366,38 @@ func TestConcurrentConsumers(t *testing.T) {
 		assert.Equal(t, "email,payment_card,secret_kv", d.Str())
 	}
 }
+
+// Secret-key verdicts are remembered per key position across records (and
+// batches): a different key at a remembered position must be judged afresh.
+func TestSecretKeyVerdictsFollowTheKeys(t *testing.T) {
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	keys := [][]string{
+		{"user", "password", "nested"},
+		{"password", "user", "nested"},
+		{"user", "password", "nested"},
+		{"api_key", "token_count", "nested"},
+	}
+	for _, ks := range keys {
+		lr := lrs.AppendEmpty()
+		lr.Body().SetStr("x")
+		for _, k := range ks {
+			if k == "nested" { // a map inside shares the positions
+				lr.Attributes().PutEmptyMap(k).PutStr("secret", "hunter2")
+				continue
+			}
+			lr.Attributes().PutStr(k, "hunter2")
+		}
+	}
+	out := runLogs(t, defaultCfg(), nopSettings(), ld).ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	masked := "[REDACTED:secret_kv]"
+	want := []map[string]any{
+		{"user": "hunter2", "password": masked, "nested": map[string]any{"secret": masked}},
+		{"password": masked, "user": "hunter2", "nested": map[string]any{"secret": masked}},
+		{"user": "hunter2", "password": masked, "nested": map[string]any{"secret": masked}},
+		{"api_key": masked, "token_count": "hunter2", "nested": map[string]any{"secret": masked}},
+	}
+	for i := range want {
+		assert.Equal(t, want[i], out.At(i).Attributes().AsRaw(), "record %d", i)
+	}
+}
