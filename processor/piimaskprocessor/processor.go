@@ -76,11 +76,11 @@ type state struct {
 	// the same order, so a batch's keys are judged once, not once per record.
 	secretKeys []keyVerdict
 	matches    []detect.Match
-	buf      []byte
-	dropKeys []string
-	masked   []int64 // [rule*numLocations+loc]
-	fired    []bool  // per rule, for the current record
-	anyFired bool
+	buf        []byte
+	dropKeys   []string
+	masked     []int64 // [rule*numLocations+loc]
+	fired      []bool  // per rule, for the current record
+	anyFired   bool
 
 	records, recordsMasked, bytes, overBytes, overDepth int64
 }
