@@ -142,32 +142,8 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var small [4]kvlog.Op
-	kops := small[:0]
-	for _, op := range ops {
-		var kind kvlog.OpKind
-		switch op.Type {
-		case storage.Get:
-			kind = kvlog.Get
-		case storage.Set:
-			kind = kvlog.Set
-		case storage.Delete:
-			kind = kvlog.Delete
-		default:
-			return fmt.Errorf("journal_storage: unknown operation type %d", op.Type)
-		}
-		kops = append(kops, kvlog.Op{Kind: kind, Key: op.Key, Value: op.Value})
-	}
-	err := c.store.Batch(kops)
-	for i, op := range ops {
-		if op.Type == storage.Get {
-			op.Value = kops[i].Value
-		}
-	}
+	err := c.store.Batch(ops)
 	c.report()
-	if kvlog.ErrStorageFull(err) {
-		return fmt.Errorf("%w: %w", storage.ErrStorageFull, err)
-	}
 	return err
 }
 

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+
 	"github.com/sluicelogs/sluice/internal/crcframe"
 )
 
@@ -68,23 +70,6 @@ type Stats struct {
 
 // ErrClosed is returned by operations on a closed store.
 var ErrClosed = errors.New("journal storage client is closed")
-
-// Op is one operation of a batch.
-type Op struct {
-	Kind  OpKind
-	Key   string
-	Value []byte // set: the value; get: filled with the value, nil if absent
-}
-
-// OpKind says what an Op does.
-type OpKind int
-
-// The operations of a batch.
-const (
-	Get OpKind = iota
-	Set
-	Delete
-)
 
 type segment struct {
 	id   uint64
@@ -312,7 +297,7 @@ func (s *Store) rotate() error {
 
 // Batch applies ops in order: sets and deletes are written as one frame
 // first, then every op is applied, gets seeing the ops before them.
-func (s *Store) Batch(ops []Op) error {
+func (s *Store) Batch(ops []*storage.Operation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -323,12 +308,12 @@ func (s *Store) Batch(ops []Op) error {
 	}
 	writes := false
 	for _, op := range ops {
-		switch op.Kind {
-		case Set, Delete:
+		switch op.Type {
+		case storage.Set, storage.Delete:
 			writes = true
-		case Get:
+		case storage.Get:
 		default:
-			return fmt.Errorf("unknown operation type %d", op.Kind)
+			return fmt.Errorf("unknown operation type %d", op.Type)
 		}
 	}
 	if !writes {
@@ -340,16 +325,15 @@ func (s *Store) Batch(ops []Op) error {
 	}
 	// Apply in order; a get reads the index as left by the ops before it.
 	sets := 0
-	for i := range ops {
-		op := &ops[i]
-		switch op.Kind {
-		case Get:
+	for _, op := range ops {
+		switch op.Type {
+		case storage.Get:
 			if op.Value, err = s.get(op.Key); err != nil {
 				return err
 			}
-		case Delete:
+		case storage.Delete:
 			s.remove(op.Key)
-		case Set:
+		case storage.Set:
 			s.setAt(op.Key, op.Value, seg, base+int64(s.valueOffsets[sets]))
 			sets++
 		}
@@ -385,17 +369,17 @@ func (s *Store) LastMaintenanceError() error {
 // writeFrame writes the sets and deletes of ops as one frame to the active
 // segment, leaving each set's value offset in the payload in valueOffsets.
 // It returns the segment and the payload's offset in it.
-func (s *Store) writeFrame(ops []Op) (*segment, int64, error) {
+func (s *Store) writeFrame(ops []*storage.Operation) (*segment, int64, error) {
 	frame := crcframe.Begin(s.frame[:0])
 	s.valueOffsets = s.valueOffsets[:0]
 	for _, op := range ops {
-		switch op.Kind {
-		case Set:
+		switch op.Type {
+		case storage.Set:
 			frame = appendKey(frame, opSet, op.Key)
 			frame = binary.AppendUvarint(frame, uint64(len(op.Value)))
 			s.valueOffsets = append(s.valueOffsets, len(frame)-crcframe.HeaderSize)
 			frame = append(frame, op.Value...)
-		case Delete:
+		case storage.Delete:
 			frame = appendKey(frame, opDelete, op.Key)
 		}
 	}
@@ -421,13 +405,13 @@ func (s *Store) setAt(key string, value []byte, seg *segment, off int64) {
 	s.put(key, e)
 }
 
-func (s *Store) gets(ops []Op) error {
-	for i := range ops {
-		v, err := s.get(ops[i].Key)
+func (s *Store) gets(ops []*storage.Operation) error {
+	for _, op := range ops {
+		v, err := s.get(op.Key)
 		if err != nil {
 			return err
 		}
-		ops[i].Value = v
+		op.Value = v
 	}
 	return nil
 }
@@ -453,7 +437,7 @@ func (s *Store) write(seg *segment, frame []byte) error {
 			}
 		}
 		if errors.Is(err, syscall.ENOSPC) {
-			return fmt.Errorf("journal storage %s: %w: %w", s.dir, errStorageFull, err)
+			return fmt.Errorf("journal storage %s: %w: %w", s.dir, storage.ErrStorageFull, err)
 		}
 		return fmt.Errorf("journal storage %s: %w", s.dir, err)
 	}
@@ -462,12 +446,6 @@ func (s *Store) write(seg *segment, frame []byte) error {
 	return nil
 }
 
-// errStorageFull is wrapped around ENOSPC; the extension maps it to the
-// collector's storage.ErrStorageFull.
-var errStorageFull = errors.New("storage full")
-
-// ErrStorageFull reports whether err came from a full disk.
-func ErrStorageFull(err error) bool { return errors.Is(err, errStorageFull) }
 
 // get returns a copy of key's value, nil if absent.
 func (s *Store) get(key string) ([]byte, error) {
@@ -529,7 +507,7 @@ func (s *Store) moveLive(old *segment) error {
 		}
 	}
 	slices.Sort(keys) // a deterministic file, for tests and debugging
-	var batch []Op
+	var batch []*storage.Operation
 	var size int64
 	flush := func() error {
 		if len(batch) == 0 {
@@ -546,7 +524,7 @@ func (s *Store) moveLive(old *segment) error {
 		if err != nil {
 			return err
 		}
-		batch = append(batch, Op{Kind: Set, Key: k, Value: v})
+		batch = append(batch, storage.SetOperation(k, v))
 		size += weight(k, len(v))
 		if size >= s.opts.SegmentSize {
 			if err := flush(); err != nil {
@@ -559,7 +537,7 @@ func (s *Store) moveLive(old *segment) error {
 
 // writeCopies writes sets to the active segment and points the index at
 // them (Batch without rotation, which compaction drives itself).
-func (s *Store) writeCopies(ops []Op) error {
+func (s *Store) writeCopies(ops []*storage.Operation) error {
 	seg, base, err := s.writeFrame(ops)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/goleak"
 )
 
@@ -29,12 +30,12 @@ func open(t *testing.T, dir string, opts Options) *Store {
 
 func set(t *testing.T, s *Store, key string, value []byte) {
 	t.Helper()
-	require.NoError(t, s.Batch([]Op{{Kind: Set, Key: key, Value: value}}))
+	require.NoError(t, s.Batch([]*storage.Operation{{Type: storage.Set, Key: key, Value: value}}))
 }
 
 func get(t *testing.T, s *Store, key string) []byte {
 	t.Helper()
-	ops := []Op{{Kind: Get, Key: key}}
+	ops := []*storage.Operation{{Type: storage.Get, Key: key}}
 	require.NoError(t, s.Batch(ops))
 	return ops[0].Value
 }
@@ -49,16 +50,16 @@ func segments(t *testing.T, dir string) []string {
 func TestBatchAppliesInOrder(t *testing.T) {
 	s := open(t, t.TempDir(), testOptions())
 	big := bytes.Repeat([]byte("v"), 1000) // read back from the file, not memory
-	ops := []Op{
-		{Kind: Get, Key: "a"},
-		{Kind: Set, Key: "a", Value: []byte("1")},
-		{Kind: Get, Key: "a"},
-		{Kind: Set, Key: "b", Value: big},
-		{Kind: Get, Key: "b"},
-		{Kind: Delete, Key: "a"},
-		{Kind: Get, Key: "a"},
-		{Kind: Set, Key: "empty", Value: []byte{}},
-		{Kind: Get, Key: "empty"},
+	ops := []*storage.Operation{
+		{Type: storage.Get, Key: "a"},
+		{Type: storage.Set, Key: "a", Value: []byte("1")},
+		{Type: storage.Get, Key: "a"},
+		{Type: storage.Set, Key: "b", Value: big},
+		{Type: storage.Get, Key: "b"},
+		{Type: storage.Delete, Key: "a"},
+		{Type: storage.Get, Key: "a"},
+		{Type: storage.Set, Key: "empty", Value: []byte{}},
+		{Type: storage.Get, Key: "empty"},
 	}
 	require.NoError(t, s.Batch(ops))
 	require.Nil(t, ops[0].Value)
@@ -86,10 +87,10 @@ func TestReopenReplays(t *testing.T) {
 	set(t, s, "small", []byte("x"))
 	set(t, s, "big", big)
 	set(t, s, "gone", []byte("y"))
-	require.NoError(t, s.Batch([]Op{{Kind: Delete, Key: "gone"}, {Kind: Set, Key: "small", Value: []byte("z")}}))
+	require.NoError(t, s.Batch([]*storage.Operation{{Type: storage.Delete, Key: "gone"}, {Type: storage.Set, Key: "small", Value: []byte("z")}}))
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "Close is idempotent")
-	require.ErrorIs(t, s.Batch([]Op{{Kind: Get, Key: "small"}}), ErrClosed)
+	require.ErrorIs(t, s.Batch([]*storage.Operation{{Type: storage.Get, Key: "small"}}), ErrClosed)
 
 	s = open(t, dir, testOptions())
 	require.Equal(t, []byte("z"), get(t, s, "small"))
@@ -138,10 +139,10 @@ func TestQueueWorkloadStaysBounded(t *testing.T) {
 	item := bytes.Repeat([]byte("i"), 300)
 	for i := range 2000 {
 		key := fmt.Sprintf("item/%d", i)
-		require.NoError(t, s.Batch([]Op{{Kind: Set, Key: "meta", Value: fmt.Appendf(nil, "w%d", i)}, {Kind: Set, Key: key, Value: item}}))
+		require.NoError(t, s.Batch([]*storage.Operation{{Type: storage.Set, Key: "meta", Value: fmt.Appendf(nil, "w%d", i)}, {Type: storage.Set, Key: key, Value: item}}))
 		if i >= 5 { // five items in flight
 			old := fmt.Sprintf("item/%d", i-5)
-			require.NoError(t, s.Batch([]Op{{Kind: Set, Key: "meta", Value: fmt.Appendf(nil, "r%d", i)}, {Kind: Delete, Key: old}}))
+			require.NoError(t, s.Batch([]*storage.Operation{{Type: storage.Set, Key: "meta", Value: fmt.Appendf(nil, "r%d", i)}, {Type: storage.Delete, Key: old}}))
 		}
 	}
 	st := s.Stats()
@@ -173,7 +174,7 @@ func TestDeletedValueStaysDeletedAcrossCompaction(t *testing.T) {
 	set(t, s, "victim", []byte("v"))
 	set(t, s, "anchor", bytes.Repeat([]byte("a"), int(opts.SegmentSize)))
 	// Segment 2 on: the delete, then enough churn to close it.
-	require.NoError(t, s.Batch([]Op{{Kind: Delete, Key: "victim"}}))
+	require.NoError(t, s.Batch([]*storage.Operation{{Type: storage.Delete, Key: "victim"}}))
 	for i := range 40 {
 		set(t, s, "churn", bytes.Repeat([]byte{byte(i)}, 500))
 	}
@@ -200,35 +201,35 @@ func TestMatchesAMap(t *testing.T) {
 	require.NoError(t, err)
 	want := map[string][]byte{}
 	for round := range 3000 {
-		var ops []Op
+		var ops []*storage.Operation
 		for range 1 + rng.IntN(4) {
 			key := fmt.Sprintf("k%d", rng.IntN(40))
 			switch rng.IntN(3) {
 			case 0:
-				ops = append(ops, Op{Kind: Get, Key: key})
+				ops = append(ops, storage.GetOperation(key))
 			case 1:
 				v := bytes.Repeat([]byte{byte(round)}, rng.IntN(100))
-				ops = append(ops, Op{Kind: Set, Key: key, Value: v})
+				ops = append(ops, storage.SetOperation(key, v))
 			case 2:
-				ops = append(ops, Op{Kind: Delete, Key: key})
+				ops = append(ops, storage.DeleteOperation(key))
 			}
 		}
 		// What each get must see: the map after the ops before it.
 		var expect [][]byte
 		for _, op := range ops {
-			switch op.Kind {
-			case Get:
+			switch op.Type {
+			case storage.Get:
 				expect = append(expect, want[op.Key])
-			case Set:
+			case storage.Set:
 				want[op.Key] = op.Value
-			case Delete:
+			case storage.Delete:
 				delete(want, op.Key)
 			}
 		}
 		require.NoError(t, s.Batch(ops))
 		gi := 0
 		for _, op := range ops {
-			if op.Kind == Get {
+			if op.Type == storage.Get {
 				require.Equal(t, expect[gi], op.Value, "round %d key %s", round, op.Key)
 				gi++
 			}
@@ -273,11 +274,11 @@ func t0Segment(f *testing.F) []byte {
 	dir := f.TempDir()
 	s, err := Open(dir, testOptions())
 	require.NoError(f, err)
-	require.NoError(f, s.Batch([]Op{
-		{Kind: Set, Key: "a", Value: []byte("1")},
-		{Kind: Set, Key: "b", Value: bytes.Repeat([]byte("2"), 100)},
+	require.NoError(f, s.Batch([]*storage.Operation{
+		{Type: storage.Set, Key: "a", Value: []byte("1")},
+		{Type: storage.Set, Key: "b", Value: bytes.Repeat([]byte("2"), 100)},
 	}))
-	require.NoError(f, s.Batch([]Op{{Kind: Delete, Key: "a"}, {Kind: Set, Key: "c", Value: nil}}))
+	require.NoError(f, s.Batch([]*storage.Operation{{Type: storage.Delete, Key: "a"}, {Type: storage.Set, Key: "c", Value: nil}}))
 	require.NoError(f, s.Close())
 	data, err := os.ReadFile(filepath.Join(dir, "0000000000000001"+segmentSuffix))
 	require.NoError(f, err)
