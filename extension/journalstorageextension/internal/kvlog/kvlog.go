@@ -446,7 +446,6 @@ func (s *Store) write(seg *segment, frame []byte) error {
 	return nil
 }
 
-
 // get returns a copy of key's value, nil if absent.
 func (s *Store) get(key string) ([]byte, error) {
 	e, ok := s.index[key]
