@@ -110,3 +110,19 @@ func BenchmarkParseTimestamp(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanAppLog is the scanner alone (the tape of one ~480 B app-log
+// document), without building the record.
+func BenchmarkScanAppLog(b *testing.B) {
+	docs := appLogDocs(4096)
+	var t tape
+	b.SetBytes(int64(len(docs[0])))
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	for i := 0; i < b.N; i++ {
+		if err := t.scan(docs[i%len(docs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerDoc(b, cputime.Process()-cpu0)
+}

@@ -22,6 +22,13 @@
 // interpreted (an unparsable timestamp, a malformed trace id) is kept as an
 // ordinary attribute, so nothing from the document is lost.
 //
-// Documents are parsed with a reusable fastjson parser owned by a Normalizer
-// (no map[string]any per document); see BenchmarkNormalize for the cost.
+// Documents are read by the package's own scanner (scan.go): one pass
+// records every value's position on a reused tape, with no allocation and
+// no copy, and strings are unescaped only when their value is used. The
+// record is then written straight from the tape (no map[string]any, no
+// intermediate tree). The grammar is RFC 8259's, plus raw control characters
+// and unknown escapes inside strings (kept as written) and NaN, Infinity and
+// -Infinity as numbers; malformed numbers such as 01, 1. or +1 are errors, so
+// a receiver keeps such a line as text instead of guessing. See
+// BenchmarkNormalize and BenchmarkScanAppLog for the cost.
 package lognormalize // import "github.com/sluicelogs/sluice/internal/lognormalize"

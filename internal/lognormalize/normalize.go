@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/valyala/fastjson"
 	"github.com/valyala/fastjson/fastfloat"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -39,9 +38,8 @@ type Result struct {
 
 // candidate is the best-ranked document value found so far for one role.
 type candidate struct {
-	v      *fastjson.Value
-	key    []byte          // the document key v was found under
-	parent *fastjson.Value // container object holding v, nil at top level
+	node   int32 // tape index of the value; 0 (the document itself) = none
+	parent int32 // tape index of the container object holding it, 0 at top level
 	rank   int
 	ns     int64 // timestamp
 	sev    plog.SeverityNumber
@@ -49,20 +47,23 @@ type candidate struct {
 }
 
 // Normalizer converts JSON documents into log records. It keeps a reusable
-// parser and a key intern table, so reuse one per goroutine (it is not safe
+// tape and a key intern table, so reuse one per goroutine (it is not safe
 // for concurrent use; pool them with sync.Pool if needed).
 type Normalizer struct {
-	parser fastjson.Parser
-	keys   map[string]string
+	tape tape
+	keys map[string]string
 	// recentKeys caches interned keys by a cheap hash of their bytes, in
 	// front of keys: a document's dozen keys are found without hashing each.
 	recentKeys [recentKeySlots]string
 	// values holds the bytes of string values handed out since the current
 	// chunk began: one allocation per valueChunk bytes rather than one per
 	// value.
-	values  []byte
-	scratch []byte
-	cands   [numRoles]candidate
+	values []byte
+	// Unescaping buffers: a container's key stays in use while its
+	// children's keys and values are read.
+	keyScratch, childKeyScratch, valueScratch []byte
+	scratch                                   []byte
+	cands                                     [numRoles]candidate
 }
 
 const (
@@ -91,66 +92,68 @@ func New() *Normalizer {
 // ObservedTimestamp is left to the caller. On error lr and resource are left
 // unchanged. doc is not retained after Normalize returns.
 func (n *Normalizer) Normalize(doc []byte, lr plog.LogRecord, resource pcommon.Map) (Result, error) {
-	v, err := n.parser.ParseBytes(doc)
-	if err != nil {
-		return Result{}, fmt.Errorf("parse JSON document: %s", truncate(err.Error()))
+	t := &n.tape
+	if err := t.scan(doc); err != nil {
+		return Result{}, fmt.Errorf("parse JSON document: %w", err)
 	}
-	obj, err := v.Object()
-	if err != nil {
-		return Result{}, fmt.Errorf("%w (found %s)", ErrNotObject, v.Type())
+	nodes := t.nodes
+	root := nodes[0]
+	if root.kind != kindObject {
+		return Result{}, fmt.Errorf("%w (found %s)", ErrNotObject, root.kind)
 	}
 
 	n.cands = [numRoles]candidate{}
-	obj.Visit(func(k []byte, v *fastjson.Value) {
-		if v.Type() == fastjson.TypeObject && isContainer(k) {
-			child, _ := v.Object()
-			child.Visit(func(ck []byte, cv *fastjson.Value) {
-				if r, rank := classifyNested(k, ck); r != roleNone {
-					n.consider(r, rank, ck, cv, v)
+	for i := int32(1); i < root.next; i = nodes[i].next {
+		m := &nodes[i]
+		k := t.key(m, &n.keyScratch)
+		if m.kind == kindObject && isContainer(k) {
+			for j := i + 1; j < m.next; j = nodes[j].next {
+				if r, rank := classifyNested(k, t.key(&nodes[j], &n.childKeyScratch)); r != roleNone {
+					n.consider(r, rank, j, i)
 				}
-			})
-			return
+			}
+			continue
 		}
 		if r, rank := classifyTop(k); r != roleNone {
-			n.consider(r, rank, k, v, nil)
+			n.consider(r, rank, i, 0)
 		}
-	})
+	}
 
 	attrs := lr.Attributes()
-	attrs.EnsureCapacity(attrs.Len() + obj.Len())
-	obj.Visit(func(k []byte, v *fastjson.Value) {
-		if n.chosen(v) {
-			return
+	attrs.EnsureCapacity(attrs.Len() + int(root.count))
+	for i := int32(1); i < root.next; i = nodes[i].next {
+		if n.chosen(i) {
+			continue
 		}
-		if v.Type() == fastjson.TypeObject && n.isParent(v) {
-			n.putContainerRest(attrs, k, v)
-			return
+		if nodes[i].kind == kindObject && n.isParent(i) {
+			n.putContainerRest(attrs, i)
+			continue
 		}
-		n.setValue(attrs.PutEmpty(n.key(k)), v)
-	})
+		n.setValue(attrs.PutEmpty(n.memberKey(i)), i)
+	}
 
 	var res Result
-	if c := &n.cands[roleTimestamp]; c.v != nil {
+	if c := &n.cands[roleTimestamp]; c.node != 0 {
 		lr.SetTimestamp(pcommon.Timestamp(c.ns))
 		res.HasTimestamp = true
 	}
-	if c := &n.cands[roleSeverity]; c.v != nil {
+	if c := &n.cands[roleSeverity]; c.node != 0 {
 		lr.SetSeverityNumber(c.sev)
-		lr.SetSeverityText(n.text(c.v))
+		lr.SetSeverityText(n.text(c.node))
 		res.HasSeverity = true
 	}
-	if c := &n.cands[roleBody]; c.v != nil {
-		n.setValue(lr.Body(), c.v)
+	if c := &n.cands[roleBody]; c.node != 0 {
+		n.setValue(lr.Body(), c.node)
 		res.HasBody = true
 	}
-	if c := &n.cands[roleTraceID]; c.v != nil {
+	if c := &n.cands[roleTraceID]; c.node != 0 {
 		lr.SetTraceID(c.id)
 	}
-	if c := &n.cands[roleSpanID]; c.v != nil {
+	if c := &n.cands[roleSpanID]; c.node != 0 {
 		lr.SetSpanID(pcommon.SpanID(c.id[:8]))
 	}
-	if c := &n.cands[roleService]; c.v != nil {
-		resource.PutStr(AttrServiceName, n.text(c.v))
+	if c := &n.cands[roleService]; c.node != 0 {
+		resource.PutStr(AttrServiceName, n.text(c.node))
 		res.HasService = true
 	}
 	n.putRenamed(attrs, AttrRequestID, &n.cands[roleRequestID])
@@ -161,46 +164,47 @@ func (n *Normalizer) Normalize(doc []byte, lr plog.LogRecord, resource pcommon.M
 // putRenamed stores a correlation id under its canonical name, or under its
 // own key when the canonical key is already taken by another (unusable) value.
 func (n *Normalizer) putRenamed(attrs pcommon.Map, canonical string, c *candidate) {
-	if c.v == nil {
+	if c.node == 0 {
 		return
 	}
 	if _, taken := attrs.Get(canonical); taken {
-		canonical = n.key(c.key)
+		canonical = n.memberKey(c.node)
 	}
-	n.setValue(attrs.PutEmpty(canonical), c.v)
+	n.setValue(attrs.PutEmpty(canonical), c.node)
 }
 
-// consider records v for role r when it outranks the current candidate and
-// can be interpreted; otherwise v stays an ordinary attribute.
-func (n *Normalizer) consider(r role, rank int, key []byte, v, parent *fastjson.Value) {
+// consider records node i for role r when it outranks the current candidate
+// and can be interpreted; otherwise it stays an ordinary attribute.
+func (n *Normalizer) consider(r role, rank int, i, parent int32) {
 	c := &n.cands[r]
-	if c.v != nil && c.rank <= rank {
+	if c.node != 0 && c.rank <= rank {
 		return
 	}
-	next := candidate{v: v, key: key, parent: parent, rank: rank}
-	t := v.Type()
+	next := candidate{node: i, parent: parent, rank: rank}
+	t := &n.tape
+	v := &t.nodes[i]
 	switch r {
 	case roleTimestamp:
 		var ok bool
-		switch t {
-		case fastjson.TypeString:
-			next.ns, ok = ParseTimestampString(b2s(v.GetStringBytes()))
-		case fastjson.TypeNumber:
-			next.ns, ok = n.epochNumber(v)
+		switch v.kind {
+		case kindString:
+			next.ns, ok = ParseTimestampString(b2s(t.str(v, &n.valueScratch)))
+		case kindNumber:
+			next.ns, ok = epochNumber(b2s(t.raw(v)))
 		}
 		if !ok {
 			return
 		}
 	case roleSeverity:
-		switch t {
-		case fastjson.TypeString:
-			sb := v.GetStringBytes()
+		switch v.kind {
+		case kindString:
+			sb := t.str(v, &n.valueScratch)
 			if len(sb) == 0 {
 				return
 			}
 			next.sev = SeverityFromText(b2s(sb))
-		case fastjson.TypeNumber:
-			i, err := v.Int64()
+		case kindNumber:
+			i, err := fastfloat.ParseInt64(b2s(t.raw(v)))
 			if err != nil {
 				return
 			}
@@ -209,102 +213,106 @@ func (n *Normalizer) consider(r role, rank int, key []byte, v, parent *fastjson.
 			return
 		}
 	case roleBody:
-		if t == fastjson.TypeNull || (t == fastjson.TypeObject && rank == 2) {
+		if v.kind == kindNull || (v.kind == kindObject && rank == 2) {
 			return
 		}
 	case roleTraceID:
-		id, ok := parseTraceID(v.GetStringBytes())
+		if v.kind != kindString {
+			return
+		}
+		id, ok := parseTraceID(t.str(v, &n.valueScratch))
 		if !ok {
 			return
 		}
 		next.id = id
 	case roleSpanID:
-		id, ok := parseSpanID(v.GetStringBytes())
+		if v.kind != kindString {
+			return
+		}
+		id, ok := parseSpanID(t.str(v, &n.valueScratch))
 		if !ok {
 			return
 		}
 		copy(next.id[:], id[:])
 	case roleService:
-		if t != fastjson.TypeString || len(v.GetStringBytes()) == 0 {
+		if v.kind != kindString || v.start == v.end {
 			return
 		}
 	case roleRequestID, roleCorrelationID:
-		if t != fastjson.TypeString && t != fastjson.TypeNumber {
+		if v.kind != kindString && v.kind != kindNumber {
 			return
 		}
 	}
 	*c = next
 }
 
-func (n *Normalizer) chosen(v *fastjson.Value) bool {
-	for i := range n.cands {
-		if n.cands[i].v == v {
+func (n *Normalizer) chosen(i int32) bool {
+	for j := range n.cands {
+		if n.cands[j].node == i {
 			return true
 		}
 	}
 	return false
 }
 
-func (n *Normalizer) isParent(v *fastjson.Value) bool {
-	for i := range n.cands {
-		if n.cands[i].v != nil && n.cands[i].parent == v {
+func (n *Normalizer) isParent(i int32) bool {
+	for j := range n.cands {
+		if n.cands[j].node != 0 && n.cands[j].parent == i {
 			return true
 		}
 	}
 	return false
 }
 
-// putContainerRest keeps the children of a container object that were not
+// putContainerRest keeps the children of container object i that were not
 // lifted into record fields, under the container's key; nothing if none remain.
-func (n *Normalizer) putContainerRest(attrs pcommon.Map, k []byte, v *fastjson.Value) {
-	o, _ := v.Object()
+func (n *Normalizer) putContainerRest(attrs pcommon.Map, i int32) {
+	nodes := n.tape.nodes
 	var rest pcommon.Map
 	made := false
-	o.Visit(func(ck []byte, cv *fastjson.Value) {
-		if n.chosen(cv) {
-			return
+	for j := i + 1; j < nodes[i].next; j = nodes[j].next {
+		if n.chosen(j) {
+			continue
 		}
 		if !made {
-			rest = attrs.PutEmptyMap(n.key(k))
+			rest = attrs.PutEmptyMap(n.memberKey(i))
 			made = true
 		}
-		n.setValue(rest.PutEmpty(n.key(ck)), cv)
-	})
+		n.setValue(rest.PutEmpty(n.memberKey(j)), j)
+	}
 }
 
-// setValue converts a JSON value into dst, keeping its type.
-func (n *Normalizer) setValue(dst pcommon.Value, v *fastjson.Value) {
-	switch v.Type() {
-	case fastjson.TypeString:
-		dst.SetStr(n.str(v.GetStringBytes()))
-	case fastjson.TypeNumber:
-		n.setNumber(dst, v)
-	case fastjson.TypeTrue:
+// setValue converts the JSON value at tape index i into dst, keeping its type.
+func (n *Normalizer) setValue(dst pcommon.Value, i int32) {
+	nodes := n.tape.nodes
+	v := &nodes[i]
+	switch v.kind {
+	case kindString:
+		dst.SetStr(n.stringValue(v))
+	case kindNumber:
+		setNumber(dst, b2s(n.tape.raw(v)))
+	case kindTrue:
 		dst.SetBool(true)
-	case fastjson.TypeFalse:
+	case kindFalse:
 		dst.SetBool(false)
-	case fastjson.TypeObject:
-		o, _ := v.Object()
+	case kindObject:
 		m := dst.SetEmptyMap()
-		m.EnsureCapacity(o.Len())
-		o.Visit(func(k []byte, cv *fastjson.Value) {
-			n.setValue(m.PutEmpty(n.key(k)), cv)
-		})
-	case fastjson.TypeArray:
-		arr, _ := v.Array()
+		m.EnsureCapacity(int(v.count))
+		for j := i + 1; j < v.next; j = nodes[j].next {
+			n.setValue(m.PutEmpty(n.memberKey(j)), j)
+		}
+	case kindArray:
 		s := dst.SetEmptySlice()
-		s.EnsureCapacity(len(arr))
-		for _, cv := range arr {
-			n.setValue(s.AppendEmpty(), cv)
+		s.EnsureCapacity(int(v.count))
+		for j := i + 1; j < v.next; j = nodes[j].next {
+			n.setValue(s.AppendEmpty(), j)
 		}
 	default: // null stays an empty value
 	}
 }
 
 // setNumber keeps integers as Int and everything else as Double.
-func (n *Normalizer) setNumber(dst pcommon.Value, v *fastjson.Value) {
-	n.scratch = v.MarshalTo(n.scratch[:0])
-	raw := b2s(n.scratch)
+func setNumber(dst pcommon.Value, raw string) {
 	if isInteger(raw) {
 		if i, err := fastfloat.ParseInt64(raw); err == nil {
 			dst.SetInt(i)
@@ -314,9 +322,7 @@ func (n *Normalizer) setNumber(dst pcommon.Value, v *fastjson.Value) {
 	dst.SetDouble(fastfloat.ParseBestEffort(raw))
 }
 
-func (n *Normalizer) epochNumber(v *fastjson.Value) (int64, bool) {
-	n.scratch = v.MarshalTo(n.scratch[:0])
-	raw := b2s(n.scratch)
+func epochNumber(raw string) (int64, bool) {
 	if isInteger(raw) {
 		if i, err := fastfloat.ParseInt64(raw); err == nil {
 			return epochIntToUnixNano(i)
@@ -326,12 +332,36 @@ func (n *Normalizer) epochNumber(v *fastjson.Value) (int64, bool) {
 }
 
 // text returns a string or number value as text (for severity, service).
-func (n *Normalizer) text(v *fastjson.Value) string {
-	if v.Type() == fastjson.TypeString {
-		return n.str(v.GetStringBytes())
+func (n *Normalizer) text(i int32) string {
+	v := &n.tape.nodes[i]
+	if v.kind == kindString {
+		return n.stringValue(v)
 	}
-	n.scratch = v.MarshalTo(n.scratch[:0])
-	return string(n.scratch)
+	return string(n.tape.raw(v))
+}
+
+// memberKey returns the interned key of object member i.
+func (n *Normalizer) memberKey(i int32) string {
+	return n.key(n.tape.key(&n.tape.nodes[i], &n.keyScratch))
+}
+
+// stringValue returns string node v as a record value: unescaped, and
+// checked for UTF-8 only when it holds non-ASCII bytes.
+func (n *Normalizer) stringValue(v *node) string {
+	b := n.tape.str(v, &n.valueScratch)
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > maxChunkedValue || (v.flags&flagNonASCII != 0 && !utf8.Valid(b)) {
+		return validString(b, &n.scratch)
+	}
+	if cap(n.values)-len(n.values) < len(b) {
+		n.values = make([]byte, 0, valueChunk)
+	}
+	start := len(n.values)
+	// Only ever appended to: bytes handed out as a string never change.
+	n.values = append(n.values, b...)
+	return unsafe.String(&n.values[start], len(b))
 }
 
 // key interns attribute keys: documents of one stream repeat the same keys.
@@ -358,24 +388,6 @@ func recentKeySlot(k []byte) int {
 		return 0
 	}
 	return (len(k)*31 + int(k[0])*7 + int(k[len(k)-1])*3 + int(k[len(k)/2])) % recentKeySlots
-}
-
-// str returns b as a string for a record value, replacing invalid UTF-8
-// (OTLP requires UTF-8). Short values are cut from a shared block.
-func (n *Normalizer) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(b) > maxChunkedValue || !utf8.Valid(b) {
-		return validString(b, &n.scratch)
-	}
-	if cap(n.values)-len(n.values) < len(b) {
-		n.values = make([]byte, 0, valueChunk)
-	}
-	start := len(n.values)
-	// Only ever appended to: bytes handed out as a string never change.
-	n.values = append(n.values, b...)
-	return unsafe.String(&n.values[start], len(b))
 }
 
 // validString copies b into a string, replacing invalid UTF-8 with U+FFFD.
