@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 
 	"go.uber.org/zap"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configcompression"
 	"go.opentelemetry.io/collector/config/configgrpc"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
@@ -40,6 +42,9 @@ type forwarder struct {
 
 	conn     *grpc.ClientConn
 	callOpts []grpc.CallOption
+	// framed: requests are compressed with snappy when encoded (see requestEncoder) and
+	// the connection sends them as they are.
+	framed bool
 }
 
 func newForwarder(cfg *Config, set exporter.Settings) *forwarder {
@@ -47,14 +52,35 @@ func newForwarder(cfg *Config, set exporter.Settings) *forwarder {
 		cfg:       cfg,
 		telemetry: set.TelemetrySettings,
 		userAgent: fmt.Sprintf("%s/%s (%s/%s)", set.BuildInfo.Description, set.BuildInfo.Version, runtime.GOOS, runtime.GOARCH),
+		framed:    cfg.ClientConfig.Compression == configcompression.TypeSnappy,
 	}
 }
+
+// framedSnappy is the compressor of a connection whose requests are already snappy framed
+// streams: it names the encoding ("snappy", as configgrpc's compressor does) and copies
+// the bytes.
+type framedSnappy struct{}
+
+func (framedSnappy) Do(w io.Writer, p []byte) error {
+	_, err := w.Write(p)
+	return err
+}
+
+func (framedSnappy) Type() string { return "snappy" }
 
 // start dials lazily (gRPC connects in the background), so it does not block. Headers,
 // compression, TLS, keepalive and auth all come from configgrpc.
 func (f *forwarder) start(ctx context.Context, host component.Host) error {
-	conn, err := f.cfg.ClientConfig.ToClientConn(ctx, host.GetExtensions(), f.telemetry,
-		configgrpc.WithGrpcDialOption(grpc.WithUserAgent(f.userAgent)))
+	client := f.cfg.ClientConfig
+	opts := []configgrpc.ToClientConnOption{configgrpc.WithGrpcDialOption(grpc.WithUserAgent(f.userAgent))}
+	if f.framed {
+		// The requests are compressed already: gRPC must not compress them again, only
+		// label them. Only the pre-1.0 Compressor API (supported throughout gRPC 1.x) sends
+		// bytes under an encoding name without running them through a compressor.
+		client.Compression = ""
+		opts = append(opts, configgrpc.WithGrpcDialOption(grpc.WithCompressor(framedSnappy{}))) //nolint:staticcheck // see above
+	}
+	conn, err := client.ToClientConn(ctx, host.GetExtensions(), f.telemetry, opts...)
 	if err != nil {
 		return fmt.Errorf("otlp_forward: create gRPC client for %q: %w", f.cfg.ClientConfig.Endpoint, err)
 	}
@@ -80,13 +106,20 @@ func (f *forwarder) shutdown(context.Context) error {
 }
 
 // push sends one encoded request. It never changes req, so the retry sender can resend it.
-func (f *forwarder) push(ctx context.Context, req xexporterhelper.Request) error {
+func (f *forwarder) push(ctx context.Context, req xexporterhelper.Request) (err error) {
 	r, ok := req.(*encodedRequest)
 	if !ok {
 		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: unexpected request type %T", req))
 	}
 	if f.conn == nil {
 		return errNotStarted
+	}
+	// The encoder and the queue hand out requests in the connection's form already; a
+	// conversion here only guards against a request made for another configuration.
+	if f.framed {
+		r = r.asFramed()
+	} else if r, err = r.asProtobuf(); err != nil {
+		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: %w", err))
 	}
 	switch r.signal {
 	case queueitem.SignalLogs:

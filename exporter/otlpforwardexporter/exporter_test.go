@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configcompression"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -52,32 +53,39 @@ func startLogs(t *testing.T, cfg *Config, logger *zap.Logger) func(context.Conte
 	return exp.ConsumeLogs
 }
 
+// Every compression delivers the same data under its encoding name; snappy's requests
+// are compressed once, when encoded, and sent as they are (framedSnappy).
 func TestForwardsLogsAndTracesUnchanged(t *testing.T) {
-	srv := startOTLPServer(t, "127.0.0.1:0")
-	cfg := testConfig(srv.addr)
+	for _, compression := range []configcompression.Type{configcompression.TypeSnappy, configcompression.TypeGzip, configcompression.TypeZstd, "" /* none */} {
+		t.Run(string(compression), func(t *testing.T) {
+			srv := startOTLPServer(t, "127.0.0.1:0")
+			cfg := testConfig(srv.addr)
+			cfg.ClientConfig.Compression = compression
 
-	consumeLogs := startLogs(t, cfg, nil)
-	traces, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-	require.NoError(t, err)
-	require.NoError(t, traces.Start(context.Background(), componenttest.NewNopHost()))
-	defer func() { require.NoError(t, traces.Shutdown(context.Background())) }()
+			consumeLogs := startLogs(t, cfg, nil)
+			traces, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+			require.NoError(t, err)
+			require.NoError(t, traces.Start(context.Background(), componenttest.NewNopHost()))
+			defer func() { require.NoError(t, traces.Shutdown(context.Background())) }()
 
-	ld := sampleLogs(50)
-	td := sampleTraces(7)
-	require.NoError(t, consumeLogs(context.Background(), ld))
-	require.NoError(t, traces.ConsumeTraces(context.Background(), td))
+			ld := sampleLogs(50)
+			td := sampleTraces(7)
+			require.NoError(t, consumeLogs(context.Background(), ld))
+			require.NoError(t, traces.ConsumeTraces(context.Background(), td))
 
-	gotLogs, gotTraces, calls := srv.snapshot()
-	assert.Equal(t, 2, calls)
-	require.Len(t, gotLogs, 1)
-	require.Len(t, gotTraces, 1)
-	assert.Equal(t, 50, gotLogs[0].LogRecordCount())
-	assert.Equal(t, logsJSON(t, ld), logsJSON(t, gotLogs[0]))
-	assert.Equal(t, tracesJSON(t, td), tracesJSON(t, gotTraces[0]))
+			gotLogs, gotTraces, calls := srv.snapshot()
+			assert.Equal(t, 2, calls)
+			require.Len(t, gotLogs, 1)
+			require.Len(t, gotTraces, 1)
+			assert.Equal(t, 50, gotLogs[0].LogRecordCount())
+			assert.Equal(t, logsJSON(t, ld), logsJSON(t, gotLogs[0]))
+			assert.Equal(t, tracesJSON(t, td), tracesJSON(t, gotTraces[0]))
 
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	assert.Equal(t, []string{"snappy", "snappy"}, srv.compressions)
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			assert.Equal(t, []string{string(compression), string(compression)}, srv.compressions)
+		})
+	}
 }
 
 func TestRetryableErrorThenSuccessDeliversOnce(t *testing.T) {

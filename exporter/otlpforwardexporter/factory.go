@@ -46,7 +46,7 @@ func createDefaultConfig() component.Config {
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 	c := cfg.(*Config)
 	f := newForwarder(c, set)
-	exp, err := xexporterhelper.NewLogsRequest(ctx, set, logsToRequest, f.push,
+	exp, err := xexporterhelper.NewLogsRequest(ctx, set, requestEncoder{framed: f.framed}.logsToRequest, f.push,
 		exporterOptions(c, f, queueitem.SignalLogs)...)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 	c := cfg.(*Config)
 	f := newForwarder(c, set)
-	exp, err := xexporterhelper.NewTracesRequest(ctx, set, tracesToRequest, f.push,
+	exp, err := xexporterhelper.NewTracesRequest(ctx, set, requestEncoder{framed: f.framed}.tracesToRequest, f.push,
 		exporterOptions(c, f, queueitem.SignalTraces)...)
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func exporterOptions(c *Config, f *forwarder, signal queueitem.Signal) []exporte
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.RetryConfig),
-		xexporterhelper.WithQueueBatch(c.QueueConfig, queueBatchSettings(signal)),
+		xexporterhelper.WithQueueBatch(c.QueueConfig, queueBatchSettings(signal, f.framed)),
 		exporterhelper.WithStart(f.start),
 		exporterhelper.WithShutdown(f.shutdown),
 	}

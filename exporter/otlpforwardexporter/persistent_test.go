@@ -124,7 +124,7 @@ func testPersistentQueueSendsWhileRunning(t *testing.T, kind string) {
 
 // The queue's items and bytes sizers measure a request by its records and encoded size.
 func TestQueueSizersUseRecordsAndEncodedBytes(t *testing.T) {
-	req, err := logsToRequest(context.Background(), sampleLogs(10))
+	req, err := requestEncoder{framed: true}.logsToRequest(context.Background(), sampleLogs(10)) // testConfig compresses with snappy
 	require.NoError(t, err)
 	encoded := int64(req.BytesSize())
 

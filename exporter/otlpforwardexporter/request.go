@@ -1,6 +1,7 @@
 package otlpforwardexporter // import "github.com/sluicelogs/sluice/exporter/otlpforwardexporter"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,11 +16,15 @@ import (
 	"github.com/sluicelogs/sluice/internal/otlpwire"
 )
 
-// encodedRequest is one OTLP Export<Signal>ServiceRequest, already encoded to protobuf.
+// encodedRequest is one OTLP Export<Signal>ServiceRequest, already encoded to protobuf,
+// and, when the exporter compresses with snappy, already compressed the way gRPC sends it.
 // It is immutable: the queue, the retry loop and the gRPC stream all share body.
 type encodedRequest struct {
-	signal  queueitem.Signal
+	signal queueitem.Signal
+	// body is the protobuf request, or its snappy framed stream when framed.
 	body    []byte
+	framed  bool
+	bodyLen int // the protobuf request's size
 	records int
 }
 
@@ -29,8 +34,8 @@ var _ xexporterhelper.Request = (*encodedRequest)(nil)
 // exporter's sent/failed counters.
 func (r *encodedRequest) ItemsCount() int { return r.records }
 
-// BytesSize is the encoded size, for the `bytes` queue sizer.
-func (r *encodedRequest) BytesSize() int { return len(r.body) }
+// BytesSize is the encoded (uncompressed) size, for the `bytes` queue sizer.
+func (r *encodedRequest) BytesSize() int { return r.bodyLen }
 
 // errMergeSplit is never seen by users: Config.Validate rejects sending_queue.batch, the
 // only feature that merges or splits requests.
@@ -54,30 +59,92 @@ func releaseBatch(b *otlpwire.Batch) {
 	}
 }
 
+// requestEncoder turns pipeline data into requests. With framed set (snappy
+// compression), a request holds its snappy framed stream: compressed once here,
+// stored in the queue as is and sent as is.
+type requestEncoder struct {
+	framed bool
+}
+
 // logsToRequest encodes ld with otlpwire, faster than pdata's marshaler (a
 // fifth less CPU on tailed log lines) and read back by any OTLP receiver
 // alike.
-func logsToRequest(_ context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
-	return encode(queueitem.SignalLogs, func(b *otlpwire.Batch) { b.EncodeLogs(ld) }), nil
+func (e requestEncoder) logsToRequest(_ context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
+	return e.encode(queueitem.SignalLogs, func(b *otlpwire.Batch) { b.EncodeLogs(ld) }), nil
 }
 
-func tracesToRequest(_ context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
-	return encode(queueitem.SignalTraces, func(b *otlpwire.Batch) { b.EncodeTraces(td) }), nil
+func (e requestEncoder) tracesToRequest(_ context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
+	return e.encode(queueitem.SignalTraces, func(b *otlpwire.Batch) { b.EncodeTraces(td) }), nil
 }
 
-// encode runs fill on a pooled encoder and copies the request out of it.
-func encode(signal queueitem.Signal, fill func(*otlpwire.Batch)) *encodedRequest {
+// encode runs fill on a pooled encoder and copies the request out of it, framed
+// or as is.
+func (e requestEncoder) encode(signal queueitem.Signal, fill func(*otlpwire.Batch)) *encodedRequest {
 	b := batches.Get().(*otlpwire.Batch)
 	defer releaseBatch(b)
 	fill(b)
-	return &encodedRequest{signal: signal, body: b.AppendData(make([]byte, 0, b.DataSize())), records: len(b.Records)}
+	r := &encodedRequest{signal: signal, framed: e.framed, bodyLen: b.DataSize(), records: len(b.Records)}
+	if !e.framed {
+		r.body = b.AppendData(make([]byte, 0, r.bodyLen))
+		return r
+	}
+	s := scratch.Get().(*scratchBuffers)
+	defer s.release()
+	s.body = b.AppendData(s.body[:0])
+	r.body = frame(s, s.body)
+	return r
+}
+
+// frame returns body as a snappy framed stream of its exact size, compressed
+// in s.
+func frame(s *scratchBuffers, body []byte) []byte {
+	s.framed = queueitem.AppendFramed(s.framed[:0], body)
+	return bytes.Clone(s.framed)
+}
+
+// scratchBuffers hold a request's protobuf and its framed stream while it is
+// compressed; buffers grown past maxPooledBatchBytes are let go.
+type scratchBuffers struct {
+	body, framed []byte
+}
+
+var scratch = sync.Pool{New: func() any { return new(scratchBuffers) }}
+
+func (s *scratchBuffers) release() {
+	if cap(s.body) <= maxPooledBatchBytes && cap(s.framed) <= maxPooledBatchBytes {
+		scratch.Put(s)
+	}
+}
+
+// asFramed returns r with its body framed, converting it when needed.
+func (r *encodedRequest) asFramed() *encodedRequest {
+	if r.framed {
+		return r
+	}
+	s := scratch.Get().(*scratchBuffers)
+	defer s.release()
+	return &encodedRequest{signal: r.signal, body: frame(s, r.body), framed: true, bodyLen: r.bodyLen, records: r.records}
+}
+
+// asProtobuf returns r with its body as protobuf, decompressing it when needed.
+func (r *encodedRequest) asProtobuf() (*encodedRequest, error) {
+	if !r.framed {
+		return r, nil
+	}
+	body, err := queueitem.AppendUnframed(make([]byte, 0, r.bodyLen), r.body, r.bodyLen)
+	if err != nil {
+		return nil, err
+	}
+	return &encodedRequest{signal: r.signal, body: body, bodyLen: len(body), records: r.records}, nil
 }
 
 // queueEncoding stores a request in the persistent queue as its encoded bytes behind a
 // versioned header (see queueitem), so reading it back costs a structure check, not a decode.
-// The request context (client metadata, span context) is not persisted.
+// With framed set the items hold the snappy framed stream, which is read back without
+// decompressing it. The request context (client metadata, span context) is not persisted.
 type queueEncoding struct {
 	signal queueitem.Signal
+	framed bool
 }
 
 func (e queueEncoding) Marshal(_ context.Context, req xexporterhelper.Request) ([]byte, error) {
@@ -85,19 +152,30 @@ func (e queueEncoding) Marshal(_ context.Context, req xexporterhelper.Request) (
 	if !ok {
 		return nil, fmt.Errorf("otlp_forward queue: unexpected request type %T", req)
 	}
+	if r.framed {
+		return queueitem.EncodeFramed(r.signal, r.records, r.bodyLen, r.body)
+	}
 	return queueitem.Encode(r.signal, r.records, r.body)
 }
 
+// Unmarshal reads an item of either format into the form this exporter sends.
 func (e queueEncoding) Unmarshal(item []byte) (context.Context, xexporterhelper.Request, error) {
+	if e.framed {
+		records, bodyLen, framed, err := queueitem.DecodeFramed(item, e.signal)
+		if err != nil {
+			return context.Background(), nil, err
+		}
+		return context.Background(), &encodedRequest{signal: e.signal, body: framed, framed: true, bodyLen: bodyLen, records: records}, nil
+	}
 	records, body, err := queueitem.Decode(item, e.signal)
 	if err != nil {
 		return context.Background(), nil, err
 	}
-	return context.Background(), &encodedRequest{signal: e.signal, body: body, records: records}, nil
+	return context.Background(), &encodedRequest{signal: e.signal, body: body, bodyLen: len(body), records: records}, nil
 }
 
 // queueBatchSettings: no ReferenceCounter (requests hold no pooled pdata) and no
 // partitioner (batching is rejected).
-func queueBatchSettings(signal queueitem.Signal) xexporterhelper.QueueBatchSettings {
-	return xexporterhelper.QueueBatchSettings{Encoding: queueEncoding{signal: signal}}
+func queueBatchSettings(signal queueitem.Signal, framed bool) xexporterhelper.QueueBatchSettings {
+	return xexporterhelper.QueueBatchSettings{Encoding: queueEncoding{signal: signal, framed: framed}}
 }

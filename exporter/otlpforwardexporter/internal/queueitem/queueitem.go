@@ -1,13 +1,21 @@
 // Package queueitem is the format in which otlp_forward stores one request in the
 // persistent sending queue: a small versioned header followed by the OTLP
-// Export<Signal>ServiceRequest protobuf, compressed with S2 (klauspost/compress: the
-// snappy block format's faster successor).
+// Export<Signal>ServiceRequest protobuf, compressed.
 //
 //	bytes 0-3  magic "SLFW"
-//	byte  4    format version (1)
+//	byte  4    format version
 //	byte  5    signal (1 logs, 2 traces)
 //	uvarint    number of records (log records or spans) in the body
-//	rest       s2(encoded Export<Signal>ServiceRequest)
+//	version 1: rest = s2(encoded Export<Signal>ServiceRequest), S2 block format
+//	version 2: uvarint body length, then rest = the request as a snappy framed
+//	           stream (framing.go), exactly the bytes gRPC sends with
+//	           grpc-encoding snappy
+//
+// Version 2 is written when the exporter compresses with snappy: the item is
+// sent as stored, with no decompression and no second compression. Version 1
+// (S2 block, faster to decode) is written for every other compression. Both
+// are read whatever the configuration, so changing `compression` never
+// strands a queue.
 //
 // Compressed because the queue's cost is per byte stored: bbolt allocates, zeroes,
 // copies and writes every page of an item, then frees them when it is sent. Log
@@ -16,6 +24,9 @@
 // Decoding checks the header, bounds the decompressed size and walks the protobuf
 // structure (no pdata) to confirm the body is well-formed and holds the recorded
 // number of records, so a corrupt or foreign queue item is rejected instead of sent.
+// A version 2 item sent as stored is checked for its header and stream
+// identifier only: its chunks carry CRC-32C checksums that the receiving
+// server verifies, and the storage checksums every item it writes.
 package queueitem // import "github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
 
 import (
@@ -30,8 +41,13 @@ import (
 	"github.com/sluicelogs/sluice/internal/otlpwire"
 )
 
-// Version is the format version this build writes and the only one it reads.
-const Version byte = 1
+// Format versions; this build reads both.
+const (
+	// Version is the S2 block format.
+	Version byte = 1
+	// VersionFramed is the snappy framed format.
+	VersionFramed byte = 2
+)
 
 // MaxBody bounds the decompressed body of an item: far above any request the
 // exporter writes (gRPC's default message limit is 4 MiB), low enough that a
@@ -106,28 +122,75 @@ func releaseScratch(b *[]byte) {
 	}
 }
 
+// EncodeFramed returns the version 2 queue item for a request whose body of
+// bodyLen bytes, holding records log records or spans, is already framed
+// (AppendFramed).
+func EncodeFramed(signal Signal, records, bodyLen int, framed []byte) ([]byte, error) {
+	if bodyLen > maxBody {
+		return nil, fmt.Errorf("otlp_forward request of %d bytes is over the %d-byte queue item limit", bodyLen, maxBody)
+	}
+	out := make([]byte, 0, headerSize+2*binary.MaxVarintLen64+len(framed))
+	out = append(out, magic...)
+	out = append(out, VersionFramed, byte(signal))
+	out = binary.AppendUvarint(out, uint64(records))
+	out = binary.AppendUvarint(out, uint64(bodyLen))
+	return append(out, framed...), nil
+}
+
+// header is what every item starts with.
+type header struct {
+	version byte
+	records int
+	bodyLen int    // version 2 only
+	payload []byte // compressed body
+}
+
+func parseHeader(item []byte, want Signal) (header, error) {
+	if len(item) < headerSize || string(item[:len(magic)]) != magic {
+		return header{}, ErrNotQueueItem
+	}
+	h := header{version: item[len(magic)]}
+	if h.version != Version && h.version != VersionFramed {
+		return header{}, fmt.Errorf("otlp_forward queue item format version %d is not supported (this build reads versions %d and %d)", h.version, Version, VersionFramed)
+	}
+	if s := Signal(item[len(magic)+1]); s != want {
+		return header{}, fmt.Errorf("otlp_forward queue item holds %s, expected %s", s, want)
+	}
+	rest := item[headerSize:]
+	n, size := binary.Uvarint(rest)
+	if size <= 0 || n > uint64(maxBody) {
+		return header{}, errors.New("otlp_forward queue item: bad record count")
+	}
+	h.records, rest = int(n), rest[size:]
+	if h.version == VersionFramed {
+		l, size := binary.Uvarint(rest)
+		if size <= 0 {
+			return header{}, errors.New("otlp_forward queue item: bad body length")
+		}
+		if l > uint64(maxBody) {
+			return header{}, fmt.Errorf("otlp_forward queue item body: %d bytes decompressed, over the %d-byte limit", l, maxBody)
+		}
+		h.bodyLen, rest = int(l), rest[size:]
+	}
+	h.payload = rest
+	return h, nil
+}
+
 // Decode checks item and returns the number of records and the decompressed body.
 // want is the signal the caller's queue holds; an item of another signal is an error.
 func Decode(item []byte, want Signal) (records int, body []byte, err error) {
-	if len(item) < headerSize || string(item[:len(magic)]) != magic {
-		return 0, nil, ErrNotQueueItem
+	h, err := parseHeader(item, want)
+	if err != nil {
+		return 0, nil, err
 	}
-	if v := item[len(magic)]; v != Version {
-		return 0, nil, fmt.Errorf("otlp_forward queue item format version %d is not supported (this build reads version %d)", v, Version)
+	if h.version == VersionFramed {
+		body, err = AppendUnframed(nil, h.payload, h.bodyLen)
+		if err == nil && len(body) != h.bodyLen {
+			err = fmt.Errorf("%d bytes, the header says %d", len(body), h.bodyLen)
+		}
+	} else {
+		body, err = decodeBlock(h.payload)
 	}
-	if s := Signal(item[len(magic)+1]); s != want {
-		return 0, nil, fmt.Errorf("otlp_forward queue item holds %s, expected %s", s, want)
-	}
-	n, size := binary.Uvarint(item[headerSize:])
-	if size <= 0 {
-		return 0, nil, errors.New("otlp_forward queue item: bad record count")
-	}
-	compressed := item[headerSize+size:]
-	bodyLen, err := s2.DecodedLen(compressed)
-	if err == nil && bodyLen > maxBody {
-		return 0, nil, fmt.Errorf("otlp_forward queue item body: %d bytes decompressed, over the %d-byte limit", bodyLen, maxBody)
-	}
-	body, err = s2.Decode(nil, compressed)
 	if err != nil {
 		return 0, nil, fmt.Errorf("otlp_forward queue item body: %w", err)
 	}
@@ -135,8 +198,38 @@ func Decode(item []byte, want Signal) (records int, body []byte, err error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("otlp_forward queue item body: %w", err)
 	}
-	if uint64(counted) != n {
-		return 0, nil, fmt.Errorf("otlp_forward queue item: header says %d records, body holds %d", n, counted)
+	if counted != h.records {
+		return 0, nil, fmt.Errorf("otlp_forward queue item: header says %d records, body holds %d", h.records, counted)
 	}
 	return counted, body, nil
+}
+
+// DecodeFramed checks item and returns the number of records, the body's
+// length and the body as a snappy framed stream: a version 2 item's payload
+// as stored (aliasing item), a version 1 item's body decoded, checked and
+// framed.
+func DecodeFramed(item []byte, want Signal) (records, bodyLen int, framed []byte, err error) {
+	h, err := parseHeader(item, want)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if h.version == VersionFramed {
+		if len(h.payload) < len(streamID) || string(h.payload[:len(streamID)]) != string(streamID) {
+			return 0, 0, nil, fmt.Errorf("otlp_forward queue item body: %w: no stream identifier", errFraming)
+		}
+		return h.records, h.bodyLen, h.payload, nil
+	}
+	records, body, err := Decode(item, want)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	return records, len(body), AppendFramed(make([]byte, 0, FramedLen(len(body))), body), nil
+}
+
+func decodeBlock(compressed []byte) ([]byte, error) {
+	bodyLen, err := s2.DecodedLen(compressed)
+	if err == nil && bodyLen > maxBody {
+		return nil, fmt.Errorf("%d bytes decompressed, over the %d-byte limit", bodyLen, maxBody)
+	}
+	return s2.Decode(nil, compressed)
 }

@@ -66,8 +66,8 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{name: "empty", item: nil, want: SignalLogs, err: "not an otlp_forward queue item (bad magic)"},
 		{name: "core queue item", item: body, want: SignalLogs, err: "not an otlp_forward queue item (bad magic)"},
-		{name: "future version", item: withVersion(2), want: SignalLogs, err: "otlp_forward queue item format version 2 is not supported (this build reads version 1)"},
-		{name: "version zero", item: withVersion(0), want: SignalLogs, err: "otlp_forward queue item format version 0 is not supported (this build reads version 1)"},
+		{name: "future version", item: withVersion(3), want: SignalLogs, err: "otlp_forward queue item format version 3 is not supported (this build reads versions 1 and 2)"},
+		{name: "version zero", item: withVersion(0), want: SignalLogs, err: "otlp_forward queue item format version 0 is not supported (this build reads versions 1 and 2)"},
 		{name: "wrong signal", item: good, want: SignalTraces, err: "otlp_forward queue item holds logs, expected traces"},
 		{name: "no count", item: []byte("SLFW\x01\x01"), want: SignalLogs, err: "otlp_forward queue item: bad record count"},
 		{name: "count mismatch", item: mustEncode(t, SignalLogs, n+1, body), want: SignalLogs, err: "otlp_forward queue item: header says 5 records, body holds 4"},
