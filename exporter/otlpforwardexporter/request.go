@@ -22,8 +22,11 @@ import (
 type encodedRequest struct {
 	signal queueitem.Signal
 	// body is the protobuf request, or its snappy framed stream when framed.
-	body    []byte
-	framed  bool
+	body   []byte
+	framed bool
+	// item, when set, is body's persistent queue item (body is its tail): built with
+	// the request, so the queue stores it without a copy.
+	item    []byte
 	bodyLen int // the protobuf request's size
 	records int
 }
@@ -91,7 +94,17 @@ func (e requestEncoder) encode(signal queueitem.Signal, fill func(*otlpwire.Batc
 	s := scratch.Get().(*scratchBuffers)
 	defer s.release()
 	s.body = b.AppendData(s.body[:0])
-	r.body = frame(s, s.body)
+	// The queue item is the request's header and framed stream: build both at once.
+	var err error
+	if s.framed, err = queueitem.AppendFramedHeader(s.framed[:0], signal, r.records, r.bodyLen); err != nil {
+		// Over the item size limit: keep the request unqueueable, as Marshal would find.
+		r.body = frame(s, s.body)
+		return r
+	}
+	header := len(s.framed)
+	s.framed = queueitem.AppendFramed(s.framed, s.body)
+	r.item = bytes.Clone(s.framed)
+	r.body = r.item[header:]
 	return r
 }
 
@@ -152,6 +165,9 @@ func (e queueEncoding) Marshal(_ context.Context, req xexporterhelper.Request) (
 	if !ok {
 		return nil, fmt.Errorf("otlp_forward queue: unexpected request type %T", req)
 	}
+	if r.item != nil {
+		return r.item, nil
+	}
 	if r.framed {
 		return queueitem.EncodeFramed(r.signal, r.records, r.bodyLen, r.body)
 	}
@@ -165,7 +181,11 @@ func (e queueEncoding) Unmarshal(item []byte) (context.Context, xexporterhelper.
 		if err != nil {
 			return context.Background(), nil, err
 		}
-		return context.Background(), &encodedRequest{signal: e.signal, body: framed, framed: true, bodyLen: bodyLen, records: records}, nil
+		r := &encodedRequest{signal: e.signal, body: framed, framed: true, bodyLen: bodyLen, records: records}
+		if len(framed) > 0 && &framed[len(framed)-1] == &item[len(item)-1] {
+			r.item = item // stored as is: the item is the request
+		}
+		return context.Background(), r, nil
 	}
 	records, body, err := queueitem.Decode(item, e.signal)
 	if err != nil {

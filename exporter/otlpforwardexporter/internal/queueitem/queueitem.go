@@ -122,18 +122,26 @@ func releaseScratch(b *[]byte) {
 	}
 }
 
-// EncodeFramed returns the version 2 queue item for a request whose body of
-// bodyLen bytes, holding records log records or spans, is already framed
-// (AppendFramed).
-func EncodeFramed(signal Signal, records, bodyLen int, framed []byte) ([]byte, error) {
+// AppendFramedHeader appends the header of a version 2 item for a request
+// whose body of bodyLen bytes holds records log records or spans; the framed
+// body (AppendFramed) follows it.
+func AppendFramedHeader(dst []byte, signal Signal, records, bodyLen int) ([]byte, error) {
 	if bodyLen > maxBody {
-		return nil, fmt.Errorf("otlp_forward request of %d bytes is over the %d-byte queue item limit", bodyLen, maxBody)
+		return dst, fmt.Errorf("otlp_forward request of %d bytes is over the %d-byte queue item limit", bodyLen, maxBody)
 	}
-	out := make([]byte, 0, headerSize+2*binary.MaxVarintLen64+len(framed))
-	out = append(out, magic...)
-	out = append(out, VersionFramed, byte(signal))
-	out = binary.AppendUvarint(out, uint64(records))
-	out = binary.AppendUvarint(out, uint64(bodyLen))
+	dst = append(dst, magic...)
+	dst = append(dst, VersionFramed, byte(signal))
+	dst = binary.AppendUvarint(dst, uint64(records))
+	return binary.AppendUvarint(dst, uint64(bodyLen)), nil
+}
+
+// EncodeFramed returns the version 2 queue item for a request whose body of
+// bodyLen bytes, holding records log records or spans, is already framed.
+func EncodeFramed(signal Signal, records, bodyLen int, framed []byte) ([]byte, error) {
+	out, err := AppendFramedHeader(make([]byte, 0, headerSize+2*binary.MaxVarintLen64+len(framed)), signal, records, bodyLen)
+	if err != nil {
+		return nil, err
+	}
 	return append(out, framed...), nil
 }
 
