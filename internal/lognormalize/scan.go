@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -262,90 +263,58 @@ func (t *tape) array(at, depth int) error {
 	}
 }
 
-// stringClass marks the bytes that end a plain run inside a string: the
-// closing quote, a backslash, and non-ASCII bytes.
-var stringClass = func() (c [256]uint8) {
-	c['"'] = 1
-	c['\\'] = 2
-	for b := 0x80; b < 0x100; b++ {
-		c[b] = 3
-	}
-	return c
-}()
+// Word-at-a-time constants: one in every byte, and every byte's high bit.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
 
 // stringEnd moves t.pos past the closing quote of a string whose content
-// starts at t.pos and returns flagEscaped/flagNonASCII as found. Short
-// strings (keys, levels) are walked byte by byte; past 16 bytes vectorized
-// searches take over, as long messages are rarely escaped.
+// starts at t.pos and returns flagEscaped/flagNonASCII as found. It reads
+// eight bytes at a time and stops only at a quote, a backslash or (until one
+// is found) a non-ASCII byte.
 func (t *tape) stringEnd() (uint8, error) {
-	doc, start := t.doc, t.pos
+	doc, i := t.doc, t.pos
 	var flags uint8
-	i := start
-	for limit := min(len(doc), start+16); i < limit; {
-		switch stringClass[doc[i]] {
-		case 0:
-			i++
-		case 1:
-			t.pos = i + 1
-			return flags, nil
-		case 2:
-			flags |= flagEscaped
-			if i+1 < len(doc) && doc[i+1] >= 0x80 {
-				flags |= flagNonASCII // kept as written after the backslash
-			}
-			i += 2 // the escaped byte never ends the string
-		default:
-			flags |= flagNonASCII
-			i++
-		}
-	}
-	from := i
+	high := uint64(msb) // stop at non-ASCII bytes until the first one
 	for {
-		if from > len(doc) {
-			from = len(doc)
+		for i+8 <= len(doc) {
+			w := binary.LittleEndian.Uint64(doc[i:])
+			// (x-lsb) &^ x has its high bit set in the first zero byte of x
+			// (bytes after it may be false positives; only the first counts).
+			q, b := w^(lsb*'"'), w^(lsb*'\\')
+			stops := (((q - lsb) &^ q) | ((b - lsb) &^ b)) & msb
+			stops |= w & high
+			if stops == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(stops) >> 3
+			break
 		}
-		q := bytes.IndexByte(doc[from:], '"')
-		if q < 0 {
+		if i >= len(doc) {
 			t.pos = len(doc)
 			return 0, t.fail("unterminated string")
 		}
-		q += from
-		// The quote is escaped when an odd run of backslashes precedes it;
-		// the run is counted from the string's start, which a quote precedes.
-		run := 0
-		for j := q - 1; j >= start && doc[j] == '\\'; j-- {
-			run++
-		}
-		if run%2 == 1 {
-			from = q + 1
-			continue
-		}
-		rest := doc[i:q]
-		if flags&flagEscaped == 0 && bytes.IndexByte(rest, '\\') >= 0 {
+		switch c := doc[i]; {
+		case c == '"':
+			t.pos = i + 1
+			return flags, nil
+		case c == '\\':
 			flags |= flagEscaped
-		}
-		if flags&flagNonASCII == 0 && !isASCII(rest) {
+			if i+1 < len(doc) && doc[i+1] >= 0x80 {
+				flags |= flagNonASCII // kept as written after the backslash
+				high = 0
+			}
+			i += 2 // the escaped byte never ends the string
+		case c >= 0x80:
 			flags |= flagNonASCII
-		}
-		t.pos = q + 1
-		return flags, nil
-	}
-}
-
-// isASCII reports whether b has no byte >= 0x80, eight bytes at a time.
-func isASCII(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c >= 0x80 {
-			return false
+			high = 0
+			i++
+		default: // the last few bytes of the document, read one at a time
+			i++
 		}
 	}
-	return true
 }
 
 func (t *tape) literal(word string) error {

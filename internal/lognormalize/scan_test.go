@@ -115,3 +115,13 @@ func TestStringEndAcrossLengths(t *testing.T) {
 		}
 	}
 }
+
+// isASCII reports whether b has no byte >= 0x80.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
