@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
 	"github.com/sluicelogs/sluice/internal/otlpwire"
+	"github.com/sluicelogs/sluice/internal/snappyframe"
 )
 
 // encodedRequest is one OTLP Export<Signal>ServiceRequest, already encoded to protobuf,
@@ -102,7 +103,7 @@ func (e requestEncoder) encode(signal queueitem.Signal, fill func(*otlpwire.Batc
 		return r
 	}
 	header := len(s.framed)
-	s.framed = queueitem.AppendFramed(s.framed, s.body)
+	s.framed = snappyframe.Append(s.framed, s.body)
 	r.item = bytes.Clone(s.framed)
 	r.body = r.item[header:]
 	return r
@@ -111,7 +112,7 @@ func (e requestEncoder) encode(signal queueitem.Signal, fill func(*otlpwire.Batc
 // frame returns body as a snappy framed stream of its exact size, compressed
 // in s.
 func frame(s *scratchBuffers, body []byte) []byte {
-	s.framed = queueitem.AppendFramed(s.framed[:0], body)
+	s.framed = snappyframe.Append(s.framed[:0], body)
 	return bytes.Clone(s.framed)
 }
 
@@ -144,7 +145,7 @@ func (r *encodedRequest) asProtobuf() (*encodedRequest, error) {
 	if !r.framed {
 		return r, nil
 	}
-	body, err := queueitem.AppendUnframed(make([]byte, 0, r.bodyLen), r.body, r.bodyLen)
+	body, err := snappyframe.AppendDecoded(make([]byte, 0, r.bodyLen), r.body, r.bodyLen)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/internal/lognormalize"
 	"github.com/sluicelogs/sluice/internal/otlpwire"
+	"github.com/sluicelogs/sluice/internal/snappyframe"
 	"github.com/sluicelogs/sluice/processor/piimaskprocessor"
 	"github.com/sluicelogs/sluice/testbed/loadgen"
 )
@@ -36,11 +37,15 @@ const stageLines = 2000
 //   - pii_mask: the agent's masking config on a parsed batch;
 //   - encode: the batch → OTLP request bytes (otlp_forward; encode_pdata is
 //     pdata's marshaler on the same batch, for comparison only);
-//   - queue_compress / queue_decompress: S2 on the persistent queue item;
-//   - grpc_snappy: gRPC's snappy compression of the request.
+//   - frame: compressing the request once into gRPC's snappy framed stream,
+//     which otlp_forward stores in the queue and sends as is (the agent's
+//     compression: snappy);
+//   - queue_compress / queue_decompress / grpc_snappy: for comparison, the
+//     path of other compressions (and of the agent before session 6): S2 on
+//     the queue item, then gRPC's own snappy of the decompressed request.
 //
-// Not included: reading the file, bbolt's writes and reads of queue items,
-// gRPC itself, and the garbage collector's background work.
+// Not included: reading the file, the storage's writes and reads of queue
+// items, gRPC itself, and the garbage collector's background work.
 //
 // go test -run '^$' -bench BenchmarkAgentStages -benchtime 30x ./testbed/agentbench/
 func BenchmarkAgentStages(b *testing.B) {
@@ -109,6 +114,8 @@ func BenchmarkAgentStages(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+	var framed []byte
+	stage("frame", nil, func() { framed = snappyframe.Append(framed[:0], body) })
 	item := s2.Encode(nil, body)
 	back := append([]byte(nil), body...)
 	stage("queue_compress", nil, func() { item = s2.Encode(item[:0], body) })

@@ -8,7 +8,7 @@
 //	uvarint    number of records (log records or spans) in the body
 //	version 1: rest = s2(encoded Export<Signal>ServiceRequest), S2 block format
 //	version 2: uvarint body length, then rest = the request as a snappy framed
-//	           stream (framing.go), exactly the bytes gRPC sends with
+//	           stream (internal/snappyframe), exactly the bytes gRPC sends with
 //	           grpc-encoding snappy
 //
 // Version 2 is written when the exporter compresses with snappy: the item is
@@ -39,6 +39,7 @@ import (
 	"github.com/klauspost/compress/s2"
 
 	"github.com/sluicelogs/sluice/internal/otlpwire"
+	"github.com/sluicelogs/sluice/internal/snappyframe"
 )
 
 // Format versions; this build reads both.
@@ -124,7 +125,7 @@ func releaseScratch(b *[]byte) {
 
 // AppendFramedHeader appends the header of a version 2 item for a request
 // whose body of bodyLen bytes holds records log records or spans; the framed
-// body (AppendFramed) follows it.
+// body (snappyframe.Append) follows it.
 func AppendFramedHeader(dst []byte, signal Signal, records, bodyLen int) ([]byte, error) {
 	if bodyLen > maxBody {
 		return dst, fmt.Errorf("otlp_forward request of %d bytes is over the %d-byte queue item limit", bodyLen, maxBody)
@@ -192,7 +193,7 @@ func Decode(item []byte, want Signal) (records int, body []byte, err error) {
 		return 0, nil, err
 	}
 	if h.version == VersionFramed {
-		body, err = AppendUnframed(nil, h.payload, h.bodyLen)
+		body, err = snappyframe.AppendDecoded(nil, h.payload, h.bodyLen)
 		if err == nil && len(body) != h.bodyLen {
 			err = fmt.Errorf("%d bytes, the header says %d", len(body), h.bodyLen)
 		}
@@ -222,8 +223,8 @@ func DecodeFramed(item []byte, want Signal) (records, bodyLen int, framed []byte
 		return 0, 0, nil, err
 	}
 	if h.version == VersionFramed {
-		if len(h.payload) < len(streamID) || string(h.payload[:len(streamID)]) != string(streamID) {
-			return 0, 0, nil, fmt.Errorf("otlp_forward queue item body: %w: no stream identifier", errFraming)
+		if !snappyframe.HasStreamID(h.payload) {
+			return 0, 0, nil, fmt.Errorf("otlp_forward queue item body: %w: no stream identifier", snappyframe.ErrFraming)
 		}
 		return h.records, h.bodyLen, h.payload, nil
 	}
@@ -231,7 +232,7 @@ func DecodeFramed(item []byte, want Signal) (records, bodyLen int, framed []byte
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	return records, len(body), AppendFramed(make([]byte, 0, FramedLen(len(body))), body), nil
+	return records, len(body), snappyframe.Append(make([]byte, 0, snappyframe.MaxLen(len(body))), body), nil
 }
 
 func decodeBlock(compressed []byte) ([]byte, error) {

@@ -1,6 +1,7 @@
 package queueitem
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -8,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.uber.org/goleak"
+
+	"github.com/sluicelogs/sluice/internal/snappyframe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -102,4 +105,43 @@ func TestEncodeRefusesOversizedBody(t *testing.T) {
 	require.EqualError(t, err, "otlp_forward request of 17 bytes is over the 16-byte queue item limit")
 	_, err = Encode(SignalLogs, 0, make([]byte, 16))
 	require.NoError(t, err)
+}
+
+// A version 2 item decodes to the same body and count as a version 1 item,
+// and DecodeFramed hands out the stored stream without decoding it.
+func TestFramedItems(t *testing.T) {
+	body, n := logsBody(t, 5, 2)
+	framed := snappyframe.Append(nil, body)
+	item, err := EncodeFramed(SignalLogs, n, len(body), framed)
+	require.NoError(t, err)
+
+	got, gotBody, err := Decode(item, SignalLogs)
+	require.NoError(t, err)
+	assert.Equal(t, n, got)
+	assert.Equal(t, body, gotBody)
+
+	got, bodyLen, gotFramed, err := DecodeFramed(item, SignalLogs)
+	require.NoError(t, err)
+	assert.Equal(t, n, got)
+	assert.Equal(t, len(body), bodyLen)
+	assert.Equal(t, framed, gotFramed)
+
+	// A version 1 item read for a snappy connection is framed on the way out.
+	got, bodyLen, gotFramed, err = DecodeFramed(mustEncode(t, SignalLogs, n, body), SignalLogs)
+	require.NoError(t, err)
+	assert.Equal(t, n, got)
+	assert.Equal(t, len(body), bodyLen)
+	back, err := snappyframe.AppendDecoded(nil, gotFramed, len(body))
+	require.NoError(t, err)
+	assert.Equal(t, body, back)
+
+	// The checks Decode makes on a version 2 body.
+	_, _, err = Decode(item[:len(item)-2], SignalLogs)
+	require.Error(t, err)
+	wrongLen, err := EncodeFramed(SignalLogs, n, len(body)+1, framed)
+	require.NoError(t, err)
+	_, _, err = Decode(wrongLen, SignalLogs)
+	require.EqualError(t, err, fmt.Sprintf("otlp_forward queue item body: %d bytes, the header says %d", len(body), len(body)+1))
+	_, _, _, err = DecodeFramed(append(item[:len(item)-len(framed)], body...), SignalLogs)
+	require.EqualError(t, err, "otlp_forward queue item body: snappy framed stream: no stream identifier")
 }

@@ -1,8 +1,7 @@
-package queueitem
+package snappyframe
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/golang/snappy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // framingBodies: empty, tiny, compressible, incompressible, and sizes around
@@ -39,8 +39,8 @@ func framingBodies() map[string][]byte {
 func TestFramingInteroperatesWithReferenceSnappy(t *testing.T) {
 	for name, body := range framingBodies() {
 		t.Run(name, func(t *testing.T) {
-			framed := AppendFramed(nil, body)
-			assert.LessOrEqual(t, len(framed), FramedLen(len(body)))
+			framed := Append(nil, body)
+			assert.LessOrEqual(t, len(framed), MaxLen(len(body)))
 			back, err := io.ReadAll(snappy.NewReader(bytes.NewReader(framed)))
 			require.NoError(t, err)
 			assert.Equal(t, len(body), len(back))
@@ -51,11 +51,11 @@ func TestFramingInteroperatesWithReferenceSnappy(t *testing.T) {
 			_, err = w.Write(body)
 			require.NoError(t, err)
 			require.NoError(t, w.Close())
-			got, err := AppendUnframed(nil, ref.Bytes(), len(body))
+			got, err := AppendDecoded(nil, ref.Bytes(), len(body))
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(body, got), "read the reference encoder's stream differently")
 
-			got, err = AppendUnframed(nil, framed, len(body))
+			got, err = AppendDecoded(nil, framed, len(body))
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(body, got))
 		})
@@ -64,7 +64,7 @@ func TestFramingInteroperatesWithReferenceSnappy(t *testing.T) {
 
 func TestUnframeRejects(t *testing.T) {
 	body := framingBodies()["text"][:1000]
-	good := AppendFramed(nil, body)
+	good := Append(nil, body)
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
 		b[i] ^= 0x40
@@ -86,7 +86,7 @@ func TestUnframeRejects(t *testing.T) {
 		"skippable is ok?": {framed: append(bytes.Clone(good), 0xfe, 1, 0, 0, 'z'), limit: 1000, err: ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, err := AppendUnframed(nil, tt.framed, tt.limit)
+			got, err := AppendDecoded(nil, tt.framed, tt.limit)
 			if tt.err == "" {
 				require.NoError(t, err)
 				assert.Equal(t, body, got)
@@ -98,41 +98,36 @@ func TestUnframeRejects(t *testing.T) {
 	}
 }
 
-// A version 2 item decodes to the same body and count as a version 1 item,
-// and DecodeFramed hands out the stored stream without decoding it.
-func TestFramedItems(t *testing.T) {
-	body, n := logsBody(t, 5, 2)
-	framed := AppendFramed(nil, body)
-	item, err := EncodeFramed(SignalLogs, n, len(body), framed)
-	require.NoError(t, err)
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-	got, gotBody, err := Decode(item, SignalLogs)
-	require.NoError(t, err)
-	assert.Equal(t, n, got)
-	assert.Equal(t, body, gotBody)
-
-	got, bodyLen, gotFramed, err := DecodeFramed(item, SignalLogs)
-	require.NoError(t, err)
-	assert.Equal(t, n, got)
-	assert.Equal(t, len(body), bodyLen)
-	assert.Equal(t, framed, gotFramed)
-
-	// A version 1 item read for a snappy connection is framed on the way out.
-	got, bodyLen, gotFramed, err = DecodeFramed(mustEncode(t, SignalLogs, n, body), SignalLogs)
-	require.NoError(t, err)
-	assert.Equal(t, n, got)
-	assert.Equal(t, len(body), bodyLen)
-	back, err := AppendUnframed(nil, gotFramed, len(body))
-	require.NoError(t, err)
-	assert.Equal(t, body, back)
-
-	// The checks Decode makes on a version 2 body.
-	_, _, err = Decode(item[:len(item)-2], SignalLogs)
-	require.Error(t, err)
-	wrongLen, err := EncodeFramed(SignalLogs, n, len(body)+1, framed)
-	require.NoError(t, err)
-	_, _, err = Decode(wrongLen, SignalLogs)
-	require.EqualError(t, err, fmt.Sprintf("otlp_forward queue item body: %d bytes, the header says %d", len(body), len(body)+1))
-	_, _, _, err = DecodeFramed(append(item[:len(item)-len(framed)], body...), SignalLogs)
-	require.EqualError(t, err, "otlp_forward queue item body: snappy framed stream: no stream identifier")
+// FuzzAppendDecoded: any input is decoded or refused, never a panic, never
+// more than the limit; what it accepts, the reference decoder
+// (github.com/golang/snappy, which gRPC servers use) reads the same, and
+// encoding it again reads back unchanged.
+func FuzzAppendDecoded(f *testing.F) {
+	for _, body := range framingBodies() {
+		if len(body) < 4096 {
+			f.Add(Append(nil, body))
+		}
+	}
+	text := framingBodies()["text"]
+	f.Add(Append(nil, text[:3000]))
+	f.Add(append(Append(nil, text[:100]), 0xfe, 1, 0, 0, 'z'))
+	f.Add(streamID)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		const limit = 1 << 20
+		got, err := AppendDecoded(nil, src, limit)
+		if err != nil {
+			return
+		}
+		require.LessOrEqual(t, len(got), limit)
+		if len(src) > 0 {
+			ref, refErr := io.ReadAll(snappy.NewReader(bytes.NewReader(src)))
+			require.NoError(t, refErr, "accepted what the reference decoder refuses")
+			require.True(t, bytes.Equal(ref, got), "decoded differently from the reference")
+		}
+		again, err := AppendDecoded(nil, Append(nil, got), limit)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(got, again))
+	})
 }
