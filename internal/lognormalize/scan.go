@@ -211,20 +211,9 @@ func (t *tape) object(at, depth int) error {
 		m.keyStart, m.keyEnd = int32(keyStart), int32(keyEnd)
 		m.flags |= keyFlags >> 2 // the string flags, moved to the key bits
 		count++
-		t.skipSpace()
-		if t.pos == len(t.doc) {
-			return t.fail("expected ',' or '}' in an object")
-		}
-		switch t.doc[t.pos] {
-		case ',':
-			t.pos++
-			t.skipSpace()
-		case '}':
-			t.pos++
+		if closed, err := t.separator('}', "expected ',' or '}' in an object"); err != nil || closed {
 			t.nodes[at].count = count
-			return nil
-		default:
-			return t.fail("expected ',' or '}' in an object")
+			return err
 		}
 	}
 }
@@ -245,22 +234,29 @@ func (t *tape) array(at, depth int) error {
 			return err
 		}
 		count++
-		t.skipSpace()
-		if t.pos == len(t.doc) {
-			return t.fail("expected ',' or ']' in an array")
+		if closed, err := t.separator(']', "expected ',' or ']' in an array"); err != nil || closed {
+			t.nodes[at].count = count
+			return err
 		}
+	}
+}
+
+// separator reads what follows a member or an element: a comma (more
+// follow) or the container's closing byte (closed).
+func (t *tape) separator(closing byte, msg string) (closed bool, err error) {
+	t.skipSpace()
+	if t.pos < len(t.doc) {
 		switch t.doc[t.pos] {
 		case ',':
 			t.pos++
 			t.skipSpace()
-		case ']':
+			return false, nil
+		case closing:
 			t.pos++
-			t.nodes[at].count = count
-			return nil
-		default:
-			return t.fail("expected ',' or ']' in an array")
+			return true, nil
 		}
 	}
+	return false, t.fail(msg)
 }
 
 // Word-at-a-time constants: one in every byte, and every byte's high bit.
