@@ -158,7 +158,20 @@ func (n *Normalizer) Normalize(doc []byte, lr plog.LogRecord, resource pcommon.M
 	}
 	n.putRenamed(attrs, AttrRequestID, &n.cands[roleRequestID])
 	n.putRenamed(attrs, AttrCorrelationID, &n.cands[roleCorrelationID])
+	n.trimScratch()
 	return res, nil
+}
+
+// maxRetainedScratch bounds each unescaping buffer kept between documents.
+const maxRetainedScratch = 64 << 10
+
+// trimScratch lets go of buffers a rare huge value grew.
+func (n *Normalizer) trimScratch() {
+	for _, b := range []*[]byte{&n.keyScratch, &n.childKeyScratch, &n.valueScratch, &n.scratch} {
+		if cap(*b) > maxRetainedScratch {
+			*b = nil
+		}
+	}
 }
 
 // putRenamed stores a correlation id under its canonical name, or under its

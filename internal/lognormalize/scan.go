@@ -48,6 +48,10 @@ const (
 // maxDepth bounds nesting (the scanner and the pdata writer recurse).
 const maxDepth = 512
 
+// maxRetainedNodes bounds the tape kept between documents (~1.8 MiB); a
+// larger one is let go before the next document.
+const maxRetainedNodes = 64 << 10
+
 // node is one value of the document, in document order: a container's
 // members or elements follow it, and next is the index after its subtree.
 type node struct {
@@ -89,6 +93,9 @@ func (e *syntaxError) Error() string {
 func (t *tape) scan(doc []byte) error {
 	if len(doc) > 1<<31-1 {
 		return &syntaxError{msg: "document larger than 2 GiB", offset: 0}
+	}
+	if cap(t.nodes) > maxRetainedNodes {
+		t.nodes = nil // a rare huge document does not keep its tape for good
 	}
 	t.doc, t.nodes, t.pos = doc, t.nodes[:0], 0
 	t.skipSpace()

@@ -125,3 +125,37 @@ func isASCII(b []byte) bool {
 	}
 	return true
 }
+
+// A huge document's tape is not kept for the next one.
+func TestHugeTapeIsLetGo(t *testing.T) {
+	var tp tape
+	huge := "[" + strings.Repeat("1,", maxRetainedNodes) + "1]"
+	if err := tp.scan([]byte(huge)); err != nil {
+		t.Fatal(err)
+	}
+	if len(tp.nodes) != maxRetainedNodes+2 {
+		t.Fatalf("%d nodes", len(tp.nodes))
+	}
+	if err := tp.scan([]byte(`{"a":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if cap(tp.nodes) > maxRetainedNodes {
+		t.Errorf("tape of %d nodes kept after a small document", cap(tp.nodes))
+	}
+}
+
+// Nor are the unescaping buffers a huge escaped value grew.
+func TestHugeValueScratchIsLetGo(t *testing.T) {
+	n := New()
+	doc := `{"k\n":"` + strings.Repeat(`\n`, maxRetainedScratch) + `"}`
+	lr := plog.NewLogRecord()
+	if _, err := n.Normalize([]byte(doc), lr, pcommon.NewMap()); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := lr.Attributes().Get("k\n"); len(v.Str()) != maxRetainedScratch {
+		t.Fatalf("value of %d bytes", len(v.Str()))
+	}
+	if cap(n.valueScratch) > maxRetainedScratch {
+		t.Errorf("unescaping buffer of %d bytes kept", cap(n.valueScratch))
+	}
+}
