@@ -117,7 +117,10 @@ func AppendDecoded(dst, src []byte, limit int) ([]byte, error) {
 				if err != nil {
 					return dst, fmt.Errorf("%w: %w", ErrFraming, err)
 				}
-				if n > maxChunkInput || len(dst)-start+n > limit {
+				if n > maxChunkInput {
+					return dst, fmt.Errorf("%w: a chunk decodes to %d bytes, over 64 KiB", ErrFraming, n)
+				}
+				if len(dst)-start+n > limit {
 					return dst, fmt.Errorf("%w: decodes to more than %d bytes", ErrFraming, limit)
 				}
 				dst = append(dst, make([]byte, n)...)
@@ -125,7 +128,10 @@ func AppendDecoded(dst, src []byte, limit int) ([]byte, error) {
 					return dst[:from], fmt.Errorf("%w: %w", ErrFraming, err)
 				}
 			} else {
-				if len(data) > maxChunkInput || len(dst)-start+len(data) > limit {
+				if len(data) > maxChunkInput {
+					return dst, fmt.Errorf("%w: a chunk holds %d bytes, over 64 KiB", ErrFraming, len(data))
+				}
+				if len(dst)-start+len(data) > limit {
 					return dst, fmt.Errorf("%w: decodes to more than %d bytes", ErrFraming, limit)
 				}
 				dst = append(dst, data...)

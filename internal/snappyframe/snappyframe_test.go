@@ -2,6 +2,7 @@ package snappyframe
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -84,6 +85,7 @@ func TestUnframeRejects(t *testing.T) {
 		"no checksum":      {framed: append(bytes.Clone(streamID), 0x01, 2, 0, 0, 'a', 'b'), limit: 1000, err: "snappy framed stream: chunk without checksum"},
 		"corrupt snappy":   {framed: flip(len(streamID) + chunkHeaderSize + 1), limit: 1000, err: "snappy framed stream: "},
 		"skippable is ok?": {framed: append(bytes.Clone(good), 0xfe, 1, 0, 0, 'z'), limit: 1000, err: ""},
+		"oversized chunk":  {framed: oversizedChunk(), limit: 1 << 20, err: "snappy framed stream: a chunk holds 65537 bytes, over 64 KiB"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := AppendDecoded(nil, tt.framed, tt.limit)
@@ -130,4 +132,14 @@ func FuzzAppendDecoded(f *testing.F) {
 		require.NoError(t, err)
 		require.True(t, bytes.Equal(got, again))
 	})
+}
+
+// oversizedChunk is a stream whose one stored chunk holds more than the
+// format's 64 KiB.
+func oversizedChunk() []byte {
+	data := make([]byte, maxChunkInput+1)
+	length := 4 + len(data)
+	b := append(bytes.Clone(streamID), chunkUncompressed, byte(length), byte(length>>8), byte(length>>16))
+	b = binary.LittleEndian.AppendUint32(b, maskedCRC(data))
+	return append(b, data...)
 }
