@@ -32,7 +32,10 @@ const (
 	tracesExportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 )
 
-var errNotStarted = errors.New("otlp_forward exporter not started")
+var (
+	errNotStarted  = errors.New("otlp_forward exporter not started")
+	errRequestForm = errors.New("otlp_forward: request not in the connection's compression form")
+)
 
 // forwarder owns the gRPC connection and sends encoded requests over it.
 type forwarder struct {
@@ -106,20 +109,17 @@ func (f *forwarder) shutdown(context.Context) error {
 }
 
 // push sends one encoded request. It never changes req, so the retry sender can resend it.
-func (f *forwarder) push(ctx context.Context, req xexporterhelper.Request) (err error) {
+func (f *forwarder) push(ctx context.Context, req xexporterhelper.Request) error {
 	r, ok := req.(*encodedRequest)
 	if !ok {
 		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: unexpected request type %T", req))
 	}
+	// The encoder and the queue both hand out requests in the connection's form.
+	if r.framed != f.framed {
+		return consumererror.NewPermanent(errRequestForm)
+	}
 	if f.conn == nil {
 		return errNotStarted
-	}
-	// The encoder and the queue hand out requests in the connection's form already; a
-	// conversion here only guards against a request made for another configuration.
-	if f.framed {
-		r = r.asFramed()
-	} else if r, err = r.asProtobuf(); err != nil {
-		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: %w", err))
 	}
 	switch r.signal {
 	case queueitem.SignalLogs:

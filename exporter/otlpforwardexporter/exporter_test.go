@@ -244,3 +244,20 @@ func TestUnreachableServerIsRetryable(t *testing.T) {
 	assert.False(t, consumererror.IsPermanent(err), "a down gateway must not drop data: %v", err)
 	assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
 }
+
+// A request in the other compression form is refused as permanent, never sent mislabelled.
+func TestRequestInTheOtherFormIsRefused(t *testing.T) {
+	for _, framed := range []bool{false, true} {
+		cfg := testConfig("127.0.0.1:1")
+		if !framed {
+			cfg.ClientConfig.Compression = configcompression.TypeGzip
+		}
+		f := newForwarder(cfg, exportertest.NewNopSettings(metadata.Type))
+		require.Equal(t, framed, f.framed)
+		req, err := requestEncoder{framed: !framed}.logsToRequest(context.Background(), sampleLogs(1))
+		require.NoError(t, err)
+		err = f.push(context.Background(), req)
+		require.ErrorIs(t, err, errRequestForm)
+		assert.True(t, consumererror.IsPermanent(err))
+	}
+}

@@ -96,24 +96,18 @@ func (e requestEncoder) encode(signal queueitem.Signal, fill func(*otlpwire.Batc
 	defer s.release()
 	s.body = b.AppendData(s.body[:0])
 	// The queue item is the request's header and framed stream: build both at once.
+	// Over the item size limit there is no header and no item: Marshal refuses the
+	// request, as for any compression, and it can still be sent without a persistent queue.
 	var err error
-	if s.framed, err = queueitem.AppendFramedHeader(s.framed[:0], signal, r.records, r.bodyLen); err != nil {
-		// Over the item size limit: keep the request unqueueable, as Marshal would find.
-		r.body = frame(s, s.body)
-		return r
-	}
+	s.framed, err = queueitem.AppendFramedHeader(s.framed[:0], signal, r.records, r.bodyLen)
 	header := len(s.framed)
 	s.framed = snappyframe.Append(s.framed, s.body)
-	r.item = bytes.Clone(s.framed)
-	r.body = r.item[header:]
+	framed := bytes.Clone(s.framed)
+	if err == nil {
+		r.item = framed
+	}
+	r.body = framed[header:]
 	return r
-}
-
-// frame returns body as a snappy framed stream of its exact size, compressed
-// in s.
-func frame(s *scratchBuffers, body []byte) []byte {
-	s.framed = snappyframe.Append(s.framed[:0], body)
-	return bytes.Clone(s.framed)
 }
 
 // scratchBuffers hold a request's protobuf and its framed stream while it is
@@ -128,28 +122,6 @@ func (s *scratchBuffers) release() {
 	if cap(s.body) <= maxPooledBatchBytes && cap(s.framed) <= maxPooledBatchBytes {
 		scratch.Put(s)
 	}
-}
-
-// asFramed returns r with its body framed, converting it when needed.
-func (r *encodedRequest) asFramed() *encodedRequest {
-	if r.framed {
-		return r
-	}
-	s := scratch.Get().(*scratchBuffers)
-	defer s.release()
-	return &encodedRequest{signal: r.signal, body: frame(s, r.body), framed: true, bodyLen: r.bodyLen, records: r.records}
-}
-
-// asProtobuf returns r with its body as protobuf, decompressing it when needed.
-func (r *encodedRequest) asProtobuf() (*encodedRequest, error) {
-	if !r.framed {
-		return r, nil
-	}
-	body, err := snappyframe.AppendDecoded(make([]byte, 0, r.bodyLen), r.body, r.bodyLen)
-	if err != nil {
-		return nil, err
-	}
-	return &encodedRequest{signal: r.signal, body: body, bodyLen: len(body), records: r.records}, nil
 }
 
 // queueEncoding stores a request in the persistent queue as its encoded bytes behind a
@@ -182,11 +154,7 @@ func (e queueEncoding) Unmarshal(item []byte) (context.Context, xexporterhelper.
 		if err != nil {
 			return context.Background(), nil, err
 		}
-		r := &encodedRequest{signal: e.signal, body: framed, framed: true, bodyLen: bodyLen, records: records}
-		if len(framed) > 0 && &framed[len(framed)-1] == &item[len(item)-1] {
-			r.item = item // stored as is: the item is the request
-		}
-		return context.Background(), r, nil
+		return context.Background(), &encodedRequest{signal: e.signal, body: framed, framed: true, bodyLen: bodyLen, records: records}, nil
 	}
 	records, body, err := queueitem.Decode(item, e.signal)
 	if err != nil {

@@ -20,9 +20,6 @@ var ErrNotObject = errors.New("JSON document is not an object")
 // unbounded key cardinality cannot grow it forever.
 const maxInternedKeys = 4096
 
-// maxErrorInput bounds how much of a malformed document an error quotes.
-const maxErrorInput = 128
-
 // Result reports which record fields a document supplied, so callers can
 // fill the rest (e.g. use the observed time when there was no timestamp).
 type Result struct {
@@ -474,11 +471,4 @@ func b2s(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
-}
-
-func truncate(s string) string {
-	if len(s) <= maxErrorInput {
-		return s
-	}
-	return s[:maxErrorInput] + "…"
 }

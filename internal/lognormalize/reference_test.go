@@ -50,7 +50,7 @@ func newReference() *refNormalizer { return &refNormalizer{} }
 func (n *refNormalizer) Normalize(doc []byte, lr plog.LogRecord, resource pcommon.Map) (Result, error) {
 	v, err := n.parser.ParseBytes(doc)
 	if err != nil {
-		return Result{}, fmt.Errorf("parse JSON document: %s", truncate(err.Error()))
+		return Result{}, fmt.Errorf("parse JSON document: %w", err)
 	}
 	obj, err := v.Object()
 	if err != nil {

@@ -37,12 +37,12 @@ func (k kind) String() string {
 	return [...]string{"null", "false", "true", "number", "string", "object", "array"}[k]
 }
 
-// Node flags: whether a string needs unescaping or a UTF-8 check.
+// Node flags: whether a string needs unescaping or a UTF-8 check. Keys are
+// checked for UTF-8 when they are interned, so they need only the first.
 const (
-	flagKeyEscaped uint8 = 1 << iota
-	flagKeyNonASCII
-	flagEscaped
-	flagNonASCII
+	flagEscaped    uint8 = 1 << iota // the value has escape sequences
+	flagNonASCII                     // the value has bytes >= 0x80
+	flagKeyEscaped                   // the member's key has escape sequences
 )
 
 // maxDepth bounds nesting (the scanner and the pdata writer recurse).
@@ -216,7 +216,9 @@ func (t *tape) object(at, depth int) error {
 		}
 		m := &t.nodes[member]
 		m.keyStart, m.keyEnd = int32(keyStart), int32(keyEnd)
-		m.flags |= keyFlags >> 2 // the string flags, moved to the key bits
+		if keyFlags&flagEscaped != 0 {
+			m.flags |= flagKeyEscaped
+		}
 		count++
 		if closed, err := t.separator('}', "expected ',' or '}' in an object"); err != nil || closed {
 			t.nodes[at].count = count
@@ -413,7 +415,7 @@ func (t *tape) raw(n *node) []byte { return t.doc[n.start:n.end] }
 // surrogate pair without its other half is kept as written too.
 func unescape(dst, s []byte) []byte {
 	for len(s) > 0 {
-		i := indexBackslash(s)
+		i := bytes.IndexByte(s, '\\')
 		if i < 0 {
 			return append(dst, s...)
 		}
@@ -460,8 +462,6 @@ func unescape(dst, s []byte) []byte {
 	}
 	return dst
 }
-
-func indexBackslash(s []byte) int { return bytes.IndexByte(s, '\\') }
 
 // hex4 decodes the four hex digits at the start of s.
 func hex4(s []byte) (rune, bool) {

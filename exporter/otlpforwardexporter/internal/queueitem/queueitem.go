@@ -232,7 +232,7 @@ func DecodeFramed(item []byte, want Signal) (records, bodyLen int, framed []byte
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	return records, len(body), snappyframe.Append(make([]byte, 0, snappyframe.MaxLen(len(body))), body), nil
+	return records, len(body), snappyframe.Append(nil, body), nil
 }
 
 func decodeBlock(compressed []byte) ([]byte, error) {
