@@ -71,11 +71,23 @@ func (framedSnappy) Do(w io.Writer, p []byte) error {
 
 func (framedSnappy) Type() string { return "snappy" }
 
+// receiveWindow is the client's flow-control window for what the gateway sends: gRPC's
+// default initial window, the smallest it accepts.
+const receiveWindow = 64 << 10
+
 // start dials lazily (gRPC connects in the background), so it does not block. Headers,
 // compression, TLS, keepalive and auth all come from configgrpc.
 func (f *forwarder) start(ctx context.Context, host component.Host) error {
 	client := f.cfg.ClientConfig
-	opts := []configgrpc.ToClientConnOption{configgrpc.WithGrpcDialOption(grpc.WithUserAgent(f.userAgent))}
+	opts := []configgrpc.ToClientConnOption{
+		configgrpc.WithGrpcDialOption(grpc.WithUserAgent(f.userAgent)),
+		// What the gateway sends back is a few bytes of response per request. A fixed
+		// receive window (gRPC's default size) turns off the client's bandwidth-delay
+		// estimator, which otherwise pings the gateway after every response: one write
+		// and one wake-up for the ping's reply per request, for nothing.
+		configgrpc.WithGrpcDialOption(grpc.WithInitialWindowSize(receiveWindow)),
+		configgrpc.WithGrpcDialOption(grpc.WithInitialConnWindowSize(receiveWindow)),
+	}
 	if f.framed {
 		// The requests are compressed already: gRPC must not compress them again, only
 		// label them. Only the pre-1.0 Compressor API (supported throughout gRPC 1.x) sends
