@@ -94,10 +94,6 @@ func BenchmarkBuffer(b *testing.B) {
 		if i%len(batches) == 0 && i > 0 {
 			clock.advance(time.Hour)
 			s.decideDue(ctx) // start from an empty buffer; ids repeat
-			// Deciding rebuilds the kept groups as pdata; collect that
-			// garbage here, or its collection is billed to buffering (as
-			// benchDecide keeps buffering's garbage out of deciding).
-			runtime.GC()
 		}
 		cpu.start()
 		end := min(i+len(batches)-i%len(batches), i+1000)
