@@ -99,7 +99,18 @@ func appendTemplate(dst []byte, msg string) []byte {
 			for j < len(msg) && isTokenByte(msg[j]) {
 				j++
 			}
-			dst = appendToken(dst, msg[i:j])
+			// Backslashes right before a quote decide whether it is escaped:
+			// they stay as written, so that a placeholder does not swallow the
+			// escape and let the template's quotes pair up differently from
+			// the message's (templating a template must change nothing).
+			end := j
+			if j < len(msg) && quoteKind(msg[j]) >= 0 {
+				for end > i && msg[end-1] == '\\' {
+					end--
+				}
+			}
+			dst = appendToken(dst, msg[i:end])
+			dst = append(dst, msg[end:j]...)
 			i = j
 			continue
 		}

@@ -72,6 +72,26 @@ func TestUnbalancedQuoteStaysLiteral(t *testing.T) {
 	}
 }
 
+// A path token ending in the backslash that escapes a quote keeps that
+// backslash: the quote stays unpaired in the template as in the message, and
+// templating the template changes nothing (found by FuzzTemplate).
+func TestEscapingBackslashBeforeQuoteIsKept(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"`\\\\\\`", "`\\\\\\`"},
+		{`open "C:\dir\" failed`, `open "<path>\" failed`},
+		{`path \\srv\share\" and "x"`, `path <path>\" and <str>`},
+		{`even \\srv\\" x"`, `even <path>\\" x"`},
+	} {
+		got := Template(tt.in)
+		if got != tt.want {
+			t.Errorf("Template(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+		}
+		if again := Template(got); again != got {
+			t.Errorf("not idempotent: %q → %q → %q", tt.in, got, again)
+		}
+	}
+}
+
 func FuzzTemplate(f *testing.F) {
 	for _, s := range []string{
 		`user 4211 not found in "accounts" (took 35ms)`,
