@@ -2,7 +2,6 @@ package otlpforwardexporter
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -83,10 +82,9 @@ func (p *pingCounter) relayClientFrames(client, server net.Conn) {
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {
-			var notFramed http2.ConnectionError
-			if errors.As(err, &notFramed) {
-				_, _ = io.Copy(server, client)
-			}
+			// Keep relaying whatever the framer could not read (nothing once the
+			// client has gone).
+			_, _ = io.Copy(server, client)
 			return
 		}
 		if ping, ok := f.(*http2.PingFrame); ok && !ping.IsAck() {
