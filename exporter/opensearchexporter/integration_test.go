@@ -57,25 +57,45 @@ func (a osAPI) do(method, path, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-func (a osAPI) count(index, query string) int {
+// tryCount refreshes index and counts its documents matching query, returning
+// the response status (the count is 0 unless it is 200).
+func (a osAPI) tryCount(index, query string) (int, int, map[string]any) {
 	a.t.Helper()
 	a.do(http.MethodPost, "/"+index+"/_refresh", "")
 	status, out := a.do(http.MethodPost, "/"+index+"/_count", query)
+	if status != http.StatusOK {
+		return 0, status, out
+	}
+	return int(out["count"].(float64)), status, out
+}
+
+func (a osAPI) count(index, query string) int {
+	a.t.Helper()
+	n, status, out := a.tryCount(index, query)
 	if status == http.StatusNotFound {
 		return 0
 	}
 	require.Equal(a.t, http.StatusOK, status, out)
-	return int(out["count"].(float64))
+	return n
 }
 
-// waitCount polls until index holds want documents or a minute passes.
+// waitCount polls until index holds want documents or a minute passes. An
+// index that does not exist yet (404) or whose shards are still starting (503,
+// "all shards failed" right after the exporter created it) counts as empty.
 func (a osAPI) waitCount(index string, want int) int {
 	a.t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	got := 0
 	for time.Now().Before(deadline) {
-		if got = a.count(index, ""); got >= want {
-			return got
+		n, status, out := a.tryCount(index, "")
+		switch status {
+		case http.StatusOK:
+			if got = n; got >= want {
+				return got
+			}
+		case http.StatusNotFound, http.StatusServiceUnavailable:
+		default:
+			require.Failf(a.t, "count failed", "status %d: %v", status, out)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
