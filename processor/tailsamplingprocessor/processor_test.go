@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadata"
+	"github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/metadatatest"
 )
 
 // newTestFactory returns a factory on a fake clock and settings whose
@@ -691,4 +692,46 @@ func TestAtMost256PipelinesPerInstance(t *testing.T) {
 	for _, p := range created {
 		require.NoError(t, p.Shutdown(context.Background()))
 	}
+}
+
+// deadlineConsumer refuses data handed over with a context that is already
+// done, as an exporter's queue with wait_for_result does once the caller's
+// deadline has passed.
+type deadlineConsumer struct{ consumertest.TracesSink }
+
+func (c *deadlineConsumer) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.TracesSink.ConsumeTraces(ctx, td)
+}
+
+// Groups decided early during one caller's call belong to other callers, who
+// were answered long ago: the caller's deadline or cancellation must not
+// make their send fail.
+func TestEarlyDecisionsIgnoreTheCallersDeadline(t *testing.T) {
+	cfg := baseConfig(PolicyConfig{Name: "all", Type: policyAlways, Decision: decisionKeep})
+	cfg.MaxGroups = 1
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	sink := new(deadlineConsumer)
+	p, err := newFactory(newFakeClock().now).CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+
+	first := spans(tid(1), 2)
+	first.MarkReadOnly()
+	require.NoError(t, p.ConsumeTraces(context.Background(), first))
+	expired, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-expired.Done()
+	second := spans(tid(2), 1)
+	second.MarkReadOnly()
+	// Buffering the second group exceeds max_groups: the first is decided now.
+	require.NoError(t, p.ConsumeTraces(expired, second))
+	assert.Equal(t, map[pcommon.TraceID]int{tid(1): 2}, emittedSpans(&sink.TracesSink), "the first caller's group, decided early, is sent")
+	assert.Empty(t, metricPoints(t, tel, "processor_tail_sampling_records_send_failed"))
+
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, map[pcommon.TraceID]int{tid(1): 2, tid(2): 1}, emittedSpans(&sink.TracesSink))
 }

@@ -572,7 +572,11 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 		held.Hold()
 		em.sent = append(em.sent, held)
 	}
-	s.emitAndRelease(ctx, em, outs, st)
+	// Most of what is sent here was accepted earlier, much of it from other
+	// callers, and this call answers success whatever the send does: the
+	// caller's deadline or cancellation must not fail it. Values (client
+	// metadata) stay.
+	s.emitAndRelease(context.WithoutCancel(ctx), em, outs, st)
 	s.record(ctx, st)
 }
 
