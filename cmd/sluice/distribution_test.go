@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -266,5 +267,50 @@ func TestConfigsValidate(t *testing.T) {
 				t.Fatalf("%s: %v", file, err)
 			}
 		})
+	}
+}
+
+// TestRawInputIsMasked guards the promise that nothing sensitive leaves for a store unmasked: in every
+// shipped config, a pipeline that takes input no Sluice agent has masked (files, _bulk from other
+// shippers) runs pii_mask. OTLP and Kafka input on the gateway come from agents, which mask on the node.
+func TestRawInputIsMasked(t *testing.T) {
+	rawReceivers := map[string]bool{"file_tail": true, "es_bulk": true}
+	files, err := filepath.Glob(filepath.Join(repoRoot, "configs", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configs found: %v", err)
+	}
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			Service struct {
+				Pipelines map[string]struct {
+					Receivers  []string `yaml:"receivers"`
+					Processors []string `yaml:"processors"`
+				} `yaml:"pipelines"`
+			} `yaml:"service"`
+		}
+		if err := yaml.Unmarshal(raw, &cfg); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		checked := 0
+		for name, p := range cfg.Service.Pipelines {
+			for _, r := range p.Receivers {
+				typ, _, _ := strings.Cut(r, "/")
+				if !rawReceivers[typ] {
+					continue
+				}
+				checked++
+				if !slices.ContainsFunc(p.Processors, func(proc string) bool { return proc == "pii_mask" || strings.HasPrefix(proc, "pii_mask/") }) {
+					t.Errorf("%s: pipeline %s receives from %s but has no pii_mask processor (processors: %v)", filepath.Base(file), name, r, p.Processors)
+				}
+			}
+		}
+		// Every shipped mode takes files or _bulk input.
+		if checked == 0 {
+			t.Errorf("%s: no pipeline with file_tail or es_bulk found", filepath.Base(file))
+		}
 	}
 }
