@@ -2,6 +2,7 @@ package otlpforwardexporter // import "github.com/sluicelogs/sluice/exporter/otl
 
 import (
 	"errors"
+	"fmt"
 
 	"go.opentelemetry.io/collector/config/configgrpc"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -13,6 +14,11 @@ import (
 const (
 	// defaultWriteBufferSize matches otlp_grpc: requests are large, responses tiny.
 	defaultWriteBufferSize = 512 * 1024
+	// defaultMaxRequestBytes is the receive limit of a gRPC server by default, and so of
+	// the collector's OTLP receiver unless its max_recv_msg_size_mib is raised.
+	defaultMaxRequestBytes = 4 << 20
+	// minMaxRequestBytes keeps requests from being split into absurdly many.
+	minMaxRequestBytes = 1 << 10
 )
 
 // Config is the otlp_forward exporter configuration. Its YAML is the core otlp_grpc
@@ -29,6 +35,12 @@ type Config struct {
 	// RetryConfig is `retry_on_failure`: backoff for retryable gRPC errors.
 	RetryConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 
+	// MaxRequestBytes is `max_request_bytes`: the largest request, encoded and before
+	// compression, sent in one Export call. A larger batch is sent as several requests,
+	// each record once, because the server refuses a message over its receive limit for
+	// good. Set it to the gateway's limit (OTLP receiver: max_recv_msg_size_mib).
+	MaxRequestBytes int `mapstructure:"max_request_bytes"`
+
 	// ClientConfig holds the gRPC client settings (endpoint, tls, compression, headers,
 	// keepalive, auth, balancer_name, wait_for_ready, ...), exactly as for otlp_grpc.
 	ClientConfig configgrpc.ClientConfig `mapstructure:",squash"`
@@ -42,6 +54,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.ClientConfig.Endpoint == "" {
 		errs = append(errs, errors.New(`endpoint: must be set, e.g. "gateway:4317"`))
+	}
+	if c.MaxRequestBytes < minMaxRequestBytes {
+		errs = append(errs, fmt.Errorf("max_request_bytes: must be at least %d, got %d", minMaxRequestBytes, c.MaxRequestBytes))
 	}
 	if c.QueueConfig.HasValue() && c.QueueConfig.Get().Batch.HasValue() {
 		// A request is forwarded as the bytes it was encoded to; batching in the queue would

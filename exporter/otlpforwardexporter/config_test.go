@@ -35,6 +35,7 @@ func TestConfig(t *testing.T) {
 			assert.True(t, cfg.RetryConfig.Enabled)
 			require.True(t, cfg.QueueConfig.HasValue())
 			assert.False(t, cfg.QueueConfig.Get().Batch.HasValue())
+			assert.Equal(t, 4<<20, cfg.MaxRequestBytes)
 		}},
 		{name: "full", check: func(t *testing.T, cfg *Config) {
 			assert.Equal(t, "gateway.example.com:4317", cfg.ClientConfig.Endpoint)
@@ -59,6 +60,7 @@ func TestConfig(t *testing.T) {
 		}},
 		{name: "no_endpoint", wantErr: `endpoint: must be set, e.g. "gateway:4317"`},
 		{name: "batch", wantErr: "sending_queue.batch: not supported by otlp_forward (requests are forwarded as encoded); remove it and batch before the exporter if needed"},
+		{name: "small_request", wantErr: "max_request_bytes: must be at least 1024, got 100"},
 		{name: "no_endpoint_and_batch", wantErr: `endpoint: must be set, e.g. "gateway:4317"` + "\n" +
 			"sending_queue.batch: not supported by otlp_forward (requests are forwarded as encoded); remove it and batch before the exporter if needed"},
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strings"
 
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -24,6 +26,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
+	"github.com/sluicelogs/sluice/internal/otlpwire"
+	"github.com/sluicelogs/sluice/internal/snappyframe"
 )
 
 // Full gRPC method names of the OTLP collector services.
@@ -120,7 +124,9 @@ func (f *forwarder) shutdown(context.Context) error {
 	return nil
 }
 
-// push sends one encoded request. It never changes req, so the retry sender can resend it.
+// push sends one encoded request, in parts when it is larger than max_request_bytes or
+// the server refuses it as too large. Parts already sent are not sent again when the
+// retry sender calls push again with the same request (it does so sequentially).
 func (f *forwarder) push(ctx context.Context, req xexporterhelper.Request) error {
 	r, ok := req.(*encodedRequest)
 	if !ok {
@@ -133,27 +139,87 @@ func (f *forwarder) push(ctx context.Context, req xexporterhelper.Request) error
 	if f.conn == nil {
 		return errNotStarted
 	}
-	switch r.signal {
+	if r.parts == nil {
+		limit := f.cfg.MaxRequestBytes
+		if r.bodyLen <= limit {
+			err := f.export(ctx, r.signal, r.body)
+			if !isTooLarge(err) {
+				return classifyError(err)
+			}
+			limit = r.bodyLen / 2
+			f.telemetry.Logger.Warn("the server refused a request as too large; sending it in parts. Set max_request_bytes to the server's receive limit.",
+				zap.Int("request_bytes", r.bodyLen), zap.Int("max_request_bytes", f.cfg.MaxRequestBytes), zap.Error(err))
+		}
+		if err := r.split(limit); err != nil {
+			return consumererror.NewPermanent(err)
+		}
+	}
+	for len(r.parts) > 0 {
+		part := r.parts[0]
+		body := part
+		if f.framed {
+			body = snappyframe.Append(nil, part)
+		}
+		err := f.export(ctx, r.signal, body)
+		if isTooLarge(err) {
+			if halves, splitErr := otlpwire.SplitRequest(part, len(part)/2); splitErr == nil && len(halves) > 1 {
+				r.parts = slices.Replace(r.parts, 0, 1, halves...)
+				continue
+			}
+			// One record the server refuses on its own: no retry can deliver it.
+			r.refused++
+			r.parts = r.parts[1:]
+			f.telemetry.Logger.Error("the server refused a record larger than it accepts; it is dropped, the request's other records are sent",
+				zap.Int("record_request_bytes", len(part)), zap.Error(err))
+			continue
+		}
+		if err != nil {
+			return classifyError(err)
+		}
+		r.parts = r.parts[1:]
+	}
+	if r.refused > 0 {
+		// exporterhelper counts the whole request as failed; the log above names the records.
+		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: %d of the request's %d records refused by the server as too large; the others were delivered", r.refused, r.records))
+	}
+	return nil
+}
+
+// export makes one Export call with body, in the connection's form, and logs a partial
+// success. It returns the call's error as gRPC gave it.
+func (f *forwarder) export(ctx context.Context, signal queueitem.Signal, body []byte) error {
+	switch signal {
 	case queueitem.SignalLogs:
 		resp := plogotlp.NewExportResponse()
-		if err := f.conn.Invoke(ctx, logsExportMethod, preEncoded(r.body), &resp, f.callOpts...); err != nil {
-			return classifyError(err)
+		if err := f.conn.Invoke(ctx, logsExportMethod, preEncoded(body), &resp, f.callOpts...); err != nil {
+			return err
 		}
 		if ps := resp.PartialSuccess(); ps.ErrorMessage() != "" || ps.RejectedLogRecords() != 0 {
 			f.warnPartialSuccess(ps.ErrorMessage(), "dropped_log_records", ps.RejectedLogRecords())
 		}
 	case queueitem.SignalTraces:
 		resp := ptraceotlp.NewExportResponse()
-		if err := f.conn.Invoke(ctx, tracesExportMethod, preEncoded(r.body), &resp, f.callOpts...); err != nil {
-			return classifyError(err)
+		if err := f.conn.Invoke(ctx, tracesExportMethod, preEncoded(body), &resp, f.callOpts...); err != nil {
+			return err
 		}
 		if ps := resp.PartialSuccess(); ps.ErrorMessage() != "" || ps.RejectedSpans() != 0 {
 			f.warnPartialSuccess(ps.ErrorMessage(), "dropped_spans", ps.RejectedSpans())
 		}
 	default:
-		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: request of unknown signal %s", r.signal))
+		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: request of unknown signal %s", signal))
 	}
 	return nil
+}
+
+// isTooLarge tells whether err is gRPC refusing a message over a size limit: the
+// server's receive limit (before or after decompression) or the client's send limit.
+// Sent again unchanged it would be refused again.
+func isTooLarge(err error) bool {
+	if err == nil {
+		return false
+	}
+	st := status.Convert(err)
+	return st.Code() == codes.ResourceExhausted && retryInfoOf(st) == nil && strings.Contains(st.Message(), "larger than max")
 }
 
 // warnPartialSuccess logs what the server rejected. Like otlp_grpc, the request counts as

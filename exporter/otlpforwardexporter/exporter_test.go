@@ -53,6 +53,15 @@ func startLogs(t *testing.T, cfg *Config, logger *zap.Logger) func(context.Conte
 	return exp.ConsumeLogs
 }
 
+func startTraces(t *testing.T, cfg *Config) func(context.Context, ptrace.Traces) error {
+	t.Helper()
+	exp, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
+	return exp.ConsumeTraces
+}
+
 // Every compression delivers the same data under its encoding name; snappy's requests
 // are compressed once, when encoded, and sent as they are (framedSnappy).
 func TestForwardsLogsAndTracesUnchanged(t *testing.T) {

@@ -36,10 +36,11 @@ func createDefaultConfig() component.Config {
 	client.Keepalive = configoptional.None[configgrpc.KeepaliveClientConfig]()
 
 	return &Config{
-		TimeoutConfig: exporterhelper.NewDefaultTimeoutConfig(),
-		RetryConfig:   configretry.NewDefaultBackOffConfig(),
-		QueueConfig:   configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
-		ClientConfig:  client,
+		TimeoutConfig:   exporterhelper.NewDefaultTimeoutConfig(),
+		RetryConfig:     configretry.NewDefaultBackOffConfig(),
+		QueueConfig:     configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
+		MaxRequestBytes: defaultMaxRequestBytes,
+		ClientConfig:    client,
 	}
 }
 

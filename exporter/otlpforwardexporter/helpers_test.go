@@ -38,12 +38,12 @@ type otlpServer struct {
 }
 
 // startOTLPServer listens on addr ("127.0.0.1:0" for any port) and stops at test end.
-func startOTLPServer(t testing.TB, addr string) *otlpServer {
+func startOTLPServer(t testing.TB, addr string, opts ...grpc.ServerOption) *otlpServer {
 	t.Helper()
 	lis, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	s := &otlpServer{addr: lis.Addr().String()}
-	s.srv = grpc.NewServer(grpc.StatsHandler(compressionRecorder{s}))
+	s.srv = grpc.NewServer(append([]grpc.ServerOption{grpc.StatsHandler(compressionRecorder{s})}, opts...)...)
 	plogotlp.RegisterGRPCServer(s.srv, &logsService{s: s})
 	ptraceotlp.RegisterGRPCServer(s.srv, &tracesService{s: s})
 	done := make(chan struct{})

@@ -19,7 +19,8 @@ import (
 
 // encodedRequest is one OTLP Export<Signal>ServiceRequest, already encoded to protobuf,
 // and, when the exporter compresses with snappy, already compressed the way gRPC sends it.
-// It is immutable: the queue, the retry loop and the gRPC stream all share body.
+// body is immutable: the queue, the retry loop and the gRPC stream all share it. Only a
+// request sent in parts changes, in push, which the retry sender calls sequentially.
 type encodedRequest struct {
 	signal queueitem.Signal
 	// body is the protobuf request, or its snappy framed stream when framed.
@@ -30,6 +31,30 @@ type encodedRequest struct {
 	item    []byte
 	bodyLen int // the protobuf request's size
 	records int
+
+	// parts, once push split the request, are the protobuf requests not yet sent;
+	// refused counts records the server refused as too large on their own.
+	parts   [][]byte
+	refused int
+}
+
+// split divides the request into protobuf requests of at most limit bytes each (a
+// record larger than that alone), to be sent in turn.
+func (r *encodedRequest) split(limit int) error {
+	body := r.body
+	if r.framed {
+		var err error
+		if body, err = snappyframe.AppendDecoded(nil, r.body, r.bodyLen); err != nil {
+			return fmt.Errorf("otlp_forward: decompress a request to split it: %w", err)
+		}
+	}
+	parts, err := otlpwire.SplitRequest(body, max(limit, 1))
+	if err != nil {
+		return fmt.Errorf("otlp_forward: split a request: %w", err)
+	}
+	// Not nil even when there is nothing to send: the request counts as split.
+	r.parts = append(make([][]byte, 0, len(parts)), parts...)
+	return nil
 }
 
 var _ xexporterhelper.Request = (*encodedRequest)(nil)

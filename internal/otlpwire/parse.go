@@ -1,4 +1,4 @@
-package otlpwire
+package otlpwire // import "github.com/sluicelogs/sluice/internal/otlpwire"
 
 import (
 	"fmt"
@@ -6,9 +6,11 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Parse is the tests' reference for the encoders: it splits data, a
-// LogsData or TracesData marshaled by pdata, into the scopes and records the
-// encoders must produce. Records alias data; headers are copies.
+// Parse splits data, a LogsData or TracesData message (equally an
+// Export*ServiceRequest), into its scopes and records, resources numbered in
+// order. It is also the tests' reference for the encoders: for data
+// marshaled by pdata it gives the scopes and records they must produce.
+// Records alias data; headers are copies.
 func (b *Batch) Parse(data []byte) error {
 	b.Scopes = b.Scopes[:0]
 	b.Records = b.Records[:0]
@@ -20,8 +22,9 @@ func (b *Batch) Parse(data []byte) error {
 
 // parser holds Parse's header copies (Batch has no field for them).
 type parser struct {
-	b       *Batch
-	headers *[]byte
+	b         *Batch
+	headers   *[]byte
+	resources int
 }
 
 func (p *parser) parse(data []byte) error {
@@ -34,7 +37,7 @@ func (p *parser) parseResource(res []byte) error {
 	if err != nil {
 		return fmt.Errorf("resource: %w", err)
 	}
-	return eachField(res, childField, func(scope []byte) error {
+	err = eachField(res, childField, func(scope []byte) error {
 		scopeHdr, err := p.header(scope)
 		if err != nil {
 			return fmt.Errorf("scope: %w", err)
@@ -46,9 +49,11 @@ func (p *parser) parseResource(res []byte) error {
 		}); err != nil {
 			return fmt.Errorf("record: %w", err)
 		}
-		b.Scopes = append(b.Scopes, Scope{Resource: hdr, Scope: scopeHdr, First: first, End: len(b.Records)})
+		b.Scopes = append(b.Scopes, Scope{Resource: hdr, Scope: scopeHdr, First: first, End: len(b.Records), ResourceIndex: p.resources})
 		return nil
 	})
+	p.resources++
+	return err
 }
 
 // header copies every field of msg except the child field and returns the
