@@ -250,6 +250,10 @@ type batchEncoder struct {
 	spans    [][2]int // doc offsets in arena, parallel to items
 	name     []byte
 	lastName string
+	// repeats counts the log documents of this request by content id, so that
+	// identical records (a line logged twice in one poll, without its own
+	// timestamp) are stored as the separate records they are.
+	repeats map[string]int
 }
 
 func (b *batchEncoder) add(res pcommon.Resource, attrs pcommon.Map, ts pcommon.Timestamp, ordinal int, appendDoc func([]byte) []byte) {
@@ -260,8 +264,21 @@ func (b *batchEncoder) add(res pcommon.Resource, attrs pcommon.Map, ts pcommon.T
 	if string(b.name) != b.lastName {
 		b.lastName = string(b.name)
 	}
+	id, hashed := b.e.documentID(attrs, doc)
+	if hashed && b.e.signal == signalLogs {
+		// Spans are not numbered: an identical span (same trace and span id) is a resend.
+		if b.repeats == nil {
+			b.repeats = make(map[string]int)
+		}
+		n := b.repeats[id]
+		b.repeats[id] = n + 1
+		if n > 0 {
+			var buf [document.HashIDLen]byte
+			id = string(document.AppendRepeatID(buf[:0], doc, n))
+		}
+	}
 	b.items = append(b.items, item{
-		index: b.lastName, id: b.e.documentID(attrs, doc), ordinal: ordinal,
+		index: b.lastName, id: id, ordinal: ordinal,
 		res: res.Attributes(), attrs: attrs, ts: ts,
 	})
 	b.spans = append(b.spans, [2]int{start, len(b.arena)})
@@ -275,20 +292,21 @@ func (b *batchEncoder) finish() []item {
 	return b.items
 }
 
-// documentID derives the _id of one document (see README, "Document ids").
-func (e *osExporter) documentID(attrs pcommon.Map, doc []byte) string {
+// documentID derives the _id of one document (see README, "Document ids") and
+// tells whether it is the content hash.
+func (e *osExporter) documentID(attrs pcommon.Map, doc []byte) (id string, hashed bool) {
 	switch e.cfg.DocumentID.Mode {
 	case IDModeNone:
-		return ""
+		return "", false
 	case IDModeAttribute:
 		if v, ok := attrs.Get(e.cfg.DocumentID.Attribute); ok {
 			if s := v.AsString(); s != "" && len(s) <= document.MaxIDBytes {
-				return s
+				return s, false
 			}
 		}
 	}
 	var buf [document.HashIDLen]byte
-	return string(document.AppendContentID(buf[:0], doc))
+	return string(document.AppendContentID(buf[:0], doc)), true
 }
 
 // encodeLogs encodes every record of ld; documents live in arena, which is

@@ -155,6 +155,29 @@ func TestLogsIndexedOnceAndResendIsDuplicate(t *testing.T) {
 	assert.Equal(t, "test", doc["instrumentationScope"].(map[string]any)["name"])
 }
 
+// A line logged three times in one poll, with no timestamp of its own, gives three
+// identical records: they are three documents, and a resend of the request is still
+// recognized (409) for each of them.
+func TestIdenticalRecordsInOneRequestAreKept(t *testing.T) {
+	f := newFakeOpenSearch(t)
+	h := startExporter(t, testConfig(f.srv.URL))
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for range 3 {
+		lr := lrs.AppendEmpty()
+		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(baseTime))
+		lr.Body().SetStr("retrying")
+	}
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
+	assert.Equal(t, map[string]int{"retrying": 3}, bodies(t, f.indexDocs(testLogsIndex)))
+	assert.Equal(t, int64(3), h.sum(t, "exporter_opensearch_documents_indexed"))
+	assert.Zero(t, h.sum(t, "exporter_opensearch_documents_duplicate"))
+
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
+	assert.Equal(t, 3, f.count(testLogsIndex))
+	assert.Equal(t, int64(3), h.sum(t, "exporter_opensearch_documents_duplicate"))
+}
+
 func TestOnlyRetryableItemsAreRetried(t *testing.T) {
 	f := newFakeOpenSearch(t)
 	attempts := map[string]int{}

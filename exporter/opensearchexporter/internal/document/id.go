@@ -3,6 +3,7 @@ package document
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"strconv"
 )
 
 // MaxIDBytes is OpenSearch's limit on the length of _id.
@@ -18,4 +19,18 @@ const HashIDLen = 22
 func AppendContentID(dst, doc []byte) []byte {
 	sum := sha256.Sum256(doc)
 	return base64.RawURLEncoding.AppendEncode(dst, sum[:16])
+}
+
+// AppendRepeatID appends the id of the nth repeat (n ≥ 1) of doc within one
+// request: the hash of doc followed by a NUL byte and n in decimal. A JSON
+// document never contains a raw NUL, so this hashes no other document's
+// bytes; equal requests give equal ids, so a resent request still gets 409s.
+func AppendRepeatID(dst, doc []byte, n int) []byte {
+	h := sha256.New()
+	h.Write(doc)
+	var suffix [1 + 20]byte
+	suffix[0] = 0
+	h.Write(strconv.AppendInt(suffix[:1], int64(n), 10))
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.AppendEncode(dst, h.Sum(sum[:0])[:16])
 }
