@@ -735,3 +735,51 @@ func TestEarlyDecisionsIgnoreTheCallersDeadline(t *testing.T) {
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.Equal(t, map[pcommon.TraceID]int{tid(1): 2, tid(2): 1}, emittedSpans(&sink.TracesSink))
 }
+
+// blockingConsumer holds every send until released, as an exporter waiting for a slow
+// store (wait_for_result) does.
+type blockingConsumer struct {
+	consumertest.TracesSink
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *blockingConsumer) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	c.entered <- struct{}{}
+	<-c.release
+	return c.TracesSink.ConsumeTraces(ctx, td)
+}
+
+// While a decision's records wait on a slow exporter, the metrics already show the
+// group decided and its memory released: an operator watching a stalled store must see
+// the buffer as it is, not as it was before the stall.
+func TestMetricsDoNotWaitForTheEmission(t *testing.T) {
+	cfg := baseConfig(PolicyConfig{Name: "all", Type: policyAlways, Decision: decisionKeep})
+	cfg.DecisionWait = time.Second
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	sink := &blockingConsumer{entered: make(chan struct{}), release: make(chan struct{})}
+	clock := newFakeClock()
+	p, err := newFactory(clock.now).CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
+	require.NoError(t, err)
+	s := p.(*tracesProcessor).s
+	td := spans(tid(1), 3)
+	td.MarkReadOnly()
+	require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	require.Equal(t, map[string]int64{"": 1}, metricPoints(t, tel, "processor_tail_sampling_groups_active"))
+
+	clock.advance(2 * time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.decideDue(context.Background())
+	}()
+	<-sink.entered
+	assert.Equal(t, map[string]int64{"": 0}, metricPoints(t, tel, "processor_tail_sampling_groups_active"))
+	assert.Equal(t, map[string]int64{"": 0}, metricPoints(t, tel, "processor_tail_sampling_buffered_bytes"))
+	assert.Equal(t, map[string]int64{"decision=kept,policy=all": 1}, metricPoints(t, tel, "processor_tail_sampling_groups_decided"))
+	close(sink.release)
+	<-done
+	assert.Equal(t, 3, sink.SpanCount())
+	require.NoError(t, p.Shutdown(context.Background()))
+}

@@ -576,7 +576,17 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 	// callers, and this call answers success whatever the send does: the
 	// caller's deadline or cancellation must not fail it. Values (client
 	// metadata) stay.
-	s.emitAndRelease(context.WithoutCancel(ctx), em, outs, st)
+	s.recordThenEmit(context.WithoutCancel(ctx), em, outs, st)
+}
+
+// recordThenEmit records st (received, decided and sampled records, the
+// buffer's gauges) as of now, then emits and records what the emission adds
+// (failed sends). The emission can wait long on slow exporters
+// (wait_for_result); the metrics must not lag the buffer meanwhile.
+func (s *sampler) recordThenEmit(ctx context.Context, em *emission, outs []*output, st *stats) {
+	s.record(ctx, st)
+	st.reset()
+	s.emitAndRelease(ctx, em, outs, st)
 	s.record(ctx, st)
 }
 
@@ -745,8 +755,7 @@ func (s *sampler) decideAndEmit(ctx context.Context, dueOnly bool) {
 	st.bytesDelta = s.buffered - bytes0
 	outs := s.outputs
 	s.mu.Unlock()
-	s.emitAndRelease(ctx, em, outs, &st)
-	s.record(ctx, &st)
+	s.recordThenEmit(ctx, em, outs, &st)
 }
 
 // decide evaluates the policies for g, releases its memory, remembers the
