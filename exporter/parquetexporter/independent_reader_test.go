@@ -11,10 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/sluicelogs/sluice/testbed/backend"
 	"github.com/sluicelogs/sluice/testbed/validate"
@@ -138,4 +141,39 @@ func assertPyArrowReads(t *testing.T, py, root string, wantFiles int, want []str
 	for i := range want {
 		require.Equal(t, want[i], got[i], "row %d differs between the input and pyarrow's reading", i)
 	}
+}
+
+// Invalid UTF-8 reaches the exporter from OTLP and Kafka unchanged. Parquet strings must
+// be UTF-8: pyarrow refuses to read a file holding an invalid one, and an invalid
+// service.name would make an invalid partition path (and S3 key). Every invalid byte is
+// stored as U+FFFD, as the OpenSearch exporter's JSON (and encoding/json) does.
+func TestInvalidUTF8IsStoredReadable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	py := pythonOrSkip(t)
+	cfg := testConfig(t)
+	e := newTestExporter(t, cfg, func() time.Time { return baseTime })
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "paiement-\xc3")
+	rl.Resource().Attributes().PutStr("k8s.pod.name\xff", "pod-\xfe")
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName("scope-\xff")
+	for i, body := range []string{"\xff\xfeabc", "ok", "tail \xe2\x82"} {
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(baseTime.Add(time.Duration(i) * time.Second)))
+		lr.SetSeverityText("WARN\xff")
+		lr.Body().SetStr(body)
+		lr.Attributes().PutStr("user\xc0", "value-\x80")
+		lr.Attributes().PutEmptyMap("nested").PutStr("in\xff", "v\xff")
+	}
+	want := canonicalRows(t, ld)
+	require.NoError(t, e.pushLogs(context.Background(), ld))
+	require.NoError(t, e.shutdown(context.Background()))
+	for _, f := range archiveFiles(t, cfg.Storage.Local.Path) {
+		assert.True(t, utf8.ValidString(f), "file path %q", f)
+	}
+	assertPyArrowReads(t, py, cfg.Storage.Local.Path, 1, want)
 }

@@ -150,9 +150,9 @@ func (e *Encoder) appendRow(c *columns, res *resourceRow, scope pcommon.Instrume
 	case pcommon.ValueTypeEmpty:
 		c.body.AppendNull()
 	case pcommon.ValueTypeStr:
-		c.body.Append(body.Str())
+		c.body.Append(validUTF8(body.Str()))
 	default:
-		c.body.Append(body.AsString())
+		c.body.Append(validUTF8(body.AsString()))
 	}
 	if tid := lr.TraceID(); !tid.IsEmpty() {
 		c.traceID.Append(tid[:])

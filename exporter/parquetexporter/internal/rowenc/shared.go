@@ -1,7 +1,9 @@
 package rowenc
 
 import (
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -120,14 +122,14 @@ func (p *promoter) loadResource(r pcommon.Resource, res *resourceRow) {
 	}
 	r.Attributes().Range(func(k string, v pcommon.Value) bool {
 		if k == serviceNameKey && v.Type() == pcommon.ValueTypeStr {
-			res.service, res.hasService = v.Str(), true
+			res.service, res.hasService = validUTF8(v.Str()), true
 			return true
 		}
 		if idx, ok := p.byRes[k]; ok && matches(p.promoted[idx].Type, v) {
 			res.promoted[idx] = v
 			return true
 		}
-		res.attrs = append(res.attrs, kv{k, v.AsString()})
+		res.attrs = append(res.attrs, kv{validUTF8(k), validUTF8(v.AsString())})
 		return true
 	})
 }
@@ -174,11 +176,11 @@ func newMapColumn(b array.Builder) mapColumn {
 
 // appendEntry appends one entry: string values verbatim, others as JSON.
 func (m *mapColumn) appendEntry(k string, v pcommon.Value) {
-	m.keys.Append(k)
+	m.keys.Append(validUTF8(k))
 	if v.Type() == pcommon.ValueTypeStr {
-		m.vals.Append(v.Str())
+		m.vals.Append(validUTF8(v.Str()))
 	} else {
-		m.vals.Append(v.AsString())
+		m.vals.Append(validUTF8(v.AsString()))
 	}
 }
 
@@ -221,7 +223,30 @@ func appendNullableString(b *array.StringBuilder, s string) {
 		b.AppendNull()
 		return
 	}
-	b.Append(s)
+	b.Append(validUTF8(s))
+}
+
+// validUTF8 returns s with every byte that is not part of valid UTF-8 replaced
+// by U+FFFD, as the OpenSearch exporter's JSON does. Parquet strings are UTF-8
+// by definition and readers refuse a file holding one that is not (pyarrow:
+// UnicodeDecodeError); OTLP and Kafka input pass such bytes through, and an
+// invalid service.name would also make an invalid partition path or S3 key.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // appendService appends the resource's service.name or a null.
@@ -242,7 +267,7 @@ func appendPromoted(b array.Builder, t logarchive.ColumnType, v pcommon.Value) {
 	}
 	switch t {
 	case logarchive.TypeString:
-		b.(*array.StringBuilder).Append(v.Str())
+		b.(*array.StringBuilder).Append(validUTF8(v.Str()))
 	case logarchive.TypeInt:
 		b.(*array.Int64Builder).Append(v.Int())
 	case logarchive.TypeDouble:
