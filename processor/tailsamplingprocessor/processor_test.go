@@ -783,3 +783,51 @@ func TestMetricsDoNotWaitForTheEmission(t *testing.T) {
 	assert.Equal(t, 3, sink.SpanCount())
 	require.NoError(t, p.Shutdown(context.Background()))
 }
+
+// The ticker's decisions do not wait for an earlier decision's records to be accepted by
+// a slow store: up to maxTickEmissions emissions are in flight at once, and shutdown
+// waits for them before deciding the rest.
+func TestTickerEmissionsRunConcurrently(t *testing.T) {
+	cfg := baseConfig(PolicyConfig{Name: "all", Type: policyAlways, Decision: decisionKeep})
+	cfg.DecisionWait = time.Second
+	sink := &blockingConsumer{entered: make(chan struct{}, maxTickEmissions+2), release: make(chan struct{})}
+	clock := newFakeClock()
+	p, err := newFactory(clock.now).CreateTraces(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	s := p.(*tracesProcessor).s
+	consume := func(id uint64) {
+		td := spans(tid(id), 2)
+		td.MarkReadOnly()
+		require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	}
+	for i := range uint64(maxTickEmissions) {
+		consume(i)
+		clock.advance(2 * time.Second)
+		s.decideDueConcurrently() // returns while its emission waits
+		<-sink.entered
+	}
+	// Every emitter is busy: the next step waits for one before deciding.
+	consume(100)
+	clock.advance(2 * time.Second)
+	next := make(chan struct{})
+	go func() {
+		defer close(next)
+		s.decideDueConcurrently()
+	}()
+	select {
+	case <-next:
+		t.Fatal("a fifth emission started while four were in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	assert.True(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.groups.Get(groupKey(tid(100))) != nil }(), "not decided while waiting for an emitter")
+	close(sink.release)
+	<-next
+	<-sink.entered
+	consume(200) // still buffered: shutdown decides it after the emissions finished
+	require.NoError(t, p.Shutdown(context.Background()))
+	got := emittedSpans(&sink.TracesSink)
+	assert.Len(t, got, maxTickEmissions+2)
+	for id, n := range got {
+		assert.Equal(t, 2, n, "trace %v", id)
+	}
+}
