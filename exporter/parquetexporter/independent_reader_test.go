@@ -78,6 +78,13 @@ func pythonOrSkip(t *testing.T) string {
 }
 
 func TestIndependentReaderPyArrow(t *testing.T) {
+	pushAndReadWithPyArrow(t, genLogs(600, 0, "checkout", "paiement-€", ""), 3)
+}
+
+// pushAndReadWithPyArrow archives ld, reads the files back with pyarrow and compares
+// the rows with ld's; it returns the archive's root.
+func pushAndReadWithPyArrow(t *testing.T, ld plog.Logs, wantFiles int) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("short mode")
 	}
@@ -85,11 +92,11 @@ func TestIndependentReaderPyArrow(t *testing.T) {
 	cfg := testConfig(t)
 	e := newTestExporter(t, cfg, func() time.Time { return baseTime })
 	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
-	ld := genLogs(600, 0, "checkout", "paiement-€", "")
 	want := canonicalRows(t, ld)
 	require.NoError(t, e.pushLogs(context.Background(), ld))
 	require.NoError(t, e.shutdown(context.Background()))
-	assertPyArrowReads(t, py, cfg.Storage.Local.Path, 3, want)
+	assertPyArrowReads(t, py, cfg.Storage.Local.Path, wantFiles, want)
+	return cfg.Storage.Local.Path
 }
 
 // TestIndependentReaderPyArrowTraces reads span files, including the
@@ -148,13 +155,6 @@ func assertPyArrowReads(t *testing.T, py, root string, wantFiles int, want []str
 // service.name would make an invalid partition path (and S3 key). Every invalid byte is
 // stored as U+FFFD, as the OpenSearch exporter's JSON (and encoding/json) does.
 func TestInvalidUTF8IsStoredReadable(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
-	py := pythonOrSkip(t)
-	cfg := testConfig(t)
-	e := newTestExporter(t, cfg, func() time.Time { return baseTime })
-	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("service.name", "paiement-\xc3")
@@ -169,11 +169,8 @@ func TestInvalidUTF8IsStoredReadable(t *testing.T) {
 		lr.Attributes().PutStr("user\xc0", "value-\x80")
 		lr.Attributes().PutEmptyMap("nested").PutStr("in\xff", "v\xff")
 	}
-	want := canonicalRows(t, ld)
-	require.NoError(t, e.pushLogs(context.Background(), ld))
-	require.NoError(t, e.shutdown(context.Background()))
-	for _, f := range archiveFiles(t, cfg.Storage.Local.Path) {
+	root := pushAndReadWithPyArrow(t, ld, 1)
+	for _, f := range archiveFiles(t, root) {
 		assert.True(t, utf8.ValidString(f), "file path %q", f)
 	}
-	assertPyArrowReads(t, py, cfg.Storage.Local.Path, 1, want)
 }
