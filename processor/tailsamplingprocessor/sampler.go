@@ -218,8 +218,8 @@ func (s *sampler) shutdownOne(ctx context.Context, last bool) error {
 		if started {
 			close(s.stop)
 			s.wg.Wait()
+			s.emitting.Wait()
 		}
-		s.emitting.Wait()
 		s.decideAll(ctx)
 	}
 	if last {
