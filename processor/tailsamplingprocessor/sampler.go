@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer"
@@ -99,25 +100,13 @@ type sampler struct {
 	walkRefs []recordlog.Ref
 	kept     *decisioncache.Cache
 	dropped  *decisioncache.Cache
-
-	closing bool
-	started bool
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	// emitters holds a token per emission of the ticker in flight;
-	// spareEmit keeps their (large) emissions for reuse, which a sync.Pool
-	// would lose at every garbage collection.
-	emitters  chan struct{}
-	emitting  sync.WaitGroup
-	spareEmit chan *emission
+	// tickEmission is reused by the decisions of the ticker.
+	tickEmission atomic.Pointer[emission]
+	closing      bool
+	started      bool
+	stop         chan struct{}
+	wg           sync.WaitGroup
 }
-
-// maxTickEmissions is how many of the ticker's emissions may wait on
-// exporters at once. Exporters that answer only once the store accepted
-// (wait_for_result) hold an emission for a bulk round trip; sent one at a
-// time, decisions would wait behind each other's round trips and the store
-// would see one request at a time however many consumers its exporter has.
-const maxTickEmissions = 4
 
 func newSampler(set processor.Settings, cfg *Config, now func() time.Time) (*sampler, error) {
 	if err := cfg.Validate(); err != nil {
@@ -146,8 +135,6 @@ func newSampler(set processor.Settings, cfg *Config, now func() time.Time) (*sam
 		kept:        decisioncache.New(cfg.DecisionCache.KeptSize),
 		dropped:     decisioncache.New(cfg.DecisionCache.DroppedSize),
 		stop:        make(chan struct{}),
-		emitters:    make(chan struct{}, maxTickEmissions),
-		spareEmit:   make(chan *emission, maxTickEmissions),
 	}
 	for _, p := range policies {
 		switch p.kind {
@@ -195,7 +182,7 @@ func (s *sampler) start() {
 		for {
 			select {
 			case <-t.C:
-				s.decideDueConcurrently()
+				s.decideDue(context.Background())
 			case <-s.stop:
 				return
 			}
@@ -218,7 +205,6 @@ func (s *sampler) shutdownOne(ctx context.Context, last bool) error {
 		if started {
 			close(s.stop)
 			s.wg.Wait()
-			s.emitting.Wait()
 		}
 		s.decideAll(ctx)
 	}
@@ -749,60 +735,27 @@ func (s *sampler) decideAll(ctx context.Context) {
 }
 
 func (s *sampler) decideAndEmit(ctx context.Context, dueOnly bool) {
-	em, st, outs := s.decideBatch(dueOnly)
-	s.recordThenEmit(ctx, em, outs, st)
-	s.spareEmission(em)
-}
-
-// decideDueConcurrently is the ticker's step: it decides the due groups and
-// sends their records on a goroutine of its own, so that the next decisions
-// need not wait for this emission's store (see maxTickEmissions). When that
-// many emissions are in flight it waits for one to finish first, before
-// deciding: decided records wait in memory no longer than that.
-func (s *sampler) decideDueConcurrently() {
-	select {
-	case s.emitters <- struct{}{}:
-	case <-s.stop:
-		return
-	}
-	em, st, outs := s.decideBatch(true)
-	s.emitting.Add(1)
-	go func() {
-		defer s.emitting.Done()
-		s.recordThenEmit(context.Background(), em, outs, st)
-		s.spareEmission(em)
-		<-s.emitters
-	}()
-}
-
-// decideBatch decides the pending groups (dueOnly: those whose decision_wait
-// has elapsed) and returns what to emit and record.
-func (s *sampler) decideBatch(dueOnly bool) (*emission, *stats, []*output) {
-	var em *emission
-	select {
-	case em = <-s.spareEmit:
-	default:
+	var st stats
+	// The ticker's emission is kept by the sampler rather than pooled: it
+	// is large and a pool would lose it at every garbage collection.
+	em := s.tickEmission.Swap(nil)
+	if em == nil {
 		em = getEmission()
 	}
-	st := &stats{}
+	defer func() {
+		if old := s.tickEmission.Swap(em.reset()); old != nil {
+			putEmission(old)
+		}
+	}()
 	now := s.now()
 	s.mu.Lock()
 	groups0, bytes0 := s.groups.Len(), s.buffered
-	s.decidePending(now, dueOnly, st, em)
+	s.decidePending(now, dueOnly, &st, em)
 	st.groupsDelta = int64(s.groups.Len() - groups0)
 	st.bytesDelta = s.buffered - bytes0
 	outs := s.outputs
 	s.mu.Unlock()
-	return em, st, outs
-}
-
-// spareEmission keeps an emitted emission for the ticker's next use.
-func (s *sampler) spareEmission(em *emission) {
-	select {
-	case s.spareEmit <- em.reset():
-	default:
-		putEmission(em)
-	}
+	s.recordThenEmit(ctx, em, outs, &st)
 }
 
 // decide evaluates the policies for g, releases its memory, remembers the
