@@ -53,24 +53,32 @@ func TestDecompressionBombsEveryEncoding(t *testing.T) {
 			require.NoError(t, w.Close())
 			require.Less(t, wire.Len(), 2<<20, "the bomb is small on the wire")
 
-			sink := new(consumertest.LogsSink)
-			tel := componenttest.NewTelemetry()
-			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-			cfg := createDefaultConfig().(*Config)
-			cfg.ServerConfig.NetAddr.Endpoint = "127.0.0.1:0"
-			cfg.ServerConfig.MaxRequestBodySize = 1 << 20
-			r, err := newReceiver(cfg, metadatatest.NewSettings(tel), sink)
-			require.NoError(t, err)
-			require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
-			t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
-
-			resp := post(t, "http://"+r.addr.String()+"/_bulk", wire.Bytes(), encoding)
-			assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
-			assert.Zero(t, sink.LogRecordCount(), "nothing from a refused request is forwarded")
-			m, err := tel.GetMetric("otelcol_es_bulk_request_body_size")
-			require.NoError(t, err)
-			read := m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
-			assert.LessOrEqual(t, read, int64(1<<20)+64<<10, "reading stops at the limit, not at 16 MiB")
+			assertBombRefused(t, wire.Bytes(), encoding)
 		})
 	}
+}
+
+// assertBombRefused posts body, which inflates far past it, to a receiver
+// with max_request_body_size 1 MiB: 413, nothing forwarded, and reading
+// stopped at about the limit.
+func assertBombRefused(t *testing.T, body []byte, encoding string) {
+	t.Helper()
+	sink := new(consumertest.LogsSink)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	cfg := createDefaultConfig().(*Config)
+	cfg.ServerConfig.NetAddr.Endpoint = "127.0.0.1:0"
+	cfg.ServerConfig.MaxRequestBodySize = 1 << 20
+	r, err := newReceiver(cfg, metadatatest.NewSettings(tel), sink)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+
+	resp := post(t, "http://"+r.addr.String()+"/_bulk", body, encoding)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	assert.Zero(t, sink.LogRecordCount(), "nothing from a refused request is forwarded")
+	m, err := tel.GetMetric("otelcol_es_bulk_request_body_size")
+	require.NoError(t, err)
+	read := m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
+	assert.LessOrEqual(t, read, int64(1<<20)+64<<10, "reading stops at the limit")
 }
