@@ -235,14 +235,20 @@ func TestGeneratedDistributionIsCurrent(t *testing.T) {
 	}
 }
 
-// TestConfigsValidate resolves and validates every file in configs/ the way `sluice validate` does,
-// with no environment variables set, so the defaults in ${env:VAR:-default} must be usable.
-func TestConfigsValidate(t *testing.T) {
+// shippedConfigs lists the files in configs/.
+func shippedConfigs(t *testing.T) []string {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(repoRoot, "configs", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no configs found: %v", err)
 	}
-	for _, file := range files {
+	return files
+}
+
+// TestConfigsValidate resolves and validates every file in configs/ the way `sluice validate` does,
+// with no environment variables set, so the defaults in ${env:VAR:-default} must be usable.
+func TestConfigsValidate(t *testing.T) {
+	for _, file := range shippedConfigs(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			abs, err := filepath.Abs(file)
 			if err != nil {
@@ -275,11 +281,7 @@ func TestConfigsValidate(t *testing.T) {
 // shippers) runs pii_mask. OTLP and Kafka input on the gateway come from agents, which mask on the node.
 func TestRawInputIsMasked(t *testing.T) {
 	rawReceivers := map[string]bool{"file_tail": true, "es_bulk": true}
-	files, err := filepath.Glob(filepath.Join(repoRoot, "configs", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no configs found: %v", err)
-	}
-	for _, file := range files {
+	for _, file := range shippedConfigs(t) {
 		raw, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

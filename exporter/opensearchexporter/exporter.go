@@ -268,7 +268,7 @@ func (b *batchEncoder) add(res pcommon.Resource, attrs pcommon.Map, ts pcommon.T
 	if hashed && b.e.signal == signalLogs {
 		// Spans are not numbered: an identical span (same trace and span id) is a resend.
 		if b.repeats == nil {
-			b.repeats = make(map[string]int)
+			b.repeats = make(map[string]int, cap(b.items))
 		}
 		n := b.repeats[id]
 		b.repeats[id] = n + 1

@@ -52,8 +52,10 @@ func (r *encodedRequest) split(limit int) error {
 	if err != nil {
 		return fmt.Errorf("otlp_forward: split a request: %w", err)
 	}
-	// Not nil even when there is nothing to send: the request counts as split.
-	r.parts = append(make([][]byte, 0, len(parts)), parts...)
+	if parts == nil {
+		parts = [][]byte{} // nothing to send, but split: push must not send body
+	}
+	r.parts = parts
 	return nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/valyala/fastjson/fastfloat"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/sluicelogs/sluice/internal/validutf8"
 )
 
 // ErrNotObject is returned (wrapped) when a document is valid JSON but not an
@@ -405,12 +407,7 @@ func validString(b []byte, scratch *[]byte) string {
 	if utf8.Valid(b) {
 		return string(b)
 	}
-	buf := (*scratch)[:0]
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		buf = utf8.AppendRune(buf, r) // RuneError for invalid bytes
-		b = b[size:]
-	}
+	buf := validutf8.Append((*scratch)[:0], b2s(b))
 	*scratch = buf
 	return string(buf)
 }

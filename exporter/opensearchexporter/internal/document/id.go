@@ -28,8 +28,7 @@ func AppendContentID(dst, doc []byte) []byte {
 func AppendRepeatID(dst, doc []byte, n int) []byte {
 	h := sha256.New()
 	h.Write(doc)
-	var suffix [1 + 20]byte
-	suffix[0] = 0
+	var suffix [1 + 20]byte // a NUL, then n
 	h.Write(strconv.AppendInt(suffix[:1], int64(n), 10))
 	var sum [sha256.Size]byte
 	return base64.RawURLEncoding.AppendEncode(dst, h.Sum(sum[:0])[:16])

@@ -1,15 +1,14 @@
 package rowenc
 
 import (
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/sluicelogs/sluice/internal/logarchive"
+	"github.com/sluicelogs/sluice/internal/validutf8"
 )
 
 // serviceNameKey is the resource attribute that becomes service_name.
@@ -226,28 +225,12 @@ func appendNullableString(b *array.StringBuilder, s string) {
 	b.Append(validUTF8(s))
 }
 
-// validUTF8 returns s with every byte that is not part of valid UTF-8 replaced
-// by U+FFFD, as the OpenSearch exporter's JSON does. Parquet strings are UTF-8
-// by definition and readers refuse a file holding one that is not (pyarrow:
-// UnicodeDecodeError); OTLP and Kafka input pass such bytes through, and an
-// invalid service.name would also make an invalid partition path or S3 key.
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b.WriteRune(utf8.RuneError)
-		} else {
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
+// validUTF8 makes s valid UTF-8 (each invalid byte U+FFFD, as the opensearch
+// exporter's JSON does). Parquet strings are UTF-8 by definition and readers
+// refuse a file holding one that is not (pyarrow: UnicodeDecodeError); OTLP
+// and Kafka input pass such bytes through, and an invalid service.name would
+// also make an invalid partition path or S3 key.
+func validUTF8(s string) string { return validutf8.String(s) }
 
 // appendService appends the resource's service.name or a null.
 func appendService(b *array.StringBuilder, res *resourceRow) {

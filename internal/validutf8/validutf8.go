@@ -1,0 +1,29 @@
+// Package validutf8 replaces the bytes of a string that are not part of valid
+// UTF-8, each by U+FFFD, the way encoding/json (and internal/jsonenc) does, so
+// that a record looks the same in every store it reaches.
+package validutf8 // import "github.com/sluicelogs/sluice/internal/validutf8"
+
+import "unicode/utf8"
+
+// String returns s when it is valid UTF-8, else a copy with every invalid
+// byte replaced by U+FFFD.
+func String(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return string(Append(make([]byte, 0, len(s)+8), s))
+}
+
+// Append appends s to dst with every invalid byte replaced by U+FFFD.
+func Append(dst []byte, s string) []byte {
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && size == 1 {
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		} else {
+			dst = append(dst, s[:size]...)
+		}
+		s = s[size:]
+	}
+	return dst
+}
