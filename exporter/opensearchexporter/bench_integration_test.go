@@ -68,7 +68,7 @@ func BenchmarkIntegrationExporterVsPlainBulk(b *testing.B) {
 		for c := 0; c < perOp/bulkDocs; c++ {
 			chunks = append(chunks, benchLogs(bulkDocs, offset))
 			offset += bulkDocs
-			items, _ := enc.encodeLogs(benchLogs(bulkDocs, offset), nil)
+			items, _, _ := enc.encodeLogs(benchLogs(bulkDocs, offset), nil)
 			offset += bulkDocs
 			var body []byte
 			for i := range items {

@@ -49,7 +49,7 @@ func benchLogs(n int, offset int) plog.Logs {
 // encodeBatch runs the exporter's encoding path (document, id, index name)
 // and appends the bulk action lines, reusing arena and body.
 func encodeBatch(e *osExporter, ld plog.Logs, arena, body []byte) ([]item, []byte, []byte) {
-	items, arena := e.encodeLogs(ld, arena[:0])
+	items, arena, _ := e.encodeLogs(ld, arena[:0])
 	body = body[:0]
 	for i := range items {
 		body = osclient.AppendCreate(body, items[i].index, items[i].id, items[i].doc)

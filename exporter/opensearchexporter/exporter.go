@@ -253,7 +253,8 @@ type batchEncoder struct {
 	// repeats counts the log documents of this request by content id, so that
 	// identical records (a line logged twice in one poll, without its own
 	// timestamp) are stored as the separate records they are.
-	repeats map[string]int
+	repeats  map[string]int
+	repeated bool // some content id occurred more than once
 }
 
 func (b *batchEncoder) add(res pcommon.Resource, attrs pcommon.Map, ts pcommon.Timestamp, ordinal int, appendDoc func([]byte) []byte) {
@@ -265,7 +266,9 @@ func (b *batchEncoder) add(res pcommon.Resource, attrs pcommon.Map, ts pcommon.T
 		b.lastName = string(b.name)
 	}
 	id, hashed := b.e.documentID(attrs, doc)
+	contentID := ""
 	if hashed && b.e.signal == signalLogs {
+		contentID = id
 		// Spans are not numbered: an identical span (same trace and span id) is a resend.
 		if b.repeats == nil {
 			b.repeats = make(map[string]int, cap(b.items))
@@ -273,12 +276,13 @@ func (b *batchEncoder) add(res pcommon.Resource, attrs pcommon.Map, ts pcommon.T
 		n := b.repeats[id]
 		b.repeats[id] = n + 1
 		if n > 0 {
+			b.repeated = true
 			var buf [document.HashIDLen]byte
 			id = string(document.AppendRepeatID(buf[:0], doc, n))
 		}
 	}
 	b.items = append(b.items, item{
-		index: b.lastName, id: id, ordinal: ordinal,
+		index: b.lastName, id: id, ordinal: ordinal, contentID: contentID,
 		res: res.Attributes(), attrs: attrs, ts: ts,
 	})
 	b.spans = append(b.spans, [2]int{start, len(b.arena)})
@@ -310,8 +314,9 @@ func (e *osExporter) documentID(attrs pcommon.Map, doc []byte) (id string, hashe
 }
 
 // encodeLogs encodes every record of ld; documents live in arena, which is
-// returned grown so the caller can reuse it.
-func (e *osExporter) encodeLogs(ld plog.Logs, arena []byte) ([]item, []byte) {
+// returned grown so the caller can reuse it. repeated tells whether some
+// records were identical (numbered as repeats).
+func (e *osExporter) encodeLogs(ld plog.Logs, arena []byte) (items []item, grown []byte, repeated bool) {
 	enc := batchEncoder{e: e, items: make([]item, 0, ld.LogRecordCount()), arena: arena}
 	ordinal := 0
 	for _, rl := range ld.ResourceLogs().All() {
@@ -326,7 +331,30 @@ func (e *osExporter) encodeLogs(ld plog.Logs, arena []byte) ([]item, []byte) {
 			}
 		}
 	}
-	return enc.finish(), enc.arena
+	return enc.finish(), enc.arena, enc.repeated
+}
+
+// withAllCopies adds to the ordinals to retry every other copy of a retried
+// record that has identical copies in the request. Copies are numbered in
+// request order, so a retry must carry them all for each to get the id it
+// had: alone, a second copy would be numbered as the first, answered 409
+// (the first copy's document) and lost. Copies already indexed are answered
+// 409 again and counted as duplicates.
+func withAllCopies(items []item, retry []int) []int {
+	copied := make(map[string]bool)
+	for _, o := range retry {
+		if c := items[o].contentID; c != "" {
+			copied[c] = true
+		}
+	}
+	sel := selection(len(items), retry)
+	out := retry[:0:0]
+	for i := range items {
+		if sel[i] || (items[i].contentID != "" && copied[items[i].contentID]) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func (e *osExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
@@ -336,14 +364,17 @@ func (e *osExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	arena := getBuf()
 	defer putBuf(arena)
 	var items []item
-	items, *arena = e.encodeLogs(ld, *arena)
+	var repeated bool
+	items, *arena, repeated = e.encodeLogs(ld, *arena)
 	retry := e.sender.deliver(ctx, items)
 	if len(retry) == 0 {
 		return nil
 	}
-	return consumererror.NewLogs(
-		fmt.Errorf("%d of %d log documents not yet indexed; retrying them", len(retry), len(items)),
-		logsSubset(ld, retry))
+	err := fmt.Errorf("%d of %d log documents not yet indexed; retrying them", len(retry), len(items))
+	if repeated {
+		retry = withAllCopies(items, retry)
+	}
+	return consumererror.NewLogs(err, logsSubset(ld, retry))
 }
 
 // encodeTraces is encodeLogs for spans.

@@ -161,13 +161,7 @@ func TestLogsIndexedOnceAndResendIsDuplicate(t *testing.T) {
 func TestIdenticalRecordsInOneRequestAreKept(t *testing.T) {
 	f := newFakeOpenSearch(t)
 	h := startExporter(t, testConfig(f.srv.URL))
-	ld := plog.NewLogs()
-	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	for range 3 {
-		lr := lrs.AppendEmpty()
-		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(baseTime))
-		lr.Body().SetStr("retrying")
-	}
+	ld := identicalLogs(3)
 	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
 	assert.Equal(t, map[string]int{"retrying": 3}, bodies(t, f.indexDocs(testLogsIndex)))
 	assert.Equal(t, int64(3), h.sum(t, "exporter_opensearch_documents_indexed"))
@@ -176,6 +170,65 @@ func TestIdenticalRecordsInOneRequestAreKept(t *testing.T) {
 	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
 	assert.Equal(t, 3, f.count(testLogsIndex))
 	assert.Equal(t, int64(3), h.sum(t, "exporter_opensearch_documents_duplicate"))
+}
+
+// identicalLogs is n copies of one record without a timestamp of its own.
+func identicalLogs(n int) plog.Logs {
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for range n {
+		lr := lrs.AppendEmpty()
+		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(baseTime))
+		lr.Body().SetStr("retrying")
+	}
+	return ld
+}
+
+// A retry carries only what failed; a later copy of an identical record must
+// keep its own id then, or it would be taken for the first copy (409) and lost.
+func TestRetriedCopyOfIdenticalRecordIsKept(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(f *fakeOpenSearch) func(string, string, []byte) (int, string)
+		batch int
+	}{
+		{"item throttled", func(*fakeOpenSearch) func(string, string, []byte) (int, string) {
+			seen := map[string]int{}
+			first := ""
+			return func(_, id string, _ []byte) (int, string) {
+				if first == "" {
+					first = id
+				}
+				seen[id]++
+				if id != first && seen[id] == 1 {
+					return 429, "rejected_execution_exception"
+				}
+				return 0, ""
+			}
+		}, 0},
+		{"connection lost between requests", func(f *fakeOpenSearch) func(string, string, []byte) (int, string) {
+			calls := 0
+			return func(string, string, []byte) (int, string) {
+				if calls++; calls == 1 {
+					f.wholeFaults = []int{-1} // the next request's connection drops
+				}
+				return 0, ""
+			}
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeOpenSearch(t)
+			f.itemFault = tc.fault(f)
+			cfg := testConfig(f.srv.URL)
+			if tc.batch > 0 {
+				cfg.Bulk.MaxDocuments = tc.batch
+			}
+			h := startExporter(t, cfg)
+			require.NoError(t, h.logs.ConsumeLogs(context.Background(), identicalLogs(3)))
+			assert.Equal(t, map[string]int{"retrying": 3}, bodies(t, f.indexDocs(testLogsIndex)))
+			assert.Equal(t, int64(3), h.sum(t, "exporter_opensearch_documents_indexed"))
+		})
+	}
 }
 
 func TestOnlyRetryableItemsAreRetried(t *testing.T) {

@@ -31,6 +31,9 @@ type item struct {
 	id      string
 	doc     []byte
 	ordinal int // position of the source record in the pushed batch
+	// contentID is the content hash of a log document whose id is derived
+	// from it ("" otherwise); copies of one record share it (see repeats).
+	contentID string
 	// res, attrs and ts render the dead-letter index name like the document's own.
 	res, attrs pcommon.Map
 	ts         pcommon.Timestamp

@@ -1,6 +1,7 @@
 package scaleout
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -96,4 +97,12 @@ func (c *collector) kill(t *testing.T) {
 func (c *collector) stop(t *testing.T) {
 	t.Helper()
 	require.NoError(t, c.proc.Stop())
+}
+
+// logContains reports whether the collector's log (all its runs) has text.
+func (c *collector) logContains(t *testing.T, text string) bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.dir, c.name+".log"))
+	require.NoError(t, err)
+	return bytes.Contains(b, []byte(text))
 }

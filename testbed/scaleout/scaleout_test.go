@@ -58,7 +58,8 @@ func load(t *testing.T) (requests int, rate float64) {
 
 // TestKafkaScaleOutSurvivesGatewayKill: one agent publishes to Kafka, two
 // gateways consume it as one group; one gateway is killed with SIGKILL
-// mid-run, with requests still undecided in its tail-sampling buffer. Every
+// mid-run, with requests still undecided in its tail-sampling buffer, and
+// restarted once the other has taken over (partitions move twice). Every
 // acknowledged record of a kept request must reach OpenSearch and the
 // Parquet archive, every failed request must be kept, and no request may be
 // kept in part.
@@ -118,9 +119,13 @@ func TestKafkaScaleOutSurvivesGatewayKill(t *testing.T) {
 	waitForMembers(t, kafka.Brokers, group, 2)
 	agent.start(t)
 
-	// Load, and kill gateway A mid-run.
+	// Load; kill gateway A a quarter of the way through, and once gateway B
+	// has taken over its partitions, restart A on its state directory (as
+	// Kubernetes restarts a killed pod): the group gives A partitions back,
+	// so B gives up records it holds undecided, and A reads them again.
 	requests, requestRate := load(t)
-	killAfter := time.Duration(float64(requests) / requestRate / 3 * float64(time.Second))
+	runFor := time.Duration(float64(requests) / requestRate * float64(time.Second))
+	killAfter, restartAfter := runFor/4, runFor*3/4
 	type result struct {
 		res *loadgen.SDKResult
 		err error
@@ -134,7 +139,17 @@ func TestKafkaScaleOutSurvivesGatewayKill(t *testing.T) {
 	}()
 	time.Sleep(killAfter)
 	gwA.kill(t)
+	killedAt := time.Now()
 	t.Logf("killed %s after %s", gwA.name, killAfter)
+	waitForMembers(t, kafka.Brokers, group, 1)
+	t.Logf("%s took over after %s", gwB.name, time.Since(killedAt).Round(100*time.Millisecond))
+	if wait := restartAfter - killAfter - time.Since(killedAt); wait > 0 {
+		time.Sleep(wait)
+	}
+	gwA.start(t)
+	waitForMembers(t, kafka.Brokers, group, 2)
+	assert.True(t, gwB.logContains(t, "kafka_group: partitions revoked"), "%s gave no partitions back", gwB.name)
+	t.Logf("restarted %s; it holds partitions again %s after the kill", gwA.name, time.Since(killedAt).Round(100*time.Millisecond))
 	r := <-done
 	require.NoError(t, r.err)
 	res := r.res
@@ -182,11 +197,10 @@ func TestKafkaScaleOutSurvivesGatewayKill(t *testing.T) {
 	assert.Eventually(t, func() bool { return promHasSeries(prom.URL, `sluice_error_rate_errors_total`, startedAt) },
 		60*time.Second, 2*time.Second, "no sluice_error_rate series in Prometheus")
 
-	// The archive: stop the survivor (it publishes its open files), restart
-	// the killed gateway on its state directory (it recovers and publishes
-	// what it had staged, as a restarted pod would) and stop it too.
+	// The archive: stop both gateways (they publish their open files; the
+	// restarted one has also recovered and published what the killed process
+	// had staged).
 	gwB.stop(t)
-	gwA.start(t)
 	gwA.stop(t)
 	agent.stop(t)
 	archived := validate.NewMultiset(res.Logs.Prefix())
