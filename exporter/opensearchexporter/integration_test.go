@@ -131,6 +131,47 @@ func TestIntegration(t *testing.T) {
 	t.Run("IndexSearchAndTemplates", func(t *testing.T) { testIndexSearchAndTemplates(t, srv) })
 	t.Run("MappingConflictGoesToDeadLetter", func(t *testing.T) { testMappingConflictGoesToDeadLetter(t, srv) })
 	t.Run("OutageWithPersistentQueue", func(t *testing.T) { testOutageWithPersistentQueue(t, srv) })
+	t.Run("LongAttributeValuesAreIndexed", func(t *testing.T) { testLongAttributeValuesAreIndexed(t, srv) })
+}
+
+// A Java stack trace in an attribute is longer than the 32,766 bytes Lucene
+// allows in one term; the record must still be indexed, not dead-lettered.
+func testLongAttributeValuesAreIndexed(t *testing.T, srv *backend.OpenSearch) {
+	api := osAPI{t, srv.URL}
+	prefix := uniquePrefix(t)
+	cfg := integrationConfig(srv.URL, prefix)
+	cfg.LogsIndex = prefix + "-logs-{yyyy.MM.dd}"
+	h := startExporter(t, cfg)
+	trace := strings.Repeat("\tat com.example.checkout.PaymentService.charge(PaymentService.java:42)\n", 600)
+	require.Greater(t, len(trace), 32766)
+
+	ld := makeLogs(2)
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	lr.Attributes().PutStr("exception.stacktrace", trace)
+	lr.Attributes().PutStr("exception.type", "java.lang.IllegalStateException")
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
+	pattern := prefix + "-logs-*"
+	assert.Equal(t, 2, api.waitCount(pattern, 2))
+	query := `{"query":{"term":{"attributes.exception.type":"java.lang.IllegalStateException"}}}`
+	assert.Equal(t, 1, api.count(pattern, query))
+	assert.Zero(t, h.sum(t, "exporter_opensearch_documents_dead_lettered"))
+	_, out := api.do(http.MethodPost, "/"+pattern+"/_search", query)
+	hits, _ := out["hits"].(map[string]any)["hits"].([]any)
+	require.Len(t, hits, 1)
+	source := hits[0].(map[string]any)["_source"].(map[string]any)
+	assert.Equal(t, map[string]any{"attributes.exception.stacktrace": trace}, source["untruncated"], "the whole value is kept")
+
+	td := ptrace.NewTraces()
+	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetTraceID(pcommon.TraceID{7})
+	sp.SetSpanID(pcommon.SpanID{7})
+	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(baseTime))
+	ev := sp.Events().AppendEmpty()
+	ev.SetName("exception")
+	ev.Attributes().PutStr("exception.stacktrace", trace)
+	require.NoError(t, h.tr.ConsumeTraces(context.Background(), td))
+	assert.Equal(t, 1, api.waitCount(prefix+"-traces-*", 1))
+	assert.Zero(t, h.sum(t, "exporter_opensearch_documents_dead_lettered"))
 }
 
 func testIndexSearchAndTemplates(t *testing.T, srv *backend.OpenSearch) {

@@ -95,6 +95,10 @@ func dateNanos() map[string]any { return map[string]any{"type": "date_nanos"} }
 
 func flat() map[string]any { return map[string]any{"type": "flat_object"} }
 
+// untruncated holds the complete values of attributes too long to index
+// (see document.MaxIndexedValue): kept in _source, never parsed or indexed.
+func untruncated() map[string]any { return map[string]any{"type": "object", "enabled": false} }
+
 func scopeMapping() map[string]any {
 	return map[string]any{"properties": map[string]any{
 		"name": keyword(), "version": keyword(), "schemaUrl": keyword(),
@@ -122,6 +126,7 @@ func mappings(k Kind) map[string]any {
 			"instrumentationScope": scopeMapping(),
 			"resource":             flat(), "attributes": flat(),
 			"droppedAttributesCount": map[string]any{"type": "integer"},
+			"untruncated":            untruncated(),
 		}
 	case KindTraces:
 		event := map[string]any{"type": "nested", "properties": map[string]any{
@@ -145,6 +150,7 @@ func mappings(k Kind) map[string]any {
 			"droppedAttributesCount": map[string]any{"type": "integer"},
 			"droppedEventsCount":     map[string]any{"type": "integer"},
 			"droppedLinksCount":      map[string]any{"type": "integer"},
+			"untruncated":            untruncated(),
 		}
 	case KindDeadLetter:
 		props = map[string]any{

@@ -1,8 +1,10 @@
 package document
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -109,6 +111,63 @@ func TestAppendSpan(t *testing.T) {
 	assert.Len(t, got["events"], 1)
 	assert.Len(t, got["links"], 1)
 	assert.NotContains(t, got, "instrumentationScope")
+}
+
+// Leaves longer than MaxIndexedValue are cut in the flat_object fields (one
+// Lucene term each, at most 32,766 bytes) and kept whole in "untruncated".
+func TestLongAttributeValuesAreCutAndKeptWhole(t *testing.T) {
+	long := strings.Repeat("at com.example.Foo.bar(Foo.java:42)\n", 1000) + "é"
+	raw := make([]byte, MaxIndexedValue)
+	res, scope, lr := sampleLog()
+	lr.Attributes().PutStr("exception.stacktrace", long)
+	lr.Attributes().PutEmptyMap("nested").PutEmptySlice("list").AppendEmpty().SetStr(long)
+	lr.Attributes().PutEmptyBytes("blob").FromRaw(raw)
+	res.Attributes().PutStr("short", "kept")
+
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(AppendLog(nil, res, scope, "", lr), &got))
+	attrs := got["attributes"].(map[string]any)
+	cut := attrs["exception.stacktrace"].(string)
+	assert.LessOrEqual(t, len(cut), MaxIndexedValue)
+	assert.True(t, utf8.ValidString(cut))
+	assert.True(t, strings.HasPrefix(long, cut))
+	assert.LessOrEqual(t, len(attrs["nested"].(map[string]any)["list"].([]any)[0].(string)), MaxIndexedValue)
+	assert.LessOrEqual(t, len(attrs["blob"].(string)), MaxIndexedValue)
+	assert.Equal(t, "GET", attrs["http"].(map[string]any)["method"], "short values untouched")
+	assert.Equal(t, map[string]any{
+		"attributes.exception.stacktrace": long,
+		"attributes.nested":               map[string]any{"list": []any{long}},
+		"attributes.blob":                 base64.StdEncoding.EncodeToString(raw),
+	}, got["untruncated"])
+
+	// Spans: event and link attributes carry their place in the path.
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.Events().AppendEmpty().SetName("start")
+	ev := sp.Events().AppendEmpty()
+	ev.SetName("exception")
+	ev.Attributes().PutStr("exception.stacktrace", long)
+	sp.Links().AppendEmpty().Attributes().PutStr("k\"ey", long)
+	scope.Attributes().PutStr("s", long)
+	got = nil
+	require.NoError(t, json.Unmarshal(AppendSpan(nil, rs.Resource(), scope, "", sp), &got))
+	assert.Equal(t, map[string]any{
+		"instrumentationScope.attributes.s":        long,
+		"events.1.attributes.exception.stacktrace": long,
+		"links.0.attributes.k\"ey":                 long,
+	}, got["untruncated"])
+
+	// Nothing long: no "untruncated" field, the document as before.
+	res, scope, lr = sampleLog()
+	assert.NotContains(t, string(AppendLog(nil, res, scope, "", lr)), "untruncated")
+}
+
+func TestCutUTF8(t *testing.T) {
+	assert.Equal(t, "ab", cutUTF8("ab", 5))
+	assert.Equal(t, "a", cutUTF8("aé", 2), "not inside the two bytes of é")
+	assert.Equal(t, "aé", cutUTF8("aéb", 3))
+	assert.Empty(t, cutUTF8("漢", 2))
 }
 
 func TestContentIDIsDeterministicAndDistinct(t *testing.T) {

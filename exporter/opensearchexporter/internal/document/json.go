@@ -125,9 +125,31 @@ func AppendMap(dst []byte, m pcommon.Map) []byte {
 type object struct {
 	buf   []byte
 	empty bool
+	// parent and idx name a nested object's place in the document
+	// ("instrumentationScope", or "events" and the event's index; idx is -1
+	// when not in an array), for the paths of cut attributes.
+	parent string
+	idx    int
+	// over collects the attributes appendFlat cut; a nested object takes it
+	// over from its parent and hands it back (see nest and unnest).
+	over []overflowEntry
 }
 
-func openObject(dst []byte) object { return object{buf: append(dst, '{'), empty: true} }
+func openObject(dst []byte) object { return object{buf: append(dst, '{'), empty: true, idx: -1} }
+
+// nest opens a nested object at the current key, named parent (and idx in an
+// array, else -1), carrying the cut-attribute list along.
+func (o *object) nest(parent string, idx int) object {
+	n := openObject(o.buf)
+	n.parent, n.idx, n.over = parent, idx, o.over
+	return n
+}
+
+// unnest closes a nested object made by nest.
+func (o *object) unnest(n *object) {
+	o.buf = n.close()
+	o.over = n.over
+}
 
 func (o *object) key(k string) {
 	if !o.empty {
@@ -162,7 +184,7 @@ func (o *object) attrs(k string, m pcommon.Map) {
 		return
 	}
 	o.key(k)
-	o.buf = AppendMap(o.buf, m)
+	o.buf = o.appendFlat(o.buf, k, m)
 }
 
 func (o *object) scope(s pcommon.InstrumentationScope, schemaURL string) {
@@ -170,7 +192,7 @@ func (o *object) scope(s pcommon.InstrumentationScope, schemaURL string) {
 		return
 	}
 	o.key("instrumentationScope")
-	inner := openObject(o.buf)
+	inner := o.nest("instrumentationScope", -1)
 	inner.str("name", s.Name())
 	inner.str("version", s.Version())
 	inner.str("schemaUrl", schemaURL)
@@ -178,7 +200,7 @@ func (o *object) scope(s pcommon.InstrumentationScope, schemaURL string) {
 	if n := s.DroppedAttributesCount(); n > 0 {
 		inner.int("droppedAttributesCount", int64(n))
 	}
-	o.buf = inner.close()
+	o.unnest(&inner)
 }
 
 func (o *object) close() []byte { return append(o.buf, '}') }

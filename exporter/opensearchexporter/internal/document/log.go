@@ -57,5 +57,5 @@ func AppendLog(dst []byte, res pcommon.Resource, scope pcommon.InstrumentationSc
 	if n := lr.DroppedAttributesCount(); n > 0 {
 		o.int("droppedAttributesCount", int64(n))
 	}
-	return o.close()
+	return o.closeDocument()
 }

@@ -64,14 +64,14 @@ func AppendSpan(dst []byte, res pcommon.Resource, scope pcommon.InstrumentationS
 				o.buf = append(o.buf, ',')
 			}
 			ev := evs.At(i)
-			e := openObject(o.buf)
+			e := o.nest("events", i)
 			e.str("name", ev.Name())
 			e.time("@timestamp", ev.Timestamp())
 			e.attrs("attributes", ev.Attributes())
 			if n := ev.DroppedAttributesCount(); n > 0 {
 				e.int("droppedAttributesCount", int64(n))
 			}
-			o.buf = e.close()
+			o.unnest(&e)
 		}
 		o.buf = append(o.buf, ']')
 	}
@@ -84,14 +84,14 @@ func AppendSpan(dst []byte, res pcommon.Resource, scope pcommon.InstrumentationS
 			}
 			l := links.At(i)
 			ltid, lsid := l.TraceID(), l.SpanID()
-			e := openObject(o.buf)
+			e := o.nest("links", i)
 			e.key("traceId")
 			e.buf = appendHex(e.buf, ltid[:])
 			e.key("spanId")
 			e.buf = appendHex(e.buf, lsid[:])
 			e.str("traceState", l.TraceState().AsRaw())
 			e.attrs("attributes", l.Attributes())
-			o.buf = e.close()
+			o.unnest(&e)
 		}
 		o.buf = append(o.buf, ']')
 	}
@@ -104,5 +104,5 @@ func AppendSpan(dst []byte, res pcommon.Resource, scope pcommon.InstrumentationS
 	if n := span.DroppedLinksCount(); n > 0 {
 		o.int("droppedLinksCount", int64(n))
 	}
-	return o.close()
+	return o.closeDocument()
 }
