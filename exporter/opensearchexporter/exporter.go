@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,9 +46,13 @@ type osExporter struct {
 	sender *sender
 
 	setupDone chan struct{}
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	stopOnce  sync.Once
+	// stopping is closed when Shutdown begins, before exporterhelper drains
+	// the queue: pushes then stop waiting for the template install.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	stopOnce     sync.Once
 }
 
 func newExporter(cfg *Config, set exporter.Settings, signal string) (*osExporter, error) {
@@ -71,7 +76,7 @@ func newExporter(cfg *Config, set exporter.Settings, signal string) (*osExporter
 	}
 	e := &osExporter{
 		cfg: cfg, set: set, signal: signal, index: index, dlq: dlq, tb: tb, now: time.Now,
-		setupDone: make(chan struct{}),
+		setupDone: make(chan struct{}), stopping: make(chan struct{}),
 	}
 	return e, nil
 }
@@ -168,7 +173,7 @@ func (e *osExporter) installAll(ctx context.Context) error {
 		for _, t := range targets {
 			err := bootstrap.InstallTemplate(ctx, e.client, bootstrap.TemplateSpec{
 				Name: e.cfg.IndexTemplate.NamePrefix + "-" + t.suffix, Pattern: t.pattern, Kind: t.kind,
-				Priority: e.cfg.IndexTemplate.Priority, Shards: e.cfg.IndexTemplate.Shards, Replicas: e.cfg.IndexTemplate.Replicas,
+				Priority: e.priority(t.pattern), Shards: e.cfg.IndexTemplate.Shards, Replicas: e.cfg.IndexTemplate.Replicas,
 			})
 			if err != nil {
 				return err
@@ -179,7 +184,7 @@ func (e *osExporter) installAll(ctx context.Context) error {
 		for _, t := range targets {
 			err := bootstrap.InstallPolicy(ctx, e.client, bootstrap.PolicySpec{
 				ID: e.cfg.IndexTemplate.NamePrefix + "-" + t.suffix, Pattern: t.pattern,
-				Retention: e.cfg.ISMPolicy.Retention, Priority: e.cfg.IndexTemplate.Priority,
+				Retention: e.cfg.ISMPolicy.Retention, Priority: e.priority(t.pattern),
 			})
 			if errors.Is(err, bootstrap.ErrISMUnavailable) {
 				e.set.Logger.Warn("ISM plugin not installed on the cluster: retention (ism_policy) is not managed; "+
@@ -192,6 +197,15 @@ func (e *osExporter) installAll(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// priority is the configured priority plus the length of the pattern's
+// literal part. OpenSearch refuses a template (and ISM a policy) whose
+// patterns overlap another's at the same priority: logs in "app-*" and spans
+// in "app-traces-*" would leave one signal without its mapping. This way the
+// more specific pattern is installed too, and wins for the indices it matches.
+func (e *osExporter) priority(pattern string) int {
+	return e.cfg.IndexTemplate.Priority + len(strings.TrimSuffix(pattern, "*"))
 }
 
 // waitSetup holds the first pushes until the templates are in place, so that
@@ -209,9 +223,18 @@ func (e *osExporter) waitSetup(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for index template install: %w", ctx.Err())
+	case <-e.stopping:
+		return errors.New("shutting down before the index templates could be installed (OpenSearch not reachable)")
 	case <-t.C:
 		return errors.New("waiting for index template install: OpenSearch not reachable yet")
 	}
+}
+
+// beginShutdown stops pushes waiting for the template install. Without it,
+// exporterhelper's queue drain (before e.shutdown runs) waited the client
+// timeout for every queued request while OpenSearch was unreachable: minutes.
+func (e *osExporter) beginShutdown() {
+	e.stoppingOnce.Do(func() { close(e.stopping) })
 }
 
 func (e *osExporter) shutdown(context.Context) error {

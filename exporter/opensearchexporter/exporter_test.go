@@ -370,6 +370,37 @@ func TestWholeRequestFaultsAreRetried(t *testing.T) {
 	assert.Equal(t, int64(3), h.sum(t, "exporter_opensearch_bulk_requests", attribute.String("outcome", "failed")))
 }
 
+// A request OpenSearch refuses for its content (400 with an error type) is
+// split to isolate the documents; a refusal that is not about them (a wrong
+// path, a proxy) is retried: splitting it would dead-letter everything.
+func TestWholeRequestRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		faults []int
+		split  bool
+	}{
+		{"400 from OpenSearch is split", []int{400}, true},
+		{"404 from OpenSearch is retried", []int{404, 404}, false},
+		{"405 is retried", []int{405}, false},
+		{"404 from a proxy is retried", []int{-404}, false},
+		{"400 from a proxy is retried", []int{-400, -400}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeOpenSearch(t)
+			f.wholeFaults = tc.faults
+			h := startExporter(t, testConfig(f.srv.URL))
+			require.NoError(t, h.logs.ConsumeLogs(context.Background(), makeLogs(32)))
+			assert.Equal(t, 32, f.count(testLogsIndex))
+			assert.Zero(t, h.sum(t, "exporter_opensearch_documents_dead_lettered"))
+			if tc.split {
+				assert.Equal(t, 3, f.requests, "the refused request and its two halves")
+			} else {
+				assert.Equal(t, len(tc.faults)+1, f.requests, "resent whole")
+			}
+		})
+	}
+}
+
 func TestUnreachableEndpointIsRetryableWithAllData(t *testing.T) {
 	f := newFakeOpenSearch(t)
 	url := f.srv.URL
@@ -603,3 +634,31 @@ func TestShutdownIsIdempotent(t *testing.T) {
 }
 
 var _ component.Host = componenttest.NewNopHost()
+
+// With OpenSearch unreachable since start, the templates are never installed;
+// the queue drain at shutdown must not wait the client timeout for each
+// queued request (8 × 1 minute here before the fix).
+func TestShutdownWithUnreachableClusterDoesNotWaitPerRequest(t *testing.T) {
+	f := newFakeOpenSearch(t)
+	url := f.srv.URL
+	f.srv.Close()
+	cfg := testConfig(url)
+	cfg.ClientConfig.Timeout = time.Minute
+	q := exporterhelper.NewDefaultQueueConfig()
+	q.NumConsumers = 1
+	cfg.QueueConfig = configoptional.Some(q)
+	exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	for range 8 {
+		require.NoError(t, exp.ConsumeLogs(context.Background(), makeLogs(1)))
+	}
+	done := make(chan error, 1)
+	go func() { done <- exp.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("shutdown still draining after 30 s: pushes wait for the template install")
+	}
+}

@@ -40,7 +40,11 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(cfg, e)...)
+	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(cfg, e)...)
+	if err != nil {
+		return nil, err
+	}
+	return logsExporter{exp, e}, nil
 }
 
 func createTraces(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Traces, error) {
@@ -49,5 +53,32 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(cfg, e)...)
+	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(cfg, e)...)
+	if err != nil {
+		return nil, err
+	}
+	return tracesExporter{exp, e}, nil
+}
+
+// logsExporter and tracesExporter tell the exporter that shutdown begins
+// before exporterhelper drains its queue (exporterhelper runs WithShutdown
+// only after the drain).
+type logsExporter struct {
+	exporter.Logs
+	e *osExporter
+}
+
+func (x logsExporter) Shutdown(ctx context.Context) error {
+	x.e.beginShutdown()
+	return x.Logs.Shutdown(ctx)
+}
+
+type tracesExporter struct {
+	exporter.Traces
+	e *osExporter
+}
+
+func (x tracesExporter) Shutdown(ctx context.Context) error {
+	x.e.beginShutdown()
+	return x.Traces.Shutdown(ctx)
 }

@@ -111,6 +111,11 @@ func (f *fakeOpenSearch) bulk(w http.ResponseWriter, body []byte) {
 			return
 		case -2:
 			loseResponse = true
+		case -404, -400:
+			// A proxy's answer: a status without an OpenSearch error body.
+			w.WriteHeader(-fault)
+			fmt.Fprint(w, "<html><body>not here</body></html>")
+			return
 		default:
 			w.WriteHeader(fault)
 			fmt.Fprintf(w, `{"error":{"type":"injected","reason":"injected %d"},"status":%d}`, fault, fault)

@@ -132,6 +132,32 @@ func TestIntegration(t *testing.T) {
 	t.Run("MappingConflictGoesToDeadLetter", func(t *testing.T) { testMappingConflictGoesToDeadLetter(t, srv) })
 	t.Run("OutageWithPersistentQueue", func(t *testing.T) { testOutageWithPersistentQueue(t, srv) })
 	t.Run("LongAttributeValuesAreIndexed", func(t *testing.T) { testLongAttributeValuesAreIndexed(t, srv) })
+	t.Run("OverlappingPatternsBothInstalled", func(t *testing.T) { testOverlappingPatternsBothInstalled(t, srv) })
+}
+
+// Logs in "<p>-*" and spans in "<p>-traces-*": OpenSearch refuses overlapping
+// templates of equal priority, which left spans without their mapping.
+func testOverlappingPatternsBothInstalled(t *testing.T, srv *backend.OpenSearch) {
+	api := osAPI{t, srv.URL}
+	prefix := uniquePrefix(t)
+	cfg := integrationConfig(srv.URL, prefix)
+	cfg.LogsIndex = prefix + "-{yyyy.MM.dd}"
+	cfg.TracesIndex = prefix + "-traces-{yyyy.MM.dd}"
+	h := startExporter(t, cfg)
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), makeLogs(1)))
+	td := ptrace.NewTraces()
+	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetTraceID(pcommon.TraceID{9})
+	sp.SetSpanID(pcommon.SpanID{9})
+	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(baseTime))
+	require.NoError(t, h.tr.ConsumeTraces(context.Background(), td))
+	for _, name := range []string{prefix + "-logs", prefix + "-traces"} {
+		status, out := api.do(http.MethodGet, "/_index_template/"+name, "")
+		assert.Equal(t, http.StatusOK, status, "template %s: %v", name, out)
+	}
+	assert.Equal(t, 1, api.waitCount(prefix+"-traces-*", 1))
+	_, mapping := api.do(http.MethodGet, "/"+prefix+"-traces-*/_mapping", "")
+	assert.Contains(t, fmt.Sprint(mapping), "durationInNanos", "spans have the traces mapping")
 }
 
 // A Java stack trace in an attribute is longer than the 32,766 bytes Lucene

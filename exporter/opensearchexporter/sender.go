@@ -233,9 +233,18 @@ func (s *sender) handleRequestError(ctx context.Context, items []item, states []
 		s.logger.Warn("bulk request rejected; documents will be retried", zap.String("signal", s.signal), zap.Int("documents", len(items)), zap.Error(err))
 		markRetry(states)
 		return true
+	case !aboutTheDocuments(err):
+		// A 404, 405, … or a 400 without an OpenSearch error: a wrong path
+		// prefix or a proxy refusing the request, nothing to do with the
+		// documents. Splitting would dead-letter every one of them.
+		s.tb.ExporterOpensearchBulkRequests.Add(ctx, 1, attrFailed)
+		s.logger.Warn("bulk request refused, not for its documents (check the endpoint and any proxy); documents will be retried",
+			zap.String("signal", s.signal), zap.Int("documents", len(items)), zap.Error(err))
+		markRetry(states)
+		return true
 	default:
-		// A whole-request 4xx: split to isolate the offending documents, and
-		// dead-letter what is still rejected alone.
+		// OpenSearch refused the request for its content: split to isolate
+		// the offending documents, and dead-letter what is still rejected alone.
 		s.tb.ExporterOpensearchBulkRequests.Add(ctx, 1, attrFailed)
 		if len(items) == 1 {
 			var se *osclient.StatusError
@@ -249,6 +258,13 @@ func (s *sender) handleRequestError(ctx context.Context, items []item, states []
 		}
 		return s.split(ctx, items, states)
 	}
+}
+
+// aboutTheDocuments reports whether a whole-request error is OpenSearch
+// refusing the request's content: a 400 with an OpenSearch error body.
+func aboutTheDocuments(err error) bool {
+	var se *osclient.StatusError
+	return errors.As(err, &se) && se.Status == http.StatusBadRequest && se.Type != ""
 }
 
 func (s *sender) split(ctx context.Context, items []item, states []itemState) bool {
@@ -325,13 +341,23 @@ func (s *sender) indexDeadLetters(ctx context.Context, items []item, dead []int,
 	}
 	states := make([]itemState, len(dl))
 	s.sendAll(ctx, dl, states)
+	fileOnly := 0
 	for k := range states {
 		switch states[k].outcome {
 		case outcomeIndexed, outcomeDuplicate:
 			stored[k] = true
+			continue
 		case outcomeDead:
 			s.logger.Error("dead-letter index rejected a record", zap.String("index", dl[k].index),
 				zap.String("error_type", states[k].errType), zap.String("reason", states[k].reason))
 		}
+		if stored[k] {
+			fileOnly++
+		}
+	}
+	if fileOnly > 0 {
+		// Retrying would write the file a second time; the file's copy counts.
+		s.logger.Warn("dead-letter index unavailable; these dead letters are in the dead-letter file only",
+			zap.Int("documents", fileOnly))
 	}
 }
