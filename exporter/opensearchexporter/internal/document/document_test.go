@@ -69,6 +69,10 @@ func TestLogTimestampFallsBackToObserved(t *testing.T) {
 	assert.Equal(t, pcommon.Timestamp(5), LogTimestamp(lr))
 	lr.SetTimestamp(7)
 	assert.Equal(t, pcommon.Timestamp(7), LogTimestamp(lr))
+	lr.SetTimestamp(math.MaxUint64) // garbage: would read as a date before 1970
+	assert.Equal(t, pcommon.Timestamp(5), LogTimestamp(lr))
+	lr.SetObservedTimestamp(math.MaxInt64 + 1)
+	assert.Equal(t, pcommon.Timestamp(0), LogTimestamp(lr))
 	doc := AppendLog(nil, pcommon.NewResource(), pcommon.NewInstrumentationScope(), "", plog.NewLogRecord())
 	assert.JSONEq(t, `{"@timestamp":"1970-01-01T00:00:00.000000000Z"}`, string(doc))
 }

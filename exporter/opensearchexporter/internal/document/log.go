@@ -1,18 +1,25 @@
 package document
 
 import (
+	"math"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
 
 // LogTimestamp is the time a log document is filed under: the record's
 // timestamp, else its observed timestamp, else the Unix epoch. It never reads
-// the clock, so a retried record always lands in the same index.
+// the clock, so a retried record always lands in the same index. A time past
+// 2262 (over int64 nanoseconds: garbage) counts as absent, since date_nanos
+// cannot hold it and the document would be dead-lettered.
 func LogTimestamp(lr plog.LogRecord) pcommon.Timestamp {
-	if ts := lr.Timestamp(); ts != 0 {
+	if ts := lr.Timestamp(); ts != 0 && ts <= math.MaxInt64 {
 		return ts
 	}
-	return lr.ObservedTimestamp()
+	if ts := lr.ObservedTimestamp(); ts <= math.MaxInt64 {
+		return ts
+	}
+	return 0
 }
 
 // AppendLog appends one SS4O log document for lr to dst.
