@@ -42,9 +42,10 @@ build: check-go
 	$(GO) fmt ./cmd/sluice >/dev/null
 	$(GO) build -o $(BIN) ./cmd/sluice
 
-## run: build if needed, then start the standalone default (data under ./data/).
+## run: build if needed, then start the standalone default (data under $SLUICE_DATA_DIR, default ./data/;
+## input/ is the tailed folder).
 run: build
-	mkdir -p data
+	mkdir -p "$${SLUICE_DATA_DIR:-./data}/input"
 	./$(BIN) --config configs/standalone.yaml
 
 $(GOLANGCI):
