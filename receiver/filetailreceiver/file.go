@@ -107,7 +107,10 @@ func (f *tailedFile) idle() bool {
 func newResource(path string, static map[string]string) pcommon.Map {
 	res := pcommon.NewMap()
 	for k, v := range static {
-		res.PutStr(k, v)
+		// Empty: an unset variable (${env:K8S_NODE_NAME:-} on a VM) adds nothing.
+		if v != "" {
+			res.PutStr(k, v)
+		}
 	}
 	if m, ok := k8spath.Parse(filepath.ToSlash(path)); ok {
 		res.PutStr("k8s.namespace.name", m.Namespace)
