@@ -45,6 +45,10 @@ const (
 	minDataPageSize           = 4 << 10
 	maxDataPageSize           = 64 << 20
 	maxBloomNDVUpperBound     = 1 << 30
+	// maxRollMaxBytes keeps every string column of a file well below the
+	// 2 GiB that Arrow's int32 offsets can address when a journal's
+	// batches are concatenated into one Parquet column.
+	maxRollMaxBytes = 1 << 30
 )
 
 // Storage types.
@@ -55,7 +59,8 @@ const (
 
 // Config is the parquet exporter configuration.
 type Config struct {
-	// WriterID names this collector in file names (<writer_id>-<seq>.parquet).
+	// WriterID names this collector in file names (<writer_id>-<seq>.parquet;
+	// a named instance parquet/x writes <writer_id>.x-<seq>.parquet).
 	// Several collectors writing one archive need distinct ids. Empty means
 	// the host name (sanitized).
 	WriterID string `mapstructure:"writer_id"`
@@ -151,8 +156,9 @@ type S3Config struct {
 	MultipartThreshold int64 `mapstructure:"multipart_threshold"`
 	// PartSize is the multipart part size in bytes (≥ 5 MiB).
 	PartSize int64 `mapstructure:"part_size"`
-	// ConditionalWrites sends If-None-Match: * so an upload retried after a
-	// crash never overwrites or duplicates (AWS S3 since 2024, MinIO). Turn
+	// ConditionalWrites sends If-None-Match: * so an existing object is never
+	// overwritten (AWS S3 since 2024, MinIO): an upload retried after a crash
+	// finds its own object, a different one is reported, not replaced. Turn
 	// off for stores that reject the header; keys stay deterministic.
 	ConditionalWrites bool `mapstructure:"conditional_writes"`
 	// MaxAttempts bounds the SDK's retries of one request (5xx, throttling).
@@ -177,7 +183,8 @@ type RollConfig struct {
 	// MaxRows closes a file at this many rows.
 	MaxRows int64 `mapstructure:"max_rows"`
 	// MaxBytes closes a file when its staged (uncompressed Arrow) size
-	// reaches this many bytes; Parquet output is typically 5-15× smaller.
+	// reaches this many bytes, at most 1 GiB; Parquet output is typically
+	// 5-15× smaller.
 	MaxBytes int64 `mapstructure:"max_bytes"`
 	// MaxAge closes a file this long after its first row was staged, which
 	// bounds how stale the archive is.
@@ -311,6 +318,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Roll.MaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("roll.max_bytes %d must be > 0", c.Roll.MaxBytes))
+	}
+	if c.Roll.MaxBytes > maxRollMaxBytes {
+		errs = append(errs, fmt.Errorf("roll.max_bytes %d must be <= %d (1 GiB)", c.Roll.MaxBytes, maxRollMaxBytes))
 	}
 	if c.Roll.MaxBytes > 0 && c.Staging.MaxSize > 0 && c.Roll.MaxBytes > c.Staging.MaxSize {
 		errs = append(errs, fmt.Errorf("roll.max_bytes %d must not exceed staging.max_size %d", c.Roll.MaxBytes, c.Staging.MaxSize))

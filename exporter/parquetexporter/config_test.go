@@ -76,6 +76,7 @@ func TestLoadConfig(t *testing.T) {
 			"roll.max_age 0s must be > 0\n" +
 			"roll.max_open_files 0 must be > 0\n" +
 			"roll.check_interval 1ms must be >= 10ms"},
+		{name: "roll_max_bytes_too_large", wantErr: "roll.max_bytes 2147483648 must be <= 1073741824 (1 GiB)"},
 		{name: "bad_parquet", wantErr: "parquet.compression_level 23 must be between 1 and 22\n" +
 			"parquet.row_group_rows 0 must be between 1 and 67108864\n" +
 			"parquet.data_page_size 10 must be between 4096 and 67108864\n" +

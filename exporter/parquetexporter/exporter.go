@@ -40,6 +40,11 @@ const builtSuffix = ".parquet.build"
 // tracesStagingSubdir holds span journals inside an instance's staging directory.
 const tracesStagingSubdir = "traces"
 
+// failedStagingSubdir holds dead-lettered journals: ones that can never be
+// published (their file name is taken by a different file, or their path is
+// too long for the store). They are kept for an operator, not retried.
+const failedStagingSubdir = "failed"
+
 // arrowMem allocates the Arrow buffers the exporter owns (encoded batches,
 // journal read-back, sorted copies), recycling them across batches; every
 // one is released before the data it holds is handed on. Shared by all
@@ -84,6 +89,7 @@ type parquetExporter struct {
 	mu      sync.Mutex
 	open    map[string]*openFile // by partition path
 	seq     uint64
+	seqEnd  uint64          // sequence numbers below seqEnd are durably reserved
 	staged  int64           // bytes in journals not yet published
 	sealed  []string        // journal paths waiting to be published, FIFO
 	failed  map[string]bool // journals whose last publish attempt failed
@@ -175,10 +181,11 @@ func (e *parquetExporter) start(ctx context.Context, _ component.Host) error {
 		return fmt.Errorf("telemetry: %w", err)
 	}
 	e.tb = tb
-	e.writerID = e.cfg.WriterID
-	if e.writerID == "" {
-		e.writerID = defaultWriterID()
+	writer := e.cfg.WriterID
+	if writer == "" {
+		writer = defaultWriterID()
 	}
+	e.writerID = instanceWriterID(writer, e.id)
 	switch e.cfg.Storage.Type {
 	case StorageS3:
 		s := e.cfg.Storage.S3
@@ -229,15 +236,21 @@ func (e *parquetExporter) start(ctx context.Context, _ component.Host) error {
 }
 
 // recover queues journals left by an earlier run and removes half-built
-// Parquet files; it also moves the file sequence past every name in use.
+// Parquet files; it also moves the file sequence past every name in use:
+// past the persisted reservation and every staged journal, and to the clock
+// when that is later (names then keep sorting in time order).
 func (e *parquetExporter) recover(ctx context.Context) error {
 	entries, err := os.ReadDir(e.stagingDir)
 	if err != nil {
 		return fmt.Errorf("read staging directory: %w", err)
 	}
+	reserved, err := readSequence(e.stagingDir)
+	if err != nil {
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.seq = uint64(e.now().UnixMicro())
+	e.seq = max(uint64(max(e.now().UnixMicro(), 0)), reserved)
 	for _, de := range entries {
 		name := de.Name()
 		switch {
@@ -258,9 +271,23 @@ func (e *parquetExporter) recover(ctx context.Context) error {
 			e.tb.ExporterParquetRecoveredJournals.Add(ctx, 1)
 		}
 	}
+	if err := e.reserveSequence(); err != nil {
+		return err
+	}
 	if n := len(e.sealed); n > 0 {
 		e.logger.Info("Recovered staged journals from an earlier run; publishing them", zap.Int("journals", n), zap.String("staging", e.stagingDir))
 	}
+	return nil
+}
+
+// reserveSequence durably reserves the next block of sequence numbers
+// before any of them names a file. Called with e.mu held.
+func (e *parquetExporter) reserveSequence() error {
+	end := e.seq + sequenceBlock
+	if err := writeSequence(e.stagingDir, end); err != nil {
+		return err
+	}
+	e.seqEnd = end
 	return nil
 }
 
@@ -375,6 +402,15 @@ func (e *parquetExporter) openFor(ctx context.Context, key string, p logarchive.
 			}
 		}
 		delete(e.open, evict.key)
+	}
+	if e.seq >= e.seqEnd {
+		if err := e.reserveSequence(); err != nil {
+			e.mu.Unlock()
+			if evict != nil {
+				e.seal(evict)
+			}
+			return nil, err
+		}
 	}
 	seq := e.seq
 	e.seq++
@@ -504,8 +540,7 @@ func (e *parquetExporter) publishLoop() {
 	backoff := e.cfg.UploadRetry.InitialInterval
 	for {
 		if err := e.publishPending(ctx); err != nil {
-			e.logger.Warn("Publishing a Parquet file failed; its journal stays staged and is retried",
-				zap.Duration("retry_in", backoff), zap.Error(err))
+			e.logger.Debug("Retrying unpublished journals", zap.Duration("retry_in", backoff))
 			t := time.NewTimer(backoff)
 			select {
 			case <-e.stop:
@@ -525,24 +560,36 @@ func (e *parquetExporter) publishLoop() {
 	}
 }
 
-// publishPending publishes sealed journals in order until the queue is empty
-// or one fails (it then moves to the back of the queue).
+// publishPending tries every sealed journal once, in order, including ones
+// sealed meanwhile; a failure does not stop the others (a failed journal
+// moves to the back of the queue). Journals that can never be published are
+// dead-lettered. It returns the failures, joined.
 func (e *parquetExporter) publishPending(ctx context.Context) error {
 	e.publishMu.Lock()
 	defer e.publishMu.Unlock()
+	tried := map[string]bool{}
+	var errs []error
 	for {
-		e.mu.Lock()
-		if len(e.sealed) == 0 {
-			e.mu.Unlock()
-			return nil
+		if err := ctx.Err(); err != nil && len(errs) > 0 {
+			return errors.Join(append(errs, err)...)
 		}
-		path := e.sealed[0]
+		e.mu.Lock()
+		i := slices.IndexFunc(e.sealed, func(p string) bool { return !tried[p] })
+		if i < 0 {
+			e.mu.Unlock()
+			return errors.Join(errs...)
+		}
+		path := e.sealed[i]
 		retry := e.failed[path]
 		e.mu.Unlock()
+		tried[path] = true
 		if retry {
 			e.tb.ExporterParquetUploadRetries.Add(ctx, 1)
 		}
 		size, err := e.publish(ctx, path)
+		if err != nil && store.Permanent(err) {
+			size, err = e.deadLetter(ctx, path, err)
+		}
 		if err != nil {
 			e.tb.ExporterParquetFlushErrors.Add(ctx, 1)
 			e.mu.Lock()
@@ -553,7 +600,12 @@ func (e *parquetExporter) publishPending(ctx context.Context) error {
 				e.sealed = append(slices.Delete(e.sealed, i, i+1), path)
 			}
 			e.mu.Unlock()
-			return err
+			if ctx.Err() == nil {
+				e.logger.Warn("Publishing a Parquet file failed; its journal stays staged and is retried",
+					zap.String("journal", path), zap.Error(err))
+			}
+			errs = append(errs, fmt.Errorf("journal %s: %w", filepath.Base(path), err))
+			continue
 		}
 		e.mu.Lock()
 		delete(e.failed, path)
@@ -562,6 +614,32 @@ func (e *parquetExporter) publishPending(ctx context.Context) error {
 		e.mu.Unlock()
 		e.tb.ExporterParquetStagingSize.Add(ctx, -size)
 	}
+}
+
+// deadLetter moves a journal that can never be published (cause) into the
+// failed subdirectory, where it no longer counts against staging.max_size
+// or blocks anything, and returns its size. It fails only when the move does.
+func (e *parquetExporter) deadLetter(ctx context.Context, path string, cause error) (int64, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, errors.Join(cause, fmt.Errorf("dead-letter journal: %w", err))
+	}
+	dir := filepath.Join(e.stagingDir, failedStagingSubdir)
+	dst := filepath.Join(dir, filepath.Base(path))
+	err = os.MkdirAll(dir, 0o755)
+	if err == nil {
+		err = os.Rename(path, dst)
+	}
+	if err == nil {
+		err = errors.Join(store.SyncDir(dir), store.SyncDir(e.stagingDir))
+	}
+	if err != nil {
+		return 0, errors.Join(cause, fmt.Errorf("dead-letter journal: %w", err))
+	}
+	e.tb.ExporterParquetJournalsDeadLettered.Add(ctx, 1)
+	e.logger.Error("A staged journal can never be published; moved it aside, its rows are NOT in the archive",
+		zap.String("journal", dst), zap.Error(cause))
+	return info.Size(), nil
 }
 
 // publish builds the Parquet file of one journal, hands it to the store and
@@ -642,7 +720,7 @@ func (e *parquetExporter) shutdown(ctx context.Context) error {
 			left := len(e.sealed)
 			e.mu.Unlock()
 			e.logger.Warn("Shutdown left staged journals unpublished; they are published on the next start",
-				zap.Int("journals", left), zap.String("staging", e.stagingDir), zap.Error(perr))
+				zap.Int("journals", left), zap.String("staging", e.stagingDir))
 		}
 		e.store.Close()
 		e.tb.Shutdown()

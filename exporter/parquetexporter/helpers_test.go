@@ -355,7 +355,8 @@ func readArchiveGo(t *testing.T, root string) []string {
 func newTestExporter(t *testing.T, cfg *Config, now func() time.Time) *parquetExporter {
 	t.Helper()
 	set := exportertest.NewNopSettings(metadata.Type)
-	set.ID = component.NewIDWithName(metadata.Type, "test")
+	// The default instance, whose file names are <writer_id>-<seq>.parquet.
+	set.ID = component.NewID(metadata.Type)
 	e, err := newExporter(cfg, set, logarchive.SignalLogs, now)
 	require.NoError(t, err)
 	return e

@@ -131,7 +131,7 @@ func TestS3MinIO(t *testing.T) {
 		assert.Equal(t, canonicalRows(t, ld), readFiles(t, paths))
 	})
 
-	t.Run("conditional_put_keeps_first_object", func(t *testing.T) {
+	t.Run("conditional_put_keeps_first_object_and_reports_conflict", func(t *testing.T) {
 		st, err := store.NewS3(context.Background(), store.S3Options{
 			Bucket: bucket, Region: m.Region, Endpoint: m.Endpoint, ForcePathStyle: true,
 			AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey,
@@ -144,7 +144,9 @@ func TestS3MinIO(t *testing.T) {
 		require.NoError(t, os.WriteFile(first, []byte("first"), 0o600))
 		require.NoError(t, os.WriteFile(second, []byte("second"), 0o600))
 		require.NoError(t, st.Put(context.Background(), "cond/x.parquet", first, 5))
-		require.NoError(t, st.Put(context.Background(), "cond/x.parquet", second, 6), "412 means already published")
+		require.NoError(t, st.Put(context.Background(), "cond/x.parquet", first, 5), "412 on an object of the same size: already published")
+		err = st.Put(context.Background(), "cond/x.parquet", second, 6)
+		require.ErrorIs(t, err, store.ErrConflict, "412 on a different object must not count as published")
 		obj, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("cond/x.parquet")})
 		require.NoError(t, err)
 		data, _ := io.ReadAll(obj.Body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +100,59 @@ func TestReadsWhatTheParquetExporterWrites(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 400, hist.Total)
 	assert.EqualValues(t, []int64{0, 0, 0, 120, 0, 0, 0}, hist.Buckets[0].Counts)
+}
+
+// A service.name too long for one path segment is archived under a bounded
+// partition segment; the service filter and the service list still work
+// with the full name.
+func TestFindsLongServiceNamesTheParquetExporterWrites(t *testing.T) {
+	dir := t.TempDir()
+	pf := parquetexporter.NewFactory()
+	pcfg := pf.CreateDefaultConfig().(*parquetexporter.Config)
+	pcfg.Storage.Local.Path = filepath.Join(dir, "archive")
+	pcfg.Staging.Directory = filepath.Join(dir, "staging")
+	pcfg.WriterID = "roundtrip"
+	pcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	exp, err := pf.CreateLogs(context.Background(), exportertest.NewNopSettings(pf.Type()), pcfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	longA := strings.Repeat("very-long-service-name/", 20) + "a"
+	longB := strings.Repeat("very-long-service-name/", 20) + "b"
+	services := []string{longA, longB, "short"}
+	ld := plog.NewLogs()
+	for s, svc := range services {
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", svc)
+		sl := rl.ScopeLogs().AppendEmpty()
+		for i := 0; i <= s; i++ {
+			lr := sl.LogRecords().AppendEmpty()
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(i) * time.Minute)))
+			lr.Body().SetStr(fmt.Sprintf("record %d of service %d", i, s))
+		}
+	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	layout, err := logarchive.NewLayout(pcfg.PathTemplate)
+	require.NoError(t, err)
+	e, err := query.New(query.Options{Store: archive.NewLocalStore(pcfg.Storage.Local.Path), Layout: layout})
+	require.NoError(t, err)
+	ctx := context.Background()
+	for s, svc := range services {
+		res, err := e.Search(ctx, query.Filter{Service: svc, HasService: true}, 10, nil)
+		require.NoError(t, err)
+		require.Len(t, res.Records, s+1, "records of service %d", s)
+		for _, r := range res.Records {
+			assert.Equal(t, svc, r.ServiceName)
+		}
+	}
+	res, err := e.Search(ctx, query.Filter{Service: strings.Repeat("very-long-service-name/", 20), HasService: true}, 10, nil)
+	require.NoError(t, err)
+	assert.Empty(t, res.Records, "a common prefix is not a match")
+
+	svcs, err := e.Services(ctx, time.Time{}, time.Time{}, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"short", longA, longB}, svcs.Services)
 }

@@ -1,6 +1,8 @@
 package logarchive
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -53,8 +55,14 @@ var placeholderInTemplate = regexp.MustCompile(`\{[a-z]+\}`)
 type Partition struct {
 	// Signal is the telemetry signal, e.g. SignalLogs.
 	Signal string
-	// Service is the service.name of the rows ("" when absent).
+	// Service is the service.name of the rows ("" when absent). In a
+	// partition parsed from a bounded path segment (see EscapeValue) it is
+	// only the value's prefix, and ServiceDigest is set.
 	Service string
+	// ServiceDigest is set by ParsePath when the path kept only a prefix of
+	// a long service.name: the value's digest (16 hex digits). Use
+	// MatchesService to compare such a partition with a full value.
+	ServiceDigest string
 	// Start is the UTC start of the partition's time range (hour or day).
 	Start time.Time
 }
@@ -173,7 +181,13 @@ func (l *Layout) Path(p Partition) string {
 		case PlaceholderSignal:
 			b.WriteString(p.Signal)
 		case PlaceholderService:
-			b.WriteString(EscapeValue(p.Service))
+			if p.ServiceDigest != "" {
+				// Rebuild the parsed segment exactly: the prefix was cut at
+				// an escape boundary, so escaping it again yields the same bytes.
+				b.WriteString(escapeBytes(p.Service) + boundedMarker + p.ServiceDigest)
+			} else {
+				b.WriteString(EscapeValue(p.Service))
+			}
 		case PlaceholderDate:
 			b.WriteString(t.Format("2006-01-02"))
 		case PlaceholderYear:
@@ -207,11 +221,12 @@ func (l *Layout) ParsePath(dir string) (Partition, error) {
 		case PlaceholderSignal:
 			p.Signal = v
 		case PlaceholderService:
-			svc, err := UnescapeValue(v)
+			prefix, digest := splitBounded(v)
+			svc, err := UnescapeValue(prefix)
 			if err != nil {
 				return Partition{}, fmt.Errorf("path %q: service: %w", dir, err)
 			}
-			p.Service = svc
+			p.Service, p.ServiceDigest = svc, digest
 		case PlaceholderDate:
 			date = v
 		case PlaceholderYear:
@@ -238,35 +253,114 @@ func (l *Layout) ParsePath(dir string) (Partition, error) {
 	return p, nil
 }
 
+// MaxEscapedValueLen bounds an escaped partition value so a path segment
+// stays within file-system name limits (255 bytes on most) and S3's 1024-byte
+// keys, with room for the template's literal text.
+const MaxEscapedValueLen = 128
+
+// boundedMarker separates the kept prefix of a long value from its digest.
+// It is the escape of '~', which EscapeValue never escapes, so it cannot
+// occur in the escaped form of a value that fits.
+const boundedMarker = "%7E"
+
+// digestLen is the number of hex digits of a bounded value's digest.
+const digestLen = 16
+
 // EscapeValue makes a partition value safe for one path segment the way Hive
-// does: '%', '/', '=', '\\', control characters and a few others become %XX;
-// the empty string becomes NullPartitionValue.
+// does: '%', '/', '=', '\', control characters and a few others become %XX;
+// the empty string becomes NullPartitionValue. An escaped value longer than
+// MaxEscapedValueLen keeps its first bytes (cut between escapes and UTF-8
+// sequences), then "%7E" and a 64-bit SHA-256 digest of the full value in
+// hex, so distinct long values stay in distinct partitions.
 func EscapeValue(v string) string {
 	if v == "" {
 		return NullPartitionValue
 	}
+	var esc string
+	if v == NullPartitionValue {
+		// A literal NullPartitionValue must not read back as "".
+		esc = "%5F" + v[1:]
+	} else {
+		esc = escapeBytes(v)
+	}
+	if len(esc) <= MaxEscapedValueLen {
+		return esc
+	}
+	cut := MaxEscapedValueLen - len(boundedMarker) - digestLen
+	// Never split a UTF-8 sequence (at most 3 continuation bytes; invalid
+	// UTF-8 may be cut anywhere)...
+	for back := 0; back < 3 && esc[cut]&0xC0 == 0x80; back++ {
+		cut--
+	}
+	// ...nor a %XX escape: '%' only ever starts one.
+	if esc[cut-1] == '%' {
+		cut--
+	} else if esc[cut-2] == '%' {
+		cut -= 2
+	}
+	return esc[:cut] + boundedMarker + valueDigest(v)
+}
+
+// escapeBytes escapes the bytes of v that need it, and a leading '.', which
+// readers would take for a hidden directory.
+func escapeBytes(v string) string {
 	n := 0
 	for i := 0; i < len(v); i++ {
 		if needsEscape(v[i]) {
 			n++
 		}
 	}
-	if n == 0 && v[0] != '.' && v != NullPartitionValue {
+	if n == 0 && (v == "" || v[0] != '.') {
 		return v
 	}
 	var b strings.Builder
 	b.Grow(len(v) + 2*n + 2)
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		// A leading '.' would make readers treat the directory as hidden; a
-		// literal NullPartitionValue must not read back as "".
-		if needsEscape(c) || (i == 0 && (c == '.' || v == NullPartitionValue)) {
+		if needsEscape(c) || (i == 0 && c == '.') {
 			fmt.Fprintf(&b, "%%%02X", c)
 			continue
 		}
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+func valueDigest(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:digestLen/2])
+}
+
+// splitBounded splits an escaped value made by EscapeValue into the escaped
+// prefix and the digest of a bounded value; digest is "" for a value that fit.
+func splitBounded(seg string) (prefix, digest string) {
+	i := len(seg) - digestLen - len(boundedMarker)
+	if i < 0 || seg[i:i+len(boundedMarker)] != boundedMarker {
+		return seg, ""
+	}
+	d := seg[i+len(boundedMarker):]
+	for j := 0; j < len(d); j++ {
+		if (d[j] < '0' || d[j] > '9') && (d[j] < 'a' || d[j] > 'f') {
+			return seg, ""
+		}
+	}
+	return seg[:i], d
+}
+
+// IsBoundedValue reports whether an escaped value made by EscapeValue keeps
+// only a prefix and a digest of a value too long for one segment.
+func IsBoundedValue(escaped string) bool {
+	_, d := splitBounded(escaped)
+	return d != ""
+}
+
+// MatchesService reports whether rows of service.name s belong in p, also
+// when p was parsed from a bounded segment that kept only a prefix of it.
+func (p Partition) MatchesService(s string) bool {
+	if p.ServiceDigest == "" {
+		return p.Service == s
+	}
+	return strings.HasPrefix(s, p.Service) && valueDigest(s) == p.ServiceDigest
 }
 
 func needsEscape(c byte) bool {
@@ -280,10 +374,15 @@ func needsEscape(c byte) bool {
 	return false
 }
 
-// UnescapeValue reverses EscapeValue.
+// UnescapeValue reverses EscapeValue for values that fit
+// MaxEscapedValueLen; a bounded value cannot be reversed and is an error
+// (ParsePath reports its prefix and digest instead).
 func UnescapeValue(v string) (string, error) {
 	if v == NullPartitionValue {
 		return "", nil
+	}
+	if _, d := splitBounded(v); d != "" {
+		return "", fmt.Errorf("value %q keeps only a prefix and a digest of a longer value", v)
 	}
 	if !strings.Contains(v, "%") {
 		return v, nil

@@ -149,3 +149,50 @@ func TestLayoutWithoutService(t *testing.T) {
 		t.Fatalf("partition %+v path %q", p, l.Path(p))
 	}
 }
+
+// A service.name longer than a path segment may be must still give a
+// creatable partition path, distinct per value, that parses back and matches
+// the full value.
+func TestLongServiceNameBoundedSegment(t *testing.T) {
+	l, err := NewLayout(DefaultTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	longA := strings.Repeat("s", 300) + "a"
+	longB := strings.Repeat("s", 300) + "b"
+	escaped := strings.Repeat("/", 200) // every byte escapes to %2F
+	for _, svc := range []string{longA, longB, escaped, strings.Repeat("é", 200)} {
+		p := l.PartitionFor(SignalLogs, svc, ts)
+		path := l.Path(p)
+		seg := strings.TrimPrefix(strings.Split(path, "/")[1], "service=")
+		if len(seg) > MaxEscapedValueLen {
+			t.Fatalf("segment of %d bytes for a %d-byte value", len(seg), len(svc))
+		}
+		back, err := l.ParsePath(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.ServiceDigest == "" || !strings.HasPrefix(svc, back.Service) || !back.MatchesService(svc) {
+			t.Fatalf("parsed %+v does not match the %d-byte value", back, len(svc))
+		}
+		if again := l.Path(back); again != path {
+			t.Fatalf("rebuilt path %q != %q", again, path)
+		}
+		if seg != EscapeValue(svc) {
+			t.Fatalf("path segment %q != EscapeValue %q", seg, EscapeValue(svc))
+		}
+	}
+	pa, pb := l.Path(l.PartitionFor(SignalLogs, longA, ts)), l.Path(l.PartitionFor(SignalLogs, longB, ts))
+	if pa == pb {
+		t.Fatal("two long values sharing a prefix map to one partition")
+	}
+	back, _ := l.ParsePath(pa)
+	if back.MatchesService(longB) || back.MatchesService(back.Service) {
+		t.Fatal("bounded partition matches another value")
+	}
+	// Values that fit are unchanged.
+	if got := EscapeValue(strings.Repeat("s", MaxEscapedValueLen)); got != strings.Repeat("s", MaxEscapedValueLen) {
+		t.Fatalf("value of exactly the bound changed: %q", got)
+	}
+}

@@ -23,18 +23,19 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                            metric.Meter
-	mu                               sync.Mutex
-	registrations                    []metric.Registration
-	ExporterParquetBytesWritten      metric.Int64Counter
-	ExporterParquetFilesWritten      metric.Int64Counter
-	ExporterParquetFlushErrors       metric.Int64Counter
-	ExporterParquetPartitionsDeleted metric.Int64Counter
-	ExporterParquetRecoveredJournals metric.Int64Counter
-	ExporterParquetRowsStaged        metric.Int64Counter
-	ExporterParquetRowsWritten       metric.Int64Counter
-	ExporterParquetStagingSize       metric.Int64UpDownCounter
-	ExporterParquetUploadRetries     metric.Int64Counter
+	meter                               metric.Meter
+	mu                                  sync.Mutex
+	registrations                       []metric.Registration
+	ExporterParquetBytesWritten         metric.Int64Counter
+	ExporterParquetFilesWritten         metric.Int64Counter
+	ExporterParquetFlushErrors          metric.Int64Counter
+	ExporterParquetJournalsDeadLettered metric.Int64Counter
+	ExporterParquetPartitionsDeleted    metric.Int64Counter
+	ExporterParquetRecoveredJournals    metric.Int64Counter
+	ExporterParquetRowsStaged           metric.Int64Counter
+	ExporterParquetRowsWritten          metric.Int64Counter
+	ExporterParquetStagingSize          metric.Int64UpDownCounter
+	ExporterParquetUploadRetries        metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -82,6 +83,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_parquet_flush_errors",
 		metric.WithDescription("Failed attempts to build or upload a Parquet file; the staged data is kept and retried. [Development]"),
 		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterParquetJournalsDeadLettered, err = builder.meter.Int64Counter(
+		"otelcol_exporter_parquet_journals_dead_lettered",
+		metric.WithDescription("Staged journals that can never be published (their file name is taken by a different file, or their path is too long for the storage), moved to the staging directory's failed/ subdirectory; their rows are not in the archive. [Development]"),
+		metric.WithUnit("{journal}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterParquetPartitionsDeleted, err = builder.meter.Int64Counter(

@@ -69,6 +69,22 @@ func AssertEqualExporterParquetFlushErrors(t *testing.T, tt *componenttest.Telem
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualExporterParquetJournalsDeadLettered(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_exporter_parquet_journals_dead_lettered",
+		Description: "Staged journals that can never be published (their file name is taken by a different file, or their path is too long for the storage), moved to the staging directory's failed/ subdirectory; their rows are not in the archive. [Development]",
+		Unit:        "{journal}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_exporter_parquet_journals_dead_lettered")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualExporterParquetPartitionsDeleted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_parquet_partitions_deleted",

@@ -22,6 +22,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterParquetBytesWritten.Add(context.Background(), 1)
 	tb.ExporterParquetFilesWritten.Add(context.Background(), 1)
 	tb.ExporterParquetFlushErrors.Add(context.Background(), 1)
+	tb.ExporterParquetJournalsDeadLettered.Add(context.Background(), 1)
 	tb.ExporterParquetPartitionsDeleted.Add(context.Background(), 1)
 	tb.ExporterParquetRecoveredJournals.Add(context.Background(), 1)
 	tb.ExporterParquetRowsStaged.Add(context.Background(), 1)
@@ -35,6 +36,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterParquetFlushErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterParquetJournalsDeadLettered(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterParquetPartitionsDeleted(t, testTel,

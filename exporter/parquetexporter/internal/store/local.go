@@ -33,9 +33,10 @@ func (l *Local) String() string { return "file://" + l.root }
 // Close implements Store; a local directory holds nothing to release.
 func (*Local) Close() {}
 
-// Put copies src to "<dir>/.<name>.tmp", fsyncs it, renames it to the final
-// name and fsyncs the directory, so readers never see a partial file.
-func (l *Local) Put(ctx context.Context, key, src string, _ int64) error {
+// Put copies src to "<dir>/.<name>.tmp", fsyncs it, hard-links it under the
+// final name (which, unlike a rename, never replaces an existing file) and
+// fsyncs the directory, so readers never see a partial file.
+func (l *Local) Put(ctx context.Context, key, src string, size int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -43,20 +44,50 @@ func (l *Local) Put(ctx context.Context, key, src string, _ int64) error {
 	if !strings.HasPrefix(dst, filepath.Clean(l.root)+string(filepath.Separator)) {
 		return fmt.Errorf("key %q escapes the archive root", key)
 	}
+	if done, err := alreadyPublished(dst, key, size); done || err != nil {
+		return err
+	}
 	dir := filepath.Dir(dst)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create partition directory: %w", err)
 	}
 	tmp := filepath.Join(dir, "."+filepath.Base(dst)+".tmp")
+	// A temporary left by a crash may be a link to the published file:
+	// remove it rather than write through it.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove stale temporary file: %w", err)
+	}
 	if err := copyFileSynced(src, tmp); err != nil {
 		_ = os.Remove(tmp)
 		return err
 	}
-	if err := os.Rename(tmp, dst); err != nil {
-		_ = os.Remove(tmp)
+	err := os.Link(tmp, dst)
+	_ = os.Remove(tmp)
+	if errors.Is(err, fs.ErrExist) {
+		// Published concurrently since the check above.
+		if done, cerr := alreadyPublished(dst, key, size); done || cerr != nil {
+			return cerr
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("publish %s: %w", key, err)
 	}
 	return SyncDir(dir)
+}
+
+// alreadyPublished reports whether dst exists with size bytes (an earlier
+// attempt published it) and fails with ErrConflict when it has another size.
+func alreadyPublished(dst, key string, size int64) (bool, error) {
+	fi, err := os.Lstat(dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("check %s: %w", key, err)
+	case !fi.Mode().IsRegular() || fi.Size() != size:
+		return false, fmt.Errorf("publish %s (%d bytes): existing file has %d bytes: %w", key, size, fi.Size(), ErrConflict)
+	}
+	return true, nil
 }
 
 func copyFileSynced(src, dst string) error {
@@ -65,7 +96,7 @@ func copyFileSynced(src, dst string) error {
 		return fmt.Errorf("open staged file: %w", err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}

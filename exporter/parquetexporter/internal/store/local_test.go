@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,6 +39,82 @@ func TestLocalPutIsAtomicAndIdempotent(t *testing.T) {
 	}
 	if err := l.Put(context.Background(), "../escape.parquet", src, 13); err == nil {
 		t.Fatal("key escaping the root accepted")
+	}
+}
+
+// Publishing under a key that holds a different file must fail and keep
+// the file: two writers using one name must not overwrite each other.
+func TestLocalPutNeverReplacesADifferentFile(t *testing.T) {
+	root := t.TempDir()
+	l, err := NewLocal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "logs/dt=2026-01-01/w-1.parquet"
+	first := filepath.Join(t.TempDir(), "first")
+	second := filepath.Join(t.TempDir(), "second")
+	if err := os.WriteFile(first, []byte("first writer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(second, []byte("second writer's file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Put(context.Background(), key, first, 12); err != nil {
+		t.Fatal(err)
+	}
+	err = l.Put(context.Background(), key, second, 20)
+	if !errors.Is(err, ErrConflict) || !Permanent(err) {
+		t.Fatalf("Put over a different file = %v, want ErrConflict", err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(key)))
+	if err != nil || string(got) != "first writer" {
+		t.Fatalf("published file = %q, %v; the first writer's file must stay", got, err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "logs", "dt=2026-01-01"))
+	if len(entries) != 1 {
+		t.Fatalf("entries = %v (no temporaries may remain)", entries)
+	}
+}
+
+// A crash between linking the final name and removing the temporary leaves
+// the temporary as a second link to the published file; the retry must not
+// write through it.
+func TestLocalPutAfterCrashLeftALinkedTemporary(t *testing.T) {
+	root := t.TempDir()
+	l, err := NewLocal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "logs/dt=2026-01-01/w-1.parquet"
+	src := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(src, []byte("parquet bytes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Put(context.Background(), key, src, 13); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(root, filepath.FromSlash(key))
+	tmp := filepath.Join(filepath.Dir(dst), ".w-1.parquet.tmp")
+	if err := os.Link(dst, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(dst); err != nil { // crash before the link: only the temporary exists
+		t.Fatal(err)
+	}
+	if err := l.Put(context.Background(), key, src, 13); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(dst); err != nil || string(got) != "parquet bytes" {
+		t.Fatalf("published file = %q, %v", got, err)
+	}
+	if err := os.Link(dst, tmp); err != nil { // crash after the link
+		t.Fatal(err)
+	}
+	if err := l.Put(context.Background(), key, src, 13); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(dst); err != nil || string(got) != "parquet bytes" {
+		t.Fatalf("published file = %q, %v", got, err)
 	}
 }
 

@@ -32,7 +32,8 @@ type S3Options struct {
 	// PartSize is the multipart part size (≥ 5 MiB except on the last part).
 	PartSize int64
 	// ConditionalWrites sends If-None-Match: * so an existing key is never
-	// overwritten (412 counts as success).
+	// overwritten; on a 412 the object's size tells an earlier attempt of
+	// ours (success) from another writer's object (ErrConflict).
 	ConditionalWrites bool
 	// MaxAttempts bounds the SDK's own retries per request (5xx, throttling,
 	// transport errors).
@@ -91,10 +92,25 @@ func (s *S3) Put(ctx context.Context, key, src string, size int64) error {
 		err = s.putMultipart(ctx, objKey, f, size)
 	}
 	if err != nil && isStatus(err, 412) {
-		return nil // the object already exists: an earlier attempt succeeded
+		// The key is taken: by an earlier attempt of ours (same size), or
+		// by another writer, whose object must stay.
+		return s.checkExisting(ctx, key, objKey, size)
 	}
 	if err != nil {
 		return fmt.Errorf("upload s3://%s/%s: %w", s.o.Bucket, objKey, err)
+	}
+	return nil
+}
+
+// checkExisting compares the object under a taken key with the file that
+// was to be published there.
+func (s *S3) checkExisting(ctx context.Context, key, objKey string, size int64) error {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(objKey)})
+	if err != nil {
+		return fmt.Errorf("upload s3://%s/%s: key exists (412) and checking it failed: %w", s.o.Bucket, objKey, err)
+	}
+	if have := aws.ToInt64(out.ContentLength); have != size {
+		return fmt.Errorf("publish %s (%d bytes): existing object s3://%s/%s has %d bytes: %w", key, size, s.o.Bucket, objKey, have, ErrConflict)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +66,48 @@ func TestCatalogSelect(t *testing.T) {
 
 	assert.Equal(t, "logs/service=b%2Fc/", c.listPrefix(Selection{Service: "b/c", HasService: true}))
 	assert.Equal(t, "logs/", c.listPrefix(Selection{}))
+}
+
+// A service.name too long for one path segment is stored under a bounded
+// segment (prefix and digest); a query naming the full value finds it, and
+// also a directory an older writer made with the full escaped value.
+func TestCatalogSelectLongServiceName(t *testing.T) {
+	root := t.TempDir()
+	layout, err := logarchive.NewLayout(logarchive.DefaultTemplate)
+	require.NoError(t, err)
+	h10 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	longA := strings.Repeat("s", 300) + "a"
+	longB := strings.Repeat("s", 300) + "b"
+	oldLong := strings.Repeat("o", 200) // fits a local segment, written before the bound
+	files := []string{
+		layout.FilePath(logarchive.ArchiveFile{Partition: layout.PartitionFor(logarchive.SignalLogs, longA, h10), Writer: "w", Seq: 1}),
+		layout.FilePath(logarchive.ArchiveFile{Partition: layout.PartitionFor(logarchive.SignalLogs, longB, h10), Writer: "w", Seq: 2}),
+		"logs/service=" + oldLong + "/dt=2026-03-01/hour=10/w-00000000000000000003.parquet",
+		layout.FilePath(logarchive.ArchiveFile{Partition: layout.PartitionFor(logarchive.SignalLogs, oldLong, h10), Writer: "w", Seq: 4}),
+	}
+	for _, f := range files {
+		touch(t, root, f)
+	}
+	c := &Catalog{Store: NewLocalStore(root), Layout: layout, Signal: logarchive.SignalLogs}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		service string
+		want    []string
+	}{
+		{longA, []string{files[0]}},
+		{longB, []string{files[1]}},
+		{oldLong, []string{files[3], files[2]}}, // sorted: '%' < 'o'
+		{strings.Repeat("s", 300), nil},
+	} {
+		r, err := c.Select(ctx, Selection{Service: tc.service, HasService: true})
+		require.NoError(t, err)
+		var got []string
+		for _, f := range r.Files {
+			got = append(got, f.Key)
+		}
+		sort.Strings(got)
+		assert.Equal(t, tc.want, got, "service of %d bytes", len(tc.service))
+	}
 }
 
 func TestLocalStoreMissingRoot(t *testing.T) {

@@ -61,7 +61,7 @@ func (c *Catalog) Select(ctx context.Context, sel Selection) (ListResult, error)
 		f := File{Object: o, ArchiveFile: af, End: c.Layout.End(af.Partition)}
 		if !sel.From.IsZero() && !f.End.After(sel.From) ||
 			!sel.To.IsZero() && !f.Partition.Start.Before(sel.To) ||
-			sel.HasService && c.Layout.ByService() && f.Partition.Service != sel.Service {
+			sel.HasService && c.Layout.ByService() && !f.Partition.MatchesService(sel.Service) {
 			res.Skipped++
 			continue
 		}
@@ -77,8 +77,11 @@ func (c *Catalog) Select(ctx context.Context, sel Selection) (ListResult, error)
 func (c *Catalog) listPrefix(sel Selection) string {
 	t := c.Layout.Template()
 	t = strings.ReplaceAll(t, logarchive.PlaceholderSignal, c.Signal)
-	if sel.HasService {
-		t = strings.ReplaceAll(t, logarchive.PlaceholderService, logarchive.EscapeValue(sel.Service))
+	// A value too long for one segment is stored under a bounded segment
+	// (and, by writers older than the bound, possibly under its full
+	// escape), so its listing stops above the service level.
+	if esc := logarchive.EscapeValue(sel.Service); sel.HasService && !logarchive.IsBoundedValue(esc) {
+		t = strings.ReplaceAll(t, logarchive.PlaceholderService, esc)
 	}
 	segs := strings.Split(t, "/")
 	var b strings.Builder

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -110,18 +111,25 @@ func (e *Engine) Services(ctx context.Context, from, to time.Time, limit int) (*
 		seen[s] = true
 		return nil
 	}
-	if e.layout.ByService() {
+	fromPaths := e.layout.ByService()
+	if fromPaths {
 		lr, err := e.catalog.Select(ctx, archive.Selection{From: from, To: to})
 		if err != nil {
 			return nil, err
 		}
-		res.Stats.FilesSkippedPartition = lr.Skipped
-		for _, f := range lr.Files {
-			if err := add(f.Partition.Service); err != nil {
-				return nil, err
+		// A bounded path segment names only a prefix of a long service
+		// name: then the names come from the files instead.
+		fromPaths = !slices.ContainsFunc(lr.Files, func(f archive.File) bool { return f.Partition.ServiceDigest != "" })
+		if fromPaths {
+			res.Stats.FilesSkippedPartition = lr.Skipped
+			for _, f := range lr.Files {
+				if err := add(f.Partition.Service); err != nil {
+					return nil, err
+				}
 			}
 		}
-	} else {
+	}
+	if !fromPaths {
 		f := Filter{From: from, To: to}
 		p, err := e.plan(ctx, &f, &res.Stats)
 		if err != nil {
