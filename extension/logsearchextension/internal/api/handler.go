@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -293,12 +294,16 @@ func (h *Handler) histogram(ctx context.Context, r *http.Request) (any, query.St
 	if !f.From.Before(f.To) {
 		return nil, query.Stats{}, badRequest{errors.New("parameter from must be before to")}
 	}
+	if f.To.Sub(f.From) < query.HistogramResolution {
+		// Buckets are counted on microsecond timestamps.
+		return nil, query.Stats{}, badRequest{fmt.Errorf("parameter to must be at least %v after from", query.HistogramResolution)}
+	}
 	res, err := h.s.Engine.Histogram(ctx, f, req.buckets)
 	if err != nil {
 		return nil, query.Stats{}, err
 	}
 	return HistogramResponse{
-		From: res.From, To: res.To, BucketWidthMs: millis(res.Width), Severities: query.SeverityClasses,
+		From: res.From, To: res.To, BucketWidthMs: res.WidthMillis, Severities: query.SeverityClasses,
 		Buckets: res.Buckets, Total: res.Total, Stats: res.Stats, TookMs: millis(time.Since(start)),
 	}, res.Stats, nil
 }

@@ -70,6 +70,20 @@ func TestHistogramDefaultsToRecentRange(t *testing.T) {
 	assert.EqualValues(t, 500, body["total"])
 }
 
+func TestHistogramRangeBelowResolutionIsBadRequest(t *testing.T) {
+	h := newTestHandler(t, time.Minute, 1)
+	// The archive's first record is at 10:00:00.000000, inside the row
+	// filter's microsecond but before from.
+	code, body := do(t, h, "/api/v1/histogram?from=2026-03-01T10:00:00.0000005Z&to=2026-03-01T10:00:00.000001Z")
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, "parameter to must be at least 1µs after from", body["error"])
+	code, body = do(t, h, "/api/v1/histogram?from=2026-03-01T10:00:00.0000005Z&to=2026-03-01T10:00:00.0000015Z")
+	require.Equal(t, http.StatusOK, code)
+	assert.EqualValues(t, 1, body["total"])
+	assert.Len(t, body["buckets"], 1, "buckets are at least 1 µs wide")
+	assert.InDelta(t, 0.001, body["bucket_width_ms"], 1e-12)
+}
+
 func TestMethodNotAllowed(t *testing.T) {
 	h := newTestHandler(t, time.Minute, 1)
 	rec := httptest.NewRecorder()

@@ -3,6 +3,8 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/big"
 	"slices"
 	"sort"
 	"time"
@@ -35,14 +37,21 @@ type Bucket struct {
 // HistogramResult counts matches over time per severity class.
 type HistogramResult struct {
 	From, To time.Time
-	Width    time.Duration
-	Buckets  []Bucket
-	Total    int64
-	Stats    Stats
+	// WidthMillis is the exact bucket width in milliseconds (a
+	// time.Duration would saturate for ranges past the year 2262).
+	WidthMillis float64
+	Buckets     []Bucket
+	Total       int64
+	Stats       Stats
 }
 
+// HistogramResolution is the smallest bucket width: the resolution of the
+// timestamp column the buckets are counted on.
+const HistogramResolution = time.Microsecond
+
 // Histogram counts records matching f in n equal buckets over [f.From,
-// f.To); both bounds are required.
+// f.To); both bounds are required and must be at least HistogramResolution
+// apart. n is reduced so that no bucket is narrower than that.
 func (e *Engine) Histogram(ctx context.Context, f Filter, n int) (*HistogramResult, error) {
 	if f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
 		return nil, errors.New("histogram needs from < to")
@@ -50,14 +59,19 @@ func (e *Engine) Histogram(ctx context.Context, f Filter, n int) (*HistogramResu
 	if n <= 0 {
 		return nil, errors.New("bucket count must be positive")
 	}
-	width := f.To.Sub(f.From) / time.Duration(n)
-	if width < time.Microsecond {
-		width = time.Microsecond
-		n = int(f.To.Sub(f.From) / width)
+	// Sub saturates at about 292 years, which is fine for these small
+	// comparisons; the bucket arithmetic below does not use it.
+	span := f.To.Sub(f.From)
+	if span < HistogramResolution {
+		return nil, fmt.Errorf("histogram range must be at least %v", HistogramResolution)
 	}
-	res := &HistogramResult{From: f.From, To: f.To, Width: width, Buckets: make([]Bucket, n)}
+	if span < time.Duration(n)*HistogramResolution {
+		n = int(span / HistogramResolution)
+	}
+	b := newBucketBounds(f.From, f.To, n)
+	res := &HistogramResult{From: f.From, To: f.To, WidthMillis: b.widthMillis, Buckets: make([]Bucket, n)}
 	for i := range res.Buckets {
-		res.Buckets[i] = Bucket{Start: f.From.Add(time.Duration(i) * width).UTC(), Counts: make([]int64, len(SeverityClasses))}
+		res.Buckets[i] = Bucket{Start: b.starts[i], Counts: make([]int64, len(SeverityClasses))}
 	}
 	p, err := e.plan(ctx, &f, &res.Stats)
 	if err != nil {
@@ -66,18 +80,13 @@ func (e *Engine) Histogram(ctx context.Context, f Filter, n int) (*HistogramResu
 	km := newKeywordMatcher(f.Keyword)
 	fc := &fileCursor{e: e, p: p, size: e.batchSize}
 	defer fc.close()
-	fromMicros, widthMicros := f.From.UnixMicro(), width.Microseconds()
 	for _, ref := range p.groups {
-		err := e.scanRowGroup(ctx, fc, ref, &f, km, &res.Stats, func(b *batch, i int, _ int64) error {
-			k := int((b.timeMicros(i) - fromMicros) / widthMicros)
-			if k >= n {
-				k = n - 1
-			}
+		err := e.scanRowGroup(ctx, fc, ref, &f, km, &res.Stats, func(bt *batch, i int, _ int64) error {
 			sev := int32(0)
-			if b.severity != nil {
-				sev = b.severity.Value(i)
+			if bt.severity != nil {
+				sev = bt.severity.Value(i)
 			}
-			res.Buckets[k].Counts[severityClass(sev)]++
+			res.Buckets[b.index(bt.timeMicros(i))].Counts[severityClass(sev)]++
 			res.Total++
 			return nil
 		}, logarchive.ColSeverityNumber, logarchive.ColTimestamp)
@@ -86,6 +95,62 @@ func (e *Engine) Histogram(ctx context.Context, f Filter, n int) (*HistogramResu
 		}
 	}
 	return res, nil
+}
+
+// bucketBounds splits [from, to) into n buckets of exactly (to-from)/n
+// nanoseconds (a whole number of microseconds or not).
+type bucketBounds struct {
+	starts []time.Time
+	// micros[i] is the first timestamp-column value (µs, floored like the
+	// row filter's bounds) of bucket i; micros[n] is the end of the last.
+	micros      []int64
+	scale       float64 // buckets per microsecond, for a first guess
+	widthMillis float64
+}
+
+// newBucketBounds computes the bucket starts once per query in
+// arbitrary precision: a range in nanoseconds overflows int64 past 292
+// years, and i*range before the division overflows much sooner.
+func newBucketBounds(from, to time.Time, n int) *bucketBounds {
+	const nsPerSec = int64(time.Second)
+	span := new(big.Int).Mul(big.NewInt(to.Unix()-from.Unix()), big.NewInt(nsPerSec))
+	span.Add(span, big.NewInt(int64(to.Nanosecond()-from.Nanosecond())))
+	b := &bucketBounds{starts: make([]time.Time, n), micros: make([]int64, n+1)}
+	bn := big.NewInt(int64(n))
+	width, _ := new(big.Rat).SetFrac(span, new(big.Int).Mul(bn, big.NewInt(int64(time.Millisecond)))).Float64()
+	b.widthMillis = width
+	off, q, r := new(big.Int), new(big.Int), new(big.Int)
+	for i := 0; i <= n; i++ {
+		var start time.Time
+		if i == n {
+			start = to
+		} else {
+			off.Mul(span, big.NewInt(int64(i)))
+			off.Quo(off, bn)
+			q.QuoRem(off, big.NewInt(nsPerSec), r)
+			start = time.Unix(from.Unix()+q.Int64(), int64(from.Nanosecond())+r.Int64()).UTC()
+			b.starts[i] = start
+		}
+		b.micros[i] = start.UnixMicro()
+	}
+	b.scale = float64(n) / float64(b.micros[n]-b.micros[0])
+	return b
+}
+
+// index returns the bucket of a timestamp-column value. The float guess is
+// corrected against the exact bounds, and the result is clamped, so a row
+// the filter let through can never index outside the buckets.
+func (b *bucketBounds) index(ts int64) int {
+	last := len(b.starts) - 1
+	k := int(float64(ts-b.micros[0]) * b.scale)
+	k = max(0, min(k, last))
+	for k < last && ts >= b.micros[k+1] {
+		k++
+	}
+	for k > 0 && ts < b.micros[k] {
+		k--
+	}
+	return k
 }
 
 // ServicesResult lists service names seen in a time range.
