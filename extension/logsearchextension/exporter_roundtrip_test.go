@@ -156,3 +156,49 @@ func TestFindsLongServiceNamesTheParquetExporterWrites(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"short", longA, longB}, svcs.Services)
 }
+
+// TestEmptyServiceNameIsNoService checks that service= (no service) finds a
+// record whose resource has service.name "", which the exporter stores as
+// "" rather than null: row-group pruning must treat both alike, as the
+// row filter does. Without {service} in the template the file mixes both.
+func TestEmptyServiceNameIsNoService(t *testing.T) {
+	for _, tmpl := range []string{"", "{signal}/dt={date}/hour={hour}"} {
+		t.Run("template="+tmpl, func(t *testing.T) {
+			dir := t.TempDir()
+			pf := parquetexporter.NewFactory()
+			pcfg := pf.CreateDefaultConfig().(*parquetexporter.Config)
+			pcfg.Storage.Local.Path = filepath.Join(dir, "archive")
+			pcfg.Staging.Directory = filepath.Join(dir, "staging")
+			pcfg.WriterID = "emptyservice"
+			pcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+			if tmpl != "" {
+				pcfg.PathTemplate = tmpl
+				pcfg.Traces.PathTemplate = "traces/dt={date}/hour={hour}"
+			}
+			exp, err := pf.CreateLogs(context.Background(), exportertest.NewNopSettings(pf.Type()), pcfg)
+			require.NoError(t, err)
+			require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+			t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+			ld := plog.NewLogs()
+			for i, svc := range []string{"", "checkout"} {
+				rl := ld.ResourceLogs().AppendEmpty()
+				rl.Resource().Attributes().PutStr("service.name", svc)
+				lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+				lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(i) * time.Second)))
+				lr.Body().SetStr("from " + svc)
+			}
+			require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+			require.NoError(t, exp.Shutdown(context.Background()))
+
+			layout, err := logarchive.NewLayout(pcfg.PathTemplate)
+			require.NoError(t, err)
+			e, err := query.New(query.Options{Store: archive.NewLocalStore(pcfg.Storage.Local.Path), Layout: layout})
+			require.NoError(t, err)
+			res, err := e.Search(context.Background(), query.Filter{HasService: true}, 10, nil)
+			require.NoError(t, err)
+			require.Len(t, res.Records, 1, "stats %+v", res.Stats)
+			assert.Equal(t, "from ", res.Records[0].Body)
+			assert.Empty(t, res.Records[0].ServiceName)
+		})
+	}
+}

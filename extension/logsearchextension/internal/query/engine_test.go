@@ -282,6 +282,15 @@ func TestUnpartitionedByServiceSearch(t *testing.T) {
 	assert.Positive(t, res.Stats.RowGroupsSkippedStatistics, "service statistics prune other services' row groups")
 }
 
+func TestNoServiceStillPrunesNamedServices(t *testing.T) {
+	e, _ := newTestEngine(t, "{signal}/dt={date}", archivetest.Options{})
+	res, err := e.Search(context.Background(), Filter{HasService: true}, 5, nil)
+	require.NoError(t, err)
+	assert.Empty(t, res.Records)
+	assert.Zero(t, res.Stats.RowGroupsScanned, "every row group has a non-empty minimum and no nulls")
+	assert.Positive(t, res.Stats.RowGroupsSkippedStatistics)
+}
+
 func TestEmptyAndMissingArchive(t *testing.T) {
 	layout, err := logarchive.NewLayout(logarchive.DefaultTemplate)
 	require.NoError(t, err)

@@ -118,7 +118,10 @@ func pruneRowGroup(rdr *file.Reader, fi *archive.FileInfo, rg int, f *Filter) (r
 	if f.HasService {
 		if s, ok := columnStats(rgmd, fi.Leaf(logarchive.ColServiceName)).(*metadata.ByteArrayStatistics); ok {
 			if f.Service == "" {
-				if s.NullCount() == 0 && s.HasNullCount() {
+				// The row filter takes null and "" alike (the exporter writes
+				// an empty service.name as ""); "" sorts first, so a non-empty
+				// min without nulls rules out both.
+				if s.HasNullCount() && s.NullCount() == 0 && s.HasMinMax() && len(s.Min()) > 0 {
 					return ref, pruneStatistics, nil
 				}
 			} else if s.HasMinMax() && (bytes.Compare([]byte(f.Service), s.Min()) < 0 || bytes.Compare([]byte(f.Service), s.Max()) > 0) {
