@@ -2,6 +2,9 @@ package archive
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -124,4 +131,30 @@ func TestFooterCacheRejectsGarbage(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "read parquet footer of logs/x.parquet")
 	assert.Zero(t, c.Len())
+}
+
+// notFoundS3 answers every GetObject like a bucket whose object was deleted.
+type notFoundS3 struct {
+	S3API
+	err error
+}
+
+func (c notFoundS3) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, c.err
+}
+
+func TestS3MissingObjectIsNotExist(t *testing.T) {
+	bare404 := &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusNotFound}}, Err: errors.New("not found"),
+	}}
+	for name, err := range map[string]error{"NoSuchKey": &types.NoSuchKey{}, "404": bare404} {
+		ra, oerr := NewS3Store(notFoundS3{err: err}, "b", "p").Open(context.Background(), Object{Key: "logs/x.parquet", Size: 100})
+		require.NoError(t, oerr)
+		_, rerr := ra.ReadAt(make([]byte, 8), 92)
+		assert.ErrorIs(t, rerr, fs.ErrNotExist, name)
+		assert.ErrorIs(t, rerr, err, name)
+	}
+	ra, _ := NewS3Store(notFoundS3{err: errors.New("503 slow down")}, "b", "p").Open(context.Background(), Object{Key: "k", Size: 100})
+	_, rerr := ra.ReadAt(make([]byte, 8), 92)
+	assert.NotErrorIs(t, rerr, fs.ErrNotExist)
 }

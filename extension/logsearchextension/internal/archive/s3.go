@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // S3API is the part of the S3 client the store uses.
@@ -144,6 +148,11 @@ func (o *s3Object) get(p []byte, off int64) (int, error) {
 		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)),
 	})
 	if err != nil {
+		if isNotFound(err) {
+			// Deleted since it was listed (retention): let callers treat it
+			// like a vanished local file.
+			err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+		}
 		return 0, fmt.Errorf("get s3://%s/%s range %d+%d: %w", o.s.bucket, o.key, off, len(p), err)
 	}
 	defer out.Body.Close()
@@ -152,6 +161,16 @@ func (o *s3Object) get(p []byte, off int64) (int, error) {
 		return n, fmt.Errorf("read s3://%s/%s range %d+%d: %w", o.s.bucket, o.key, off, len(p), err)
 	}
 	return n, nil
+}
+
+// isNotFound reports an S3 error for a missing object: NoSuchKey, or a bare
+// 404 (some servers send no error code for ranged GETs).
+func isNotFound(err error) bool {
+	if _, ok := errors.AsType[*types.NoSuchKey](err); ok {
+		return true
+	}
+	re, ok := errors.AsType[*awshttp.ResponseError](err)
+	return ok && re.HTTPStatusCode() == http.StatusNotFound
 }
 
 func (o *s3Object) Seek(offset int64, whence int) (int64, error) {

@@ -164,16 +164,20 @@ var errStop = errors.New("stop scan")
 
 // scanRowGroup streams the filter columns (plus extra) of one row group and
 // calls visit for each matching row.
+// A file deleted since the plan listed it is skipped (see skipMissing).
 func (e *Engine) scanRowGroup(ctx context.Context, fc *fileCursor, ref rowGroupRef, f *Filter, km *keywordMatcher, st *Stats, visit rowVisitor, extra ...string) error {
+	if fc.p.missing[ref.file].Load() {
+		return nil
+	}
 	of, err := fc.open(ctx, ref.file)
 	if err != nil {
-		return err
+		return e.skipMissing(ctx, fc.p, ref.file, st, err)
 	}
 	fi := fc.p.infos[ref.file]
 	leaves := columnsFor(fi, filterColumns(f, fi, extra...))
 	rr, err := of.fr.GetRecordReader(ctx, leaves, []int{ref.rg})
 	if err != nil {
-		return fmt.Errorf("file %s row group %d: %w", fc.p.files[ref.file].Key, ref.rg, err)
+		return e.skipMissing(ctx, fc.p, ref.file, st, fmt.Errorf("file %s row group %d: %w", fc.p.files[ref.file].Key, ref.rg, err))
 	}
 	defer rr.Release()
 	st.RowGroupsScanned++
@@ -203,7 +207,7 @@ func (e *Engine) scanRowGroup(ctx context.Context, fc *fileCursor, ref rowGroupR
 		row += int64(n)
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, errStop) {
-		return fmt.Errorf("read file %s row group %d: %w", fc.p.files[ref.file].Key, ref.rg, err)
+		return e.skipMissing(ctx, fc.p, ref.file, st, fmt.Errorf("read file %s row group %d: %w", fc.p.files[ref.file].Key, ref.rg, err))
 	}
 	return nil
 }

@@ -65,4 +65,5 @@ func (s *Stats) add(o Stats) {
 	s.RowGroupsSkippedBloom += o.RowGroupsSkippedBloom
 	s.RowGroupsSkippedLimit += o.RowGroupsSkippedLimit
 	s.RowsScanned += o.RowsScanned
+	s.FilesSkippedMissing += o.FilesSkippedMissing
 }

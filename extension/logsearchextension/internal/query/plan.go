@@ -3,7 +3,9 @@ package query
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"sync/atomic"
 
@@ -25,6 +27,9 @@ type Stats struct {
 	RowGroupsSkippedBloom      int   `json:"row_groups_skipped_bloom_filter"`
 	RowGroupsSkippedLimit      int   `json:"row_groups_skipped_limit"`
 	RowsScanned                int64 `json:"rows_scanned"`
+	// FilesSkippedMissing counts listed files deleted before they could be
+	// read (retention at the edge of the range).
+	FilesSkippedMissing int `json:"files_skipped_missing"`
 }
 
 // rowGroupRef is one row group that survived pruning.
@@ -40,6 +45,8 @@ type plan struct {
 	groups []rowGroupRef
 	// scanned marks files with at least one row group read.
 	scanned []atomic.Bool
+	// missing marks files found deleted while the query read them.
+	missing []atomic.Bool
 }
 
 // plan lists the files the filter's partitions allow and keeps the row
@@ -54,6 +61,10 @@ func (e *Engine) plan(ctx context.Context, f *Filter, st *Stats) (*plan, error) 
 	for _, af := range lr.Files {
 		rdr, fi, err := e.footers.Open(ctx, e.store, af.Object)
 		if err != nil {
+			if e.vanished(ctx, af.Object, err) {
+				st.FilesSkippedMissing++
+				continue
+			}
 			return nil, err
 		}
 		idx := len(p.files)
@@ -85,7 +96,43 @@ func (e *Engine) plan(ctx context.Context, f *Filter, st *Stats) (*plan, error) 
 		p.infos = append(p.infos, fi)
 	}
 	p.scanned = make([]atomic.Bool, len(p.files))
+	p.missing = make([]atomic.Bool, len(p.files))
 	return p, nil
+}
+
+// vanished reports whether err, from reading obj, is because obj was
+// deleted after it was listed. Stores say so with fs.ErrNotExist; as a
+// Parquet reader may not wrap its source's errors, any other failure is
+// checked by listing the object again (only on this error path).
+func (e *Engine) vanished(ctx context.Context, obj archive.Object, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	objs, lerr := e.store.List(ctx, obj.Key)
+	if lerr != nil {
+		return false
+	}
+	for _, o := range objs {
+		if o.Key == obj.Key {
+			return false
+		}
+	}
+	return true
+}
+
+// skipMissing turns a read error of plan file idx into a skip when the
+// file was deleted, counting the file once; other errors are returned.
+func (e *Engine) skipMissing(ctx context.Context, p *plan, idx int, st *Stats, err error) error {
+	if !e.vanished(ctx, p.files[idx].Object, err) {
+		return err
+	}
+	if p.missing[idx].CompareAndSwap(false, true) {
+		st.FilesSkippedMissing++
+	}
+	return nil
 }
 
 type pruneReason int

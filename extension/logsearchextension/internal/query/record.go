@@ -39,8 +39,9 @@ type Record struct {
 const materializeSeekMax = 16
 
 // materialize reads every column of the hit rows and returns them in the
-// order of hits.
-func (e *Engine) materialize(ctx context.Context, p *plan, hits []hit) ([]Record, error) {
+// order of hits, with the hits they came from: hits of files deleted since
+// they were scanned are left out (and counted in st).
+func (e *Engine) materialize(ctx context.Context, p *plan, hits []hit, st *Stats) ([]Record, []hit, error) {
 	out := make([]Record, len(hits))
 	groups := map[[2]int][]slot{}
 	var keys [][2]int
@@ -57,17 +58,32 @@ func (e *Engine) materialize(ctx context.Context, p *plan, hits []hit) ([]Record
 		}
 		return keys[i][1] < keys[j][1]
 	})
-	var st Stats // materialization reads are not pruning decisions
-	err := e.forEach(ctx, p, len(keys), maxWorkers(), &st, func(ctx context.Context, ki int, _ *fileCursor, _ *Stats) error {
+	// Only files found missing are counted: materialization reads are not
+	// pruning decisions.
+	err := e.forEach(ctx, p, len(keys), maxWorkers(), st, func(ctx context.Context, ki int, _ *fileCursor, st *Stats) error {
 		k := keys[ki]
+		if p.missing[k[0]].Load() {
+			return nil
+		}
 		slots := groups[k]
 		sort.Slice(slots, func(i, j int) bool { return slots[i].row < slots[j].row })
-		return e.materializeGroup(ctx, p, k[0], k[1], slots, out)
+		if err := e.materializeGroup(ctx, p, k[0], k[1], slots, out); err != nil {
+			return e.skipMissing(ctx, p, k[0], st, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	kept := hits[:0:0]
+	recs := out[:0]
+	for i, h := range hits {
+		if !p.missing[h.file].Load() {
+			kept = append(kept, h)
+			recs = append(recs, out[i])
+		}
+	}
+	return recs, kept, nil
 }
 
 // slot is a wanted row of a row group and its position in the output.

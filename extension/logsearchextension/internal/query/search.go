@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,7 +122,7 @@ func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor)
 		last := hits[len(hits)-1]
 		res.Next = &Cursor{TimeMicros: last.ts, File: p.files[last.file].Key, Row: p.rowInFile(last)}
 	}
-	recs, err := e.materialize(ctx, p, hits)
+	recs, _, err := e.materialize(ctx, p, hits, &st)
 	if err != nil {
 		return nil, err
 	}
@@ -215,10 +216,17 @@ func (e *Engine) Trace(ctx context.Context, traceID [16]byte, from, to time.Time
 		}
 		ref := p.groups[gi]
 		if from.IsZero() && to.IsZero() {
-			return e.scanTraceRows(ctx, fc, ref, traceID, st, func(row int64) {
+			if p.missing[ref.file].Load() {
+				return nil
+			}
+			err := e.scanTraceRows(ctx, fc, ref, traceID, st, func(row int64) {
 				byGroup[gi] = append(byGroup[gi], hit{file: ref.file, rg: ref.rg, row: row})
 				found.Add(1)
 			})
+			if err != nil {
+				return e.skipMissing(ctx, p, ref.file, st, err)
+			}
+			return nil
 		}
 		return e.scanRowGroup(ctx, fc, ref, &f, nil, st, func(_ *batch, _ int, row int64) error {
 			byGroup[gi] = append(byGroup[gi], hit{file: ref.file, rg: ref.rg, row: row})
@@ -242,10 +250,12 @@ func (e *Engine) Trace(ctx context.Context, traceID [16]byte, from, to time.Time
 		if err := e.fillTimes(ctx, fc, p, &f, &st, hits); err != nil {
 			return nil, err
 		}
+		// Hits of files deleted meanwhile have no time.
+		hits = slices.DeleteFunc(hits, func(h hit) bool { return p.missing[h.file].Load() })
 		hits = p.oldest(hits, maxRecords)
 		truncated = true
 	}
-	recs, err := e.materialize(ctx, p, hits)
+	recs, hits, err := e.materialize(ctx, p, hits, &st)
 	if err != nil {
 		return nil, err
 	}
@@ -291,6 +301,10 @@ func (e *Engine) fillTimes(ctx context.Context, fc *fileCursor, p *plan, f *Filt
 			return err
 		}
 		for next < len(hits) && hits[next].file == ref.file && hits[next].rg == ref.rg {
+			if p.missing[ref.file].Load() {
+				next++
+				continue
+			}
 			return fmt.Errorf("file %s row group %d: row %d vanished", p.files[ref.file].Key, ref.rg, hits[next].row)
 		}
 	}

@@ -142,7 +142,7 @@ function summarize(res, hist) {
   const shown = $("results").tBodies[0].querySelectorAll("tr.record").length;
   $("summary").textContent = (hist ? hist.total + " matches in range · " : "") + shown + " shown · " +
     res.took_ms.toFixed(1) + " ms · files read " + s.files_scanned + ", skipped " +
-    (s.files_skipped_partition + s.files_skipped_statistics) + " · row groups read " + s.row_groups_scanned +
+    (s.files_skipped_partition + s.files_skipped_statistics + (s.files_skipped_missing || 0)) + " · row groups read " + s.row_groups_scanned +
     ", skipped " + (s.row_groups_skipped_statistics + s.row_groups_skipped_bloom_filter + s.row_groups_skipped_limit);
 }
 
