@@ -235,6 +235,27 @@ func TestTraceTruncates(t *testing.T) {
 	assert.Empty(t, res.Records)
 }
 
+func TestTruncatedTraceKeepsOldestAcrossFiles(t *testing.T) {
+	// Service "a" sorts first by file key but holds the newer records;
+	// enough of them to pass the scan bound (traceScanFactor × 1) before
+	// service "b"'s older file would be read in key order.
+	id := archivetest.TraceID(5)
+	var rows []archivetest.Row
+	for h := 2; h < 8; h++ {
+		for i := 0; i < 2*traceScanFactor; i++ {
+			rows = append(rows, archivetest.Row{Time: t0.Add(time.Duration(h)*time.Hour + time.Duration(i)*time.Second), Service: "a", Body: "new", TraceID: id})
+		}
+	}
+	rows = append(rows, archivetest.Row{Time: t0, Service: "b", Body: "oldest", TraceID: id})
+	e, _ := newRowsEngine(t, rows)
+	res, err := e.Trace(context.Background(), id, time.Time{}, time.Time{}, 1)
+	require.NoError(t, err)
+	assert.True(t, res.Truncated)
+	require.Len(t, res.Records, 1)
+	assert.Equal(t, "oldest", res.Records[0].Body)
+	assert.Positive(t, res.Stats.RowGroupsSkippedLimit, "the scan bound was reached")
+}
+
 func TestHistogram(t *testing.T) {
 	e, rows := newTestEngine(t, logarchive.DefaultTemplate, archivetest.Options{})
 	res, err := e.Histogram(context.Background(), Filter{From: t0, To: t0.Add(3 * time.Hour), Keyword: "handled"}, 6)

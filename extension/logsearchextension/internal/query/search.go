@@ -204,6 +204,10 @@ func (e *Engine) Trace(ctx context.Context, traceID [16]byte, from, to time.Time
 	if err != nil {
 		return nil, err
 	}
+	// Oldest row groups first: when the scan bound stops a runaway trace,
+	// the groups left unread are the newest, so the oldest records (what a
+	// truncated timeline promises) are among those found.
+	sort.SliceStable(p.groups, func(i, j int) bool { return p.groups[i].minTS < p.groups[j].minTS })
 	// Row groups that passed the bloom filter are few and independent:
 	// read them in parallel.
 	byGroup := make([][]hit, len(p.groups))
