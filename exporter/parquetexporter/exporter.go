@@ -231,8 +231,24 @@ func (e *parquetExporter) start(ctx context.Context, _ component.Host) error {
 		e.wg.Add(1)
 		go e.retentionLoop()
 	}
+	if st, ok := e.store.(*store.S3); ok {
+		e.wg.Add(1)
+		go e.checkBucket(st)
+	}
 	e.nudge()
 	return nil
+}
+
+// checkBucket reports a missing or forbidden bucket once, in the background
+// (Start must not wait on the network): uploads are retried anyway, but
+// without this the first sign is a failed publish minutes after start.
+func (e *parquetExporter) checkBucket(st *store.S3) {
+	defer e.wg.Done()
+	ctx, cancel := context.WithTimeout(e.bgCtx, 30*time.Second)
+	defer cancel()
+	if err := st.CheckBucket(ctx); err != nil && e.bgCtx.Err() == nil {
+		e.logger.Error("Parquet archive bucket check failed", zap.String("archive", st.String()), zap.Error(err))
+	}
 }
 
 // recover queues journals left by an earlier run and removes half-built

@@ -22,8 +22,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/metadata"
 	"github.com/sluicelogs/sluice/exporter/parquetexporter/internal/store"
 	"github.com/sluicelogs/sluice/internal/logarchive"
 	"github.com/sluicelogs/sluice/testbed/backend"
@@ -129,6 +134,30 @@ func TestS3MinIO(t *testing.T) {
 		require.Len(t, paths, 2)
 		assert.Contains(t, paths[0], "upload_logs_service=checkout_dt=2026-03-01_hour=10_test-writer-")
 		assert.Equal(t, canonicalRows(t, ld), readFiles(t, paths))
+	})
+
+	t.Run("missing_bucket_is_reported_at_start", func(t *testing.T) {
+		cfg := s3Config(t, m, m.Endpoint, bucket+"-missing", "missing")
+		core, logs := observer.New(zap.ErrorLevel)
+		set := exportertest.NewNopSettings(metadata.Type)
+		set.ID = component.NewID(metadata.Type)
+		set.Logger = zap.New(core)
+		e, err := newExporter(cfg, set, logarchive.SignalLogs, func() time.Time { return baseTime })
+		require.NoError(t, err)
+		require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+		assert.Eventually(t, func() bool { return logs.FilterMessage("Parquet archive bucket check failed").Len() == 1 },
+			30*time.Second, 50*time.Millisecond)
+		require.NoError(t, e.shutdown(context.Background()))
+		assert.Contains(t, logs.All()[0].ContextMap()["error"], "does not exist")
+
+		// An existing bucket: nothing reported.
+		core, logs = observer.New(zap.ErrorLevel)
+		set.Logger = zap.New(core)
+		e, err = newExporter(s3Config(t, m, m.Endpoint, bucket, "present"), set, logarchive.SignalLogs, func() time.Time { return baseTime })
+		require.NoError(t, err)
+		require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+		require.NoError(t, e.shutdown(context.Background()))
+		assert.Zero(t, logs.Len())
 	})
 
 	t.Run("conditional_put_keeps_first_object_and_reports_conflict", func(t *testing.T) {

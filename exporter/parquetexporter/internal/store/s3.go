@@ -115,6 +115,22 @@ func (s *S3) checkExisting(ctx context.Context, key, objKey string, size int64) 
 	return nil
 }
 
+// CheckBucket tells whether the bucket exists and these credentials reach
+// it, so a missing bucket is reported at start rather than at the first
+// upload, minutes later.
+func (s *S3) CheckBucket(ctx context.Context) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.o.Bucket)})
+	switch {
+	case err == nil:
+		return nil
+	case isStatus(err, 404):
+		return fmt.Errorf("bucket %q does not exist: create it (aws s3 mb, mc mb); until then every upload fails and files wait in staging", s.o.Bucket)
+	case isStatus(err, 403):
+		return fmt.Errorf("bucket %q is not accessible with these credentials (403): uploads will fail", s.o.Bucket)
+	}
+	return fmt.Errorf("checking bucket %q: %w", s.o.Bucket, err)
+}
+
 func (s *S3) ifNoneMatch() *string {
 	if s.o.ConditionalWrites {
 		return aws.String("*")
