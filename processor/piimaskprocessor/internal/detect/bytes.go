@@ -131,10 +131,37 @@ func containsFold(s, w string) bool {
 	return false
 }
 
+// containsWordFold reports whether one of the lower-case words occurs in s as
+// a word, ignoring case: at neither end may a letter or digit continue it,
+// except a camelCase start or end (phoneNumber) or a plural 's'. "tel" is
+// not in hotel_booking_id nor telemetry, "call" not in syscall.
+func containsWordFold(s string, words []string) bool {
+	for _, w := range words {
+		for p := 0; p+len(w) <= len(s); p++ {
+			if lower(s[p]) != w[0] || !hasPrefixFold(s, p, w) {
+				continue
+			}
+			if p > 0 && is(s[p-1], cWord) && s[p-1] != '_' && !(is(s[p-1], cLower) && is(s[p], cUpper)) {
+				continue
+			}
+			e := p + len(w)
+			if e < len(s) && (s[e] == 's' || s[e] == 'S') {
+				e++ // plural
+			}
+			if e < len(s) && is(s[e], cWord) && s[e] != '_' && !(is(s[e-1], cLower) && is(s[e], cUpper)) {
+				continue
+			}
+			return true
+		}
+	}
+	return false
+}
+
 // contextWindow is how far before a candidate context words are looked for.
 const contextWindow = 48
 
-// hasNearContext is hasContext for numbers: no other number may stand
+// hasNearContext is hasContext for numbers, with whole words (see
+// containsWordFold): no other number may stand
 // between the context word and the candidate, so "callback at (415)
 // 555-0100 by 7896837430" does not make the second number a phone. A masked
 // value (ending in ']' or made of '*') counts as a number, which keeps
@@ -150,7 +177,7 @@ func hasNearContext(s string, start int, key string, words []string) bool {
 			break
 		}
 	}
-	return hasContext(s[from:start], start-from, key, words)
+	return containsWordFold(s[from:start], words) || containsWordFold(key, words)
 }
 
 // hasContext reports whether one of words (lower case) occurs in the

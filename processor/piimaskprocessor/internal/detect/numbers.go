@@ -7,8 +7,12 @@ import (
 )
 
 var (
-	phoneContext = []string{"phone", "tel", "mobile", "cell", "fax", "call", "sms", "whatsapp", "contact"}
+	phoneContext = []string{"phone", "tel", "mobile", "cell", "fax", "call", "sms", "whatsapp", "contact", "telephone", "cellphone", "phonenumber"}
 	ssnContext   = []string{"ssn", "social security", "social_security", "socialsecurity"}
+	// cardContext makes a 17-19 digit number without separators a card
+	// number: most such numbers in logs are 64-bit ids (Datadog trace and
+	// span ids), one in ten of which passes Luhn.
+	cardContext = []string{"card", "cards", "pan", "cc", "ccnum", "cardnumber", "credit", "debit", "visa", "mastercard", "amex", "maestro", "unionpay", "discover", "jcb", "diners", "payment"}
 )
 
 // maxGroups bounds the digit groups one run is split into.
@@ -72,6 +76,12 @@ func (sc *Scanner) digits(s string, i, j int, key string) (Match, bool, int) {
 				return m, true, m.End
 			}
 		}
+		// And a card number joined to its name (pan-4111111111111111).
+		if s[i-1] == '-' && sc.gluedCardLength(j-i) {
+			if m, ok := cardToken(s, i, j, key); ok {
+				return m, true, m.End
+			}
+		}
 		return Match{}, false, j
 	}
 	// A short number standing alone (a status, a count, a port) can be
@@ -92,7 +102,13 @@ func (sc *Scanner) digits(s string, i, j int, key string) (Match, bool, int) {
 	}
 	if r.sep == '.' {
 		// Dotted numbers are versions, OIDs or decimals; only phones use
-		// dots, and only with context.
+		// dots, and only with context. A card-long number with decimals is
+		// a card number printed as an amount (4111111111111111.00).
+		if r.n == 2 && sc.gluedCardLength(j-i) {
+			if m, ok := cardToken(s, i, j, key); ok {
+				return m, true, m.End
+			}
+		}
 		if sc.on[Phone] {
 			if m, ok := phoneWithContext(s, &r, key); ok {
 				return m, true, m.End
@@ -106,7 +122,7 @@ func (sc *Scanner) digits(s string, i, j int, key string) (Match, bool, int) {
 		}
 	}
 	if sc.on[PaymentCard] {
-		if m, ok := card(s, &r); ok {
+		if m, ok := card(s, &r, key); ok {
 			return m, true, m.End
 		}
 	}
@@ -257,16 +273,16 @@ func prefix6(s string, r *digitRun, a int) int {
 // prefix for that length, Luhn-valid, grouped as cards are printed. A dashed
 // run must be a card as a whole; a space-separated run may hold one among
 // other numbers.
-func card(s string, r *digitRun) (Match, bool) {
+func card(s string, r *digitRun, key string) (Match, bool) {
 	if r.sep == '-' {
 		if r.n > 1 && !cardGrouping(r, 0, r.n-1) {
 			return Match{}, false
 		}
-		return cardWindow(s, r, 0, r.n-1)
+		return cardWindow(s, r, 0, r.n-1, key)
 	}
 	for a := 0; a < r.n; a++ {
 		for b := r.n - 1; b >= a; b-- {
-			if m, ok := cardWindow(s, r, a, b); ok && cardGrouping(r, a, b) {
+			if m, ok := cardWindow(s, r, a, b, key); ok && cardGrouping(r, a, b) {
 				return m, true
 			}
 		}
@@ -274,7 +290,21 @@ func card(s string, r *digitRun) (Match, bool) {
 	return Match{}, false
 }
 
-func cardWindow(s string, r *digitRun, a, b int) (Match, bool) {
+// cardToken checks the digits s[i:j], joined to a word or followed by
+// decimals, for a card number; j may be followed by '.' and decimals only.
+func cardToken(s string, i, j int, key string) (Match, bool) {
+	if j < len(s) && s[j] == '.' && at(s, j+1, cDigit) {
+		e := span(s, j+1, cDigit)
+		if at(s, e, cWord) || (e < len(s) && s[e] == '.' && at(s, e+1, cDigit)) {
+			return Match{}, false
+		}
+	}
+	var r digitRun
+	r.start[0], r.end[0], r.n = i, j, 1
+	return cardWindow(s, &r, 0, 0, key)
+}
+
+func cardWindow(s string, r *digitRun, a, b int, key string) (Match, bool) {
 	n := r.digits(a, b)
 	if n < 13 || n > 19 {
 		return Match{}, false
@@ -288,6 +318,11 @@ func cardWindow(s string, r *digitRun, a, b int) (Match, bool) {
 	if n == 13 && checksum.EAN13(s[r.start[a]:r.end[b]]) {
 		// Visa stopped issuing 13-digit numbers long ago; a 13-digit number
 		// with a valid GS1 check digit is far more likely a product barcode.
+		return Match{}, false
+	}
+	if n >= 17 && a == b && !hasNearContext(s, r.start[a], key, cardContext) {
+		// 17-19 digits in one group are mostly 64-bit ids; printed cards
+		// of that length are grouped, or named.
 		return Match{}, false
 	}
 	return Match{r.start[a], r.end[b], int(PaymentCard)}, true
@@ -312,6 +347,16 @@ func CardInt(v int64) bool {
 		p /= 10
 	}
 	return cardIssuer(int(p), n) && checksum.LuhnInt(u) && (n != 13 || !checksum.EAN13(strconv.FormatUint(u, 10)))
+}
+
+// CardIntKey is CardInt for an integer stored under key: a number of 17 or
+// more digits (a 64-bit id such as dd.trace_id) counts only when the key
+// names a card.
+func CardIntKey(v int64, key string) bool {
+	if !CardInt(v) {
+		return false
+	}
+	return v < 1e16 || containsWordFold(key, cardContext)
 }
 
 // phoneWithContext matches a national phone number after a context word:
@@ -343,16 +388,22 @@ func phoneWithContext(s string, r *digitRun, key string) (Match, bool) {
 }
 
 // phoneE164 matches '+', a country code and 8-15 digits in total, with
-// optional single separators ( space, '-', '.', parentheses).
-func phoneE164(s string, i int) (Match, bool) {
+// optional single separators ( space, '-', '.', parentheses). The country
+// code must exist; a +1 or +7 number needs ten national digits; and one
+// without separators or a context word needs ten digits and no trunk 0, so
+// that "+104857600 bytes" or "+250000000 credits" are not phone numbers.
+func phoneE164(s string, i int, key string) (Match, bool) {
 	if at(s, i-1, cWord) || !at(s, i+1, cDigit) || s[i+1] == '0' {
 		return Match{}, false
 	}
+	var nat [16]byte // the digits read
 	p, digits, last := i+1, 0, i+1
-	for p < len(s) {
+	separated := false
+	for p < len(s) && digits <= 15 {
 		c := s[p]
 		switch {
 		case is(c, cDigit):
+			nat[digits] = c
 			digits++
 			p++
 			last = p
@@ -365,6 +416,7 @@ func phoneE164(s string, i int) (Match, bool) {
 			}
 			if at(s, q, cDigit) {
 				p = q
+				separated = true
 				continue
 			}
 		}
@@ -376,8 +428,70 @@ func phoneE164(s string, i int) (Match, bool) {
 	if last < len(s) && s[last] == '.' && at(s, last+1, cDigit) {
 		return Match{}, false
 	}
+	cc := countryCodeLen(nat[:3])
+	if cc == 0 {
+		return Match{}, false
+	}
+	national := nat[cc:digits]
+	switch nat[0] {
+	case '1': // NANP: area code and exchange start with 2-9
+		if len(national) != 10 || national[0] < '2' || national[3] < '2' {
+			return Match{}, false
+		}
+	case '7':
+		if len(national) != 10 {
+			return Match{}, false
+		}
+	default:
+		if !separated && (digits < 10 || national[0] == '0') && !hasNearContext(s, i, key, phoneContext) {
+			return Match{}, false
+		}
+	}
 	return Match{i, last, int(Phone)}, true
 }
+
+// countryCodeLen returns the length of the E.164 country code the digits
+// start with (codes are prefix-free), or 0 when no code is assigned.
+func countryCodeLen(d []byte) int {
+	if d[0] == '1' || d[0] == '7' {
+		return 1
+	}
+	cc2 := int(d[0]-'0')*10 + int(d[1]-'0')
+	if countryCodes2[cc2/64]&(1<<(cc2%64)) != 0 {
+		return 2
+	}
+	cc3 := cc2*10 + int(d[2]-'0')
+	if countryCodes3[cc3/64]&(1<<(cc3%64)) != 0 {
+		return 3
+	}
+	return 0
+}
+
+// countryCodes2 and countryCodes3 are the assigned two- and three-digit
+// E.164 country codes (ITU-T E.164 list), as bit sets.
+var countryCodes2, countryCodes3 = func() (two [2]uint64, three [16]uint64) {
+	for _, c := range []int{
+		20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49,
+		51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86,
+		90, 91, 92, 93, 94, 95, 98,
+	} {
+		two[c/64] |= 1 << (c % 64)
+	}
+	// Ranges of three-digit codes, first and last.
+	ranges := []int{
+		211, 213, 216, 216, 218, 218, 220, 258, 260, 269, 290, 291, 297, 299,
+		350, 359, 370, 383, 385, 387, 389, 389, 420, 421, 423, 423, 500, 509,
+		590, 599, 670, 670, 672, 683, 685, 692, 800, 800, 808, 808, 850, 850,
+		852, 853, 855, 856, 870, 870, 878, 878, 880, 883, 886, 886, 888, 888,
+		960, 968, 970, 977, 979, 979, 992, 996, 998, 998,
+	}
+	for k := 0; k < len(ranges); k += 2 {
+		for c := ranges[k]; c <= ranges[k+1]; c++ {
+			three[c/64] |= 1 << (c % 64)
+		}
+	}
+	return two, three
+}()
 
 // phoneNANPParen matches "(NXX) NXX-XXXX" and "(NXX)NXX-XXXX".
 func phoneNANPParen(s string, i int) (Match, bool) {

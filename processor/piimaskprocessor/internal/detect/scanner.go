@@ -29,6 +29,18 @@ type Custom struct {
 	Context []string
 }
 
+// scanMemo remembers, for one Scan call, how far reads that cannot succeed
+// from a later start reached, so that no candidate start re-reads the rest of
+// the text ("eyJ-" or "a_token=" repeated over a megabyte would be quadratic).
+type scanMemo struct {
+	// noJWTBefore: no JWT can start before this offset (a failed read
+	// stopped there, and every later start in its run stops there too).
+	noJWTBefore int
+	// valueRun is the last run of bytes an unquoted value may hold that was
+	// read: a value starting inside it ends where it does.
+	valueRunStart, valueRunEnd int
+}
+
 // Scanner finds the enabled detectors' matches in text. It holds no
 // per-call state and is safe for concurrent use.
 type Scanner struct {
@@ -57,6 +69,7 @@ func (sc *Scanner) Enabled(d Detector) bool { return sc.on[d] }
 func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
 	base := len(dst)
 	n := len(s)
+	var memo scanMemo
 	for i := 0; i < n; {
 		c := s[i]
 		k := class[c]
@@ -75,25 +88,27 @@ func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
 			//     standing alone or glued to letters (a status, 150ms), a
 			//     single token of 20+ bytes (too long for a card, phone or
 			//     SSN; a hex trace ID, not followed by '.' for IPv4), one
-			//     continuing a compound token (pod-7d9f8b6c4, a.1), or one
-			//     after a '+' that phoneE164 handles.
+			//     continuing a compound token (pod-7d9f8b6c4, a.1) unless it
+			//     may be a card number (pan-4111…).
+			// A word ending in a card-long number may hold one after a '_'
+			// (card_4111…), so it is not skipped.
 			if j-i < 40 && (j == n || (s[j] != ':' && s[j] != '/' && s[j] != '+')) {
 				if k&cDigit == 0 {
 					if (k&cTokStart == 0 || j-i < 2 || !tokenPrefix(c, s[i+1])) &&
-						(j-i < 4 || class[s[i+2]]&cDigit == 0 || class[s[i+3]]&cDigit == 0) {
+						(j-i < 4 || class[s[i+2]]&cDigit == 0 || class[s[i+3]]&cDigit == 0) &&
+						(j-i < 15 || class[s[j-1]]&cDigit == 0 || !sc.on[PaymentCard]) {
 						i = j
 						continue
 					}
 				} else if ((j-i < 9 || (j-i >= 20 && (j == n || s[j] != '.'))) &&
 					(j+1 >= n || class[s[j+1]]&cDigit == 0 || (s[j] != ' ' && s[j] != '-' && s[j] != '.'))) ||
 					(i >= 2 && (s[i-1] == '-' || s[i-1] == '.') && class[s[i-2]]&cWord != 0 &&
-						(s[i-1] != '-' || !sc.on[IPv4] || !ipv4Before(s, i-1))) ||
-					(i > 0 && s[i-1] == '+' && sc.on[Phone]) {
+						(s[i-1] != '-' || ((!sc.on[IPv4] || !ipv4Before(s, i-1)) && !sc.gluedCardLength(j-i)))) {
 					i = j
 					continue
 				}
 			}
-			m, ok, next := sc.atWord(s, i, j, key)
+			m, ok, next := sc.atWord(s, i, j, key, &memo)
 			if ok {
 				dst = appendMatch(dst, base, m)
 				if m.End > next {
@@ -114,10 +129,12 @@ func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
 				m, ok = email(s, i)
 			}
 		case '=', ':':
-			m, ok = sc.atSeparator(s, i)
+			m, ok = sc.atSeparator(s, i, &memo)
 		case '+':
+			// When no phone number starts here, the digits after the '+' are
+			// scanned as a number (q=card+4111…, my+ssn+is+123-45-6789).
 			if sc.on[Phone] {
-				m, ok = phoneE164(s, i)
+				m, ok = phoneE164(s, i, key)
 			}
 		case '(':
 			if sc.on[Phone] {
@@ -154,11 +171,18 @@ func appendMatch(dst []Match, base int, m Match) []Match {
 	if len(dst) == base || dst[len(dst)-1].End <= m.Start {
 		return append(dst, m)
 	}
+	// dst[base:] is sorted and disjoint, so the matches m overlaps or
+	// precedes are a suffix; finding it from the end keeps a scan with many
+	// matches linear.
+	f := len(dst)
+	for f > base && dst[f-1].End > m.Start {
+		f--
+	}
 	best, u := m, m
-	w := base
-	for k := base; k < len(dst); k++ {
+	w := f
+	for k := f; k < len(dst); k++ {
 		o := dst[k]
-		if o.Start < m.End && m.Start < o.End {
+		if o.Start < m.End {
 			if !wins(best, o) {
 				best = o
 			}
@@ -170,7 +194,7 @@ func appendMatch(dst []Match, base int, m Match) []Match {
 	}
 	u.Detector = best.Detector
 	dst = append(dst[:w], u)
-	for k := len(dst) - 1; k > base && dst[k-1].Start > u.Start; k-- {
+	for k := len(dst) - 1; k > f && dst[k-1].Start > u.Start; k-- {
 		dst[k], dst[k-1] = dst[k-1], dst[k]
 	}
 	return dst
@@ -213,7 +237,7 @@ func wins(m, o Match) bool {
 
 // atWord runs the detectors that start at a word token s[i:j]. It returns the
 // match, if any, and where scanning resumes when there is none.
-func (sc *Scanner) atWord(s string, i, j int, key string) (Match, bool, int) {
+func (sc *Scanner) atWord(s string, i, j int, key string, memo *scanMemo) (Match, bool, int) {
 	c := s[i]
 	if sc.on[IPv6] && j < len(s) && s[j] == ':' {
 		if m, ok := ipv6Token(s, i, j); ok {
@@ -221,10 +245,6 @@ func (sc *Scanner) atWord(s string, i, j int, key string) (Match, bool, int) {
 		}
 	}
 	if class[c]&cDigit != 0 {
-		if i > 0 && s[i-1] == '+' && sc.on[Phone] {
-			// Handled by the '+' case when it starts the token.
-			return Match{}, false, j
-		}
 		m, ok, next := sc.digits(s, i, j, key)
 		if !ok && sc.on[AWSSecretKey] && awsSecretCandidate(s, i, j) {
 			if m, ok := awsSecret(s, i, key); ok {
@@ -239,7 +259,12 @@ func (sc *Scanner) atWord(s string, i, j int, key string) (Match, bool, int) {
 			return Match{i, j, int(AWSAccessKey)}, true, j
 		}
 		if sc.on[GoogleAPIKey] && hasPrefix(s, i, "AIza") {
-			e := span(s, i+4, cB64URL)
+			// Read no further than a key is long: "AIza-" repeated would
+			// otherwise re-read the rest of the text from every AIza.
+			e := i + 4
+			for e < len(s) && e-i < 40 && class[s[e]]&cB64URL != 0 {
+				e++
+			}
 			if e-i == 39 && !at(s, e, cB64URL) {
 				return Match{i, e, int(GoogleAPIKey)}, true, e
 			}
@@ -274,10 +299,12 @@ func (sc *Scanner) atWord(s string, i, j int, key string) (Match, bool, int) {
 			}
 		}
 	case 'e':
-		if sc.on[JWT] {
-			if m, ok := jwt(s, i); ok {
+		if sc.on[JWT] && i >= memo.noJWTBefore {
+			m, ok, reached := jwt(s, i)
+			if ok {
 				return m, true, m.End
 			}
+			memo.noJWTBefore = reached
 		}
 	case 'b', 'B':
 		if sc.on[BearerToken] {
@@ -296,7 +323,25 @@ func (sc *Scanner) atWord(s string, i, j int, key string) (Match, bool, int) {
 			return m, true, m.End
 		}
 	}
+	if sc.on[PaymentCard] && j-i >= 15 && is(s[j-1], cDigit) {
+		// A card number joined to its name: card_4111111111111111.
+		d := j - 1
+		for d > i && j-d < 20 && is(s[d-1], cDigit) {
+			d--
+		}
+		if s[d-1] == '_' && sc.gluedCardLength(j-d) {
+			if m, ok := cardToken(s, d, j, key); ok {
+				return m, true, m.End
+			}
+		}
+	}
 	return Match{}, false, j
+}
+
+// gluedCardLength reports whether a number of n digits joined to a word
+// by '_' or '-' is worth a card check.
+func (sc *Scanner) gluedCardLength(n int) bool {
+	return sc.on[PaymentCard] && n >= 13 && n <= 19
 }
 
 // awsSecretCandidate is the cheap test for a 40-character base64 token: the
@@ -314,7 +359,7 @@ func ipv6Token(s string, i, j int) (Match, bool) {
 }
 
 // atSeparator runs the detectors anchored on '=' or ':'.
-func (sc *Scanner) atSeparator(s string, i int) (Match, bool) {
+func (sc *Scanner) atSeparator(s string, i int, memo *scanMemo) (Match, bool) {
 	if s[i] == ':' {
 		if hasPrefix(s, i, "://") {
 			if sc.on[URLCredentials] {
@@ -329,7 +374,7 @@ func (sc *Scanner) atSeparator(s string, i int) (Match, bool) {
 		}
 	}
 	if sc.on[SecretKeyValue] {
-		return secretValue(s, i)
+		return secretValue(s, i, memo)
 	}
 	return Match{}, false
 }

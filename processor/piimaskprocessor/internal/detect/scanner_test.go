@@ -5,8 +5,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/sluicelogs/sluice/internal/cputime"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -248,5 +251,222 @@ func TestScanHostileInput(t *testing.T) {
 				t.Fatalf("bad match %+v for input of %d bytes", m, len(in))
 			}
 		}
+	}
+}
+
+// scanTable runs table-driven Scan cases; a nil want means nothing is found.
+func scanTable(t *testing.T, sc *Scanner, tests []scanCase) {
+	t.Helper()
+	for _, tt := range tests {
+		got := found(sc, tt.in, tt.key)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Scan(%q, key %q)\n got  %q\n want %q", tt.in, tt.key, got, tt.want)
+		}
+	}
+}
+
+type scanCase struct {
+	in, key string
+	want    []string
+}
+
+// The digits after a '+' that starts no phone number are still a number
+// (form-encoded text uses '+' for spaces).
+func TestScanNumberAfterPlus(t *testing.T) {
+	scanTable(t, allScanner(), []scanCase{
+		{"msg=my+ssn+is+536-22-1234", "", []string{"us_ssn:536-22-1234"}},
+		{"q=card+4111111111111111&x=1", "", []string{"payment_card:4111111111111111"}},
+		{"q=from+203.0.113.77+blocked", "", []string{"ipv4:203.0.113.77"}},
+		{"amount +4111111111111111", "", []string{"payment_card:4111111111111111"}},
+		{"call +1 415-555-2671 now", "", []string{"phone:+1 415-555-2671"}},
+	})
+}
+
+func TestScanSecretKeyValueSpacing(t *testing.T) {
+	scanTable(t, allScanner(), []scanCase{
+		{`{ "user" : "jo", "password" : "hunter2xyz" }`, "", []string{"secret_kv:hunter2xyz"}},
+		{"db.password = hunter2xyz", "", []string{"secret_kv:hunter2xyz"}},
+		{"password : x", "", []string{"secret_kv:x"}},
+		{"password\t= x1", "", []string{"secret_kv:x1"}},
+		{"API key: q8Zr2kLm9XpV", "", []string{"secret_kv:q8Zr2kLm9XpV"}},
+		{"Google API key = q8Zr2kLm9XpV", "", []string{"secret_kv:q8Zr2kLm9XpV"}},
+		{"access key: q8Zr2kLm9XpV", "", []string{"secret_kv:q8Zr2kLm9XpV"}},
+		{`{\"password\": \"hunter2xyz\"}`, "", []string{"secret_kv:hunter2xyz"}},
+		{`{"log":"{\\\"password\\\":\\\"hunter2xyz\\\"}"}`, "", []string{"secret_kv:hunter2xyz"}},
+		// a more deeply escaped quote belongs to the value
+		{`{\"password\":\"a\\\"b\"}`, "", []string{`secret_kv:a\\\"b`}},
+		// only api, access and private make "key" a secret's name
+		{"the key: abc", "", nil},
+		{"monkey : abc", "", nil},
+	})
+	for _, k := range []string{"API key", "Google API key", "private key", "Access Key"} {
+		if !IsSecretKey(k) {
+			t.Errorf("IsSecretKey(%q) = false", k)
+		}
+	}
+	for _, k := range []string{"API key id", "password reset", "turkey"} {
+		if IsSecretKey(k) {
+			t.Errorf("IsSecretKey(%q) = true", k)
+		}
+	}
+}
+
+func TestScanEmailBoundaries(t *testing.T) {
+	scanTable(t, NewScanner([]Detector{Email}, nil), []scanCase{
+		{"export report_jane.doe@example.com_2024.csv", "", []string{"email:report_jane.doe@example.com"}},
+		{"redirect=mailto:jane.doe@example.com%3E", "", []string{"email:jane.doe@example.com"}},
+		{"q=jane.doe@example.com+OR+x", "", []string{"email:jane.doe@example.com"}},
+		{"to jane.doe@example.com--bounced", "", []string{"email:jane.doe@example.com"}},
+		{"to jane.doe@mail-1.example.com.2024", "", []string{"email:jane.doe@mail-1.example.com"}},
+		{"from jörg.schmidt@example.de", "", []string{"email:jörg.schmidt@example.de"}},
+		{"to " + strings.Repeat("a", 60) + ".verylongname@example.com", "", []string{"email:" + strings.Repeat("a", 60) + ".verylongname@example.com"}},
+		{"from ivan@example.xn--p1ai", "", []string{"email:ivan@example.xn--p1ai"}},
+		{"a@b.io@c.io", "", nil},
+		{"npm lodash@4.17.21 image@sha256:abcdef", "", nil},
+	})
+}
+
+func TestScanIPv6AfterKey(t *testing.T) {
+	scanTable(t, NewScanner([]Detector{IPv6}, nil), []scanCase{
+		{"client_ip:2001:db8:85a3::8a2e:370:7334 connected", "", []string{"ipv6:2001:db8:85a3::8a2e:370:7334"}},
+		{"peer:2a00:1450:4001:81c::200e ok", "", []string{"ipv6:2a00:1450:4001:81c::200e"}},
+		{"addr:fe80::1ff:fe23:4567:890a", "", []string{"ipv6:fe80::1ff:fe23:4567:890a"}},
+		// a group of hex digits before the ':' is part of the run, not a key
+		{"at:10:20:30 time 10:20:30 mac 00:1a:2b:3c:4d:5e", "", nil},
+		{"0::2::0:2 a:b:c", "", nil},
+	})
+}
+
+func TestScanCardJoined(t *testing.T) {
+	scanTable(t, NewScanner([]Detector{PaymentCard}, nil), []scanCase{
+		{"ref=card_4111111111111111", "", []string{"payment_card:4111111111111111"}},
+		{"pan-4111111111111111", "", []string{"payment_card:4111111111111111"}},
+		{"charged 4111111111111111.00", "", []string{"payment_card:4111111111111111"}},
+		{"id_5555555555554444 x", "", []string{"payment_card:5555555555554444"}},
+		// still Luhn and an issuer prefix, and no version or longer token
+		{"build-4111111111111112 id_1234567890123456 v4111111111111111", "", nil},
+		{"4111111111111111.0.1 4111111111111111.00x", "", nil},
+	})
+}
+
+func TestScanURLCredentialsWithAt(t *testing.T) {
+	scanTable(t, NewScanner([]Detector{URLCredentials, Email}, nil), []scanCase{
+		{"postgres://app:p@ssw0rd@db.internal:5432/x", "", []string{"url_credentials:p@ssw0rd"}},
+		{"amqp://guest:s3cret@rabbit:5672/?q=a@b.io", "", []string{"url_credentials:s3cret", "email:a@b.io"}},
+		{"redis://:pw@cache:6379", "", []string{"url_credentials:pw"}},
+		{"ssh://git@host:22/repo http://user:@host/", "", nil},
+	})
+}
+
+func TestScanNumberFalsePositives(t *testing.T) {
+	sc := allScanner()
+	scanTable(t, sc, []scanCase{
+		// 17-19 digits in one group are ids unless a card is named
+		{"4088995790328921840", "dd.trace_id", nil},
+		{`{"dd":{"trace_id":"6287380695604230411","span_id":"3698174104090161033"}}`, "", nil},
+		{"card 4088995790328921840", "", []string{"payment_card:4088995790328921840"}},
+		{"4088995790328921840", "card_number", []string{"payment_card:4088995790328921840"}},
+		{"pan 4088 9957 9032 8921 840", "", []string{"payment_card:4088 9957 9032 8921 840"}},
+		{"4111111111111111", "dd.trace_id", []string{"payment_card:4111111111111111"}},
+		// context words are whole words
+		{"8005551234", "cancellation_ref", nil},
+		{"5125550199", "hotel_booking_id", nil},
+		{"7185551234", "telemetry.batch_seq", nil},
+		{"syscall returned 4294967295", "", nil},
+		{"4155552671", "user.phoneNumber", []string{"phone:4155552671"}},
+		{"4155552671", "Tel", []string{"phone:4155552671"}},
+		{"calls 415-555-2671", "", []string{"phone:415-555-2671"}},
+		{"536221234", "user_ssn", []string{"us_ssn:536221234"}},
+		// a '+' number needs a country code and a plausible length
+		{"heap delta +104857600 bytes", "", nil},
+		{"balance change: +250000000 credits", "", nil},
+		{"x +999123456789 +1 123-555-2671", "", nil},
+		{"to +447911123456.", "", []string{"phone:+447911123456"}},
+		{"sms +33 1 42 68 42 34", "", []string{"phone:+33 1 42 68 42 34"}},
+		{"phone +3531234567", "", []string{"phone:+3531234567"}},
+	})
+}
+
+func TestCardIntKey(t *testing.T) {
+	tests := []struct {
+		v    int64
+		key  string
+		want bool
+	}{
+		{4088995790328921840, "dd.trace_id", false},
+		{4088995790328921840, "card_number", true},
+		{4111111111111111, "dd.trace_id", true},
+		{378282246310005, "", true},
+		{4111111111111112, "card", false},
+	}
+	for _, tt := range tests {
+		if got := CardIntKey(tt.v, tt.key); got != tt.want {
+			t.Errorf("CardIntKey(%d, %q) = %v, want %v", tt.v, tt.key, got, tt.want)
+		}
+	}
+}
+
+// adversarialInputs repeat a unit that starts a candidate without completing
+// it; each once made every candidate start re-read the rest of the text.
+// lead, when set, fills the first half of the text.
+var adversarialInputs = []struct{ name, unit, prefix, lead string }{
+	{"jwt header", "eyJ-", "", ""},
+	{"jwt header realistic", "eyJhbGciOi-", "", ""},
+	{"jwt payload", "eyJ-", "eyJhbGciOiJIUzI1NiJ9.", ""},
+	{"google api key", "AIza-", "", ""},
+	{"unquoted secret values", "a_token=", "", ""},
+	{"unquoted secret values after matches", "a_token=", "", "4111111111111111 "},
+	{"quoted secret values", `a_token="`, "", ""},
+	{"escaped secret values", `a_token=\"`, "", ""},
+	{"gitlab token", "glpat-", "", ""},
+	{"plus digits", "+1 ", "", ""},
+}
+
+// adversarial returns about n bytes of the input.
+func adversarial(prefix, unit, lead string, n int) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	if lead != "" {
+		b.WriteString(strings.Repeat(lead, n/2/len(lead)))
+	}
+	b.WriteString(strings.Repeat(unit, (n-b.Len())/len(unit)))
+	return b.String()
+}
+
+// TestScanTimeIsLinear checks that scanning the adversarial inputs costs
+// about the same per byte at 256 KiB and 1 MiB as at 64 KiB: the CPU time of
+// one long text may be at most 2.5 times that of the same bytes in four
+// texts a quarter as long (quadratic scans cost four times as much; 16 times
+// the input may cost at most 40 times the time).
+func TestScanTimeIsLinear(t *testing.T) {
+	if cputime.Process() == 0 {
+		t.Skip("no process CPU time on this system")
+	}
+	sc := allScanner()
+	var dst []Match
+	cost := func(s string, times int) time.Duration {
+		best := time.Duration(1<<63 - 1)
+		for try := 0; try < 3; try++ {
+			c0 := cputime.Process()
+			for k := 0; k < times; k++ {
+				dst = sc.Scan(dst[:0], s, "")
+			}
+			best = min(best, cputime.Process()-c0)
+		}
+		return best
+	}
+	for _, in := range adversarialInputs {
+		t.Run(in.name, func(t *testing.T) {
+			for _, n := range []int{256 << 10, 1 << 20} {
+				long := adversarial(in.prefix, in.unit, in.lead, n)
+				short := adversarial(in.prefix, in.unit, in.lead, n/4)
+				cs := cost(short, 4)
+				cl := cost(long, 1)
+				// 2 ms for the clock's granularity.
+				if cl > cs*5/2+2*time.Millisecond {
+					t.Fatalf("%d bytes cost %v, 4 x %d bytes %v: not linear", len(long), cl, len(short), cs)
+				}
+			}
+		})
 	}
 }

@@ -5,11 +5,17 @@ import (
 )
 
 // email matches local@domain.tld around the '@' at i. The domain needs two
-// or more labels and an alphabetic top-level label, which rules out
-// package@1.2.3, image@sha256:… and @mentions.
+// or more labels and an alphabetic (or xn--) top-level label, which rules
+// out package@1.2.3, image@sha256:… and @mentions; it ends at the last label
+// that can be one, so text glued to it (_2024.csv, %3E, +OR, --bounced) is
+// left out instead of the address being missed.
 func email(s string, i int) (Match, bool) {
+	// The local part goes back to the previous separator, non-ASCII bytes
+	// and all, however long: stopping early would leave its start in the
+	// text (jö… of jörg). The read stops at the previous '@', so the
+	// '@'s of a text read each byte once.
 	ls := i
-	for ls > 0 && i-ls < 64 && is(s[ls-1], cEmailLocal) {
+	for ls > 0 && (is(s[ls-1], cEmailLocal) || s[ls-1] >= 0x80) {
 		ls--
 	}
 	for ls < i && s[ls] == '.' {
@@ -21,34 +27,48 @@ func email(s string, i int) (Match, bool) {
 	if ls > 0 && s[ls-1] == ':' && userinfo(s, ls-1) {
 		return Match{}, false
 	}
-	p, labels, tld := i+1, 0, 0
+	p, labels, end := i+1, 0, -1
 	for {
 		e := span(s, p, cDomain)
-		if e == p || e-p > 63 || s[p] == '-' || s[e-1] == '-' {
-			return Match{}, false
+		if e == p || e-p > 63 || s[p] == '-' {
+			break
 		}
 		labels++
-		tld = p
-		p = e
-		if p+1 < len(s) && s[p] == '.' && is(s[p+1], cDomain) {
-			p++
-			continue
+		if t := tldEnd(s, p, e); labels >= 2 && t > 0 {
+			end = t
 		}
-		break
+		if s[e-1] == '-' || e+1 >= len(s) || s[e] != '.' || !is(s[e+1], cDomain) {
+			break
+		}
+		p = e + 1
 	}
-	if labels < 2 || p-tld < 2 {
+	if end < 0 {
 		return Match{}, false
 	}
 	// a@b.io@c.io is no address; masking one part would expose a new one.
-	if (p < len(s) && (s[p] == '@' || (s[p] != '.' && is(s[p], cEmailLocal)))) || (ls > 0 && s[ls-1] == '@') {
+	if (end < len(s) && s[end] == '@') || (ls > 0 && s[ls-1] == '@') {
 		return Match{}, false
 	}
-	for k := tld; k < p; k++ {
-		if !is(s[k], cUpper|cLower) {
-			return Match{}, false
-		}
+	return Match{ls, end, int(Email)}, true
+}
+
+// tldEnd returns where a domain whose top-level label starts at p (the
+// label runs to e) ends: e for an alphabetic label of two or more letters or
+// an xn-- label, the end of its letters when a '-' follows them
+// (example.com--bounced), or 0 when the label can be no top-level label.
+func tldEnd(s string, p, e int) int {
+	a := span(s[:e], p, cUpper|cLower)
+	switch {
+	case a-p < 2:
+		return 0
+	case a == e:
+		return e
+	case a-p == 2 && e-p > 4 && hasPrefixFold(s, p, "xn--") && s[e-1] != '-':
+		return e
+	case s[a] == '-':
+		return a
 	}
-	return Match{ls, p, int(Email)}, true
+	return 0
 }
 
 // userinfo reports whether the ':' at c sits in the user:password part of a
@@ -66,25 +86,29 @@ func userinfo(s string, c int) bool {
 }
 
 // urlCredentials matches the password of user:password@host after the
-// "://" at i.
+// "://" at i. The password runs to the last '@' of the authority (the part
+// before the first '/', '?' or '#'): an '@' in it is often left unescaped
+// (app:p@ssw0rd@db).
 func urlCredentials(s string, i int) (Match, bool) {
 	p := i + 3
-	colon := -1
+	colon, last := -1, -1
 	for q := p; q < len(s) && q-p < 256; q++ {
-		switch c := s[q]; {
-		case c == ':' && colon < 0:
+		c := s[q]
+		if c == '/' || c == '?' || c == '#' || class[c]&cValueStop != 0 {
+			break
+		}
+		if c == ':' && colon < 0 {
 			colon = q
-		case c == '@':
-			// user:password@ and :password@ (redis://:pw@host); not user@.
-			if colon < 0 || colon == q-1 {
-				return Match{}, false
-			}
-			return Match{colon + 1, q, int(URLCredentials)}, true
-		case c == '/' || c == '?' || c == '#' || class[c]&cValueStop != 0:
-			return Match{}, false
+		} else if c == '@' {
+			last = q
 		}
 	}
-	return Match{}, false
+	// user:password@ and :password@ (redis://:pw@host); not user@ nor
+	// user@host:port.
+	if colon < 0 || last < colon+2 {
+		return Match{}, false
+	}
+	return Match{colon + 1, last, int(URLCredentials)}, true
 }
 
 // ipv6 matches an IPv6 address starting at i (a hex digit or "::"). Shapes
@@ -92,8 +116,9 @@ func urlCredentials(s string, i int) (Match, bool) {
 // the address is parsed.
 func ipv6(s string, i int) (Match, bool) {
 	// Only a whole run of hex digits and colons can be an address: not the
-	// tail of "0::2::0:2" nor the end of a longer token.
-	if i > 0 && (s[i-1] == ':' || s[i-1] == '.' || is(s[i-1], cWord)) {
+	// tail of "0::2::0:2" nor the end of a longer token; but a key may
+	// precede it (client_ip:2001:db8::1).
+	if i > 0 && ((s[i-1] == ':' && !keyBefore(s, i-1)) || s[i-1] == '.' || is(s[i-1], cWord)) {
 		return Match{}, false
 	}
 	e, colons, double := i, 0, false
@@ -133,13 +158,32 @@ func ipv6(s string, i int) (Match, bool) {
 	return Match{i, e, int(IPv6)}, true
 }
 
+// keyBefore reports whether the ':' at c ends a key (client_ip:) rather
+// than a group of hex digits (an address, a time such as 10:20:30): the
+// word before it holds a byte no group can, or is longer than a group.
+func keyBefore(s string, c int) bool {
+	q := c
+	for q > 0 && c-q < 5 && is(s[q-1], cWord) {
+		if !is(s[q-1], cHex) {
+			return true
+		}
+		q--
+	}
+	return c-q == 5
+}
+
 // secretValue matches the value of key=value, key: value, "key":"value" or
 // ?key=value when the key names a secret (see IsSecretKey); i is at the
 // '=' or ':'.
-func secretValue(s string, i int) (Match, bool) {
-	// Key: back over closing quotes (also JSON-escaped ones), then key bytes.
+func secretValue(s string, i int, memo *scanMemo) (Match, bool) {
+	// Key: back over blanks ("password" : x, db.password = x), closing
+	// quotes (also escaped ones: \" and \\\" one level deeper), then key
+	// bytes.
 	ke := i
-	for q := 0; q < 3 && ke > 0 && (s[ke-1] == '"' || s[ke-1] == '\'' || s[ke-1] == '\\'); q++ {
+	for ke > 0 && i-ke < 8 && (s[ke-1] == ' ' || s[ke-1] == '\t') {
+		ke--
+	}
+	for q := 0; q < 8 && ke > 0 && (s[ke-1] == '"' || s[ke-1] == '\'' || s[ke-1] == '\\'); q++ {
 		ke--
 	}
 	ks := ke
@@ -152,6 +196,17 @@ func secretValue(s string, i int) (Match, bool) {
 		seen |= k
 		ks--
 	}
+	// Key names written as two words: "API key", "access key", "private key".
+	if ke-ks == 3 && ks >= 2 && s[ks-1] == ' ' && hasPrefixFold(s, ks, "key") {
+		ws := ks - 1
+		for ws > 0 && ks-1-ws < 32 && is(s[ws-1], cKey) {
+			ws--
+		}
+		if w := s[ws : ks-1]; secretKeyFirstWord(w) {
+			ks = ws
+			seen |= cSecretStart
+		}
+	}
 	// A key with no byte a secret word starts with is no secret key.
 	if ks == ke || seen&cSecretStart == 0 || !IsSecretKey(s[ks:ke]) {
 		return Match{}, false
@@ -162,16 +217,14 @@ func secretValue(s string, i int) (Match, bool) {
 		p++
 	}
 	var vs, ve int
+	b := 0 // backslashes before an opening quote: how deeply it is escaped
+	for p+b < len(s) && s[p+b] == '\\' && b < 8 {
+		b++
+	}
 	switch {
-	case hasPrefix(s, p, `\"`):
-		vs = p + 2
-		ve = vs
-		for ve+1 < len(s) && (s[ve] != '\\' || s[ve+1] != '"') {
-			ve++
-		}
-		if ve+1 >= len(s) {
-			ve = len(s)
-		}
+	case b > 0 && p+b < len(s) && s[p+b] == '"':
+		vs = p + b + 1
+		ve = escapedQuoteEnd(s, vs, b)
 	case p < len(s) && (s[p] == '"' || s[p] == '\''):
 		q := s[p]
 		vs = p + 1
@@ -187,12 +240,12 @@ func secretValue(s string, i int) (Match, bool) {
 		}
 	default:
 		vs = p
-		ve = unquotedEnd(s, vs)
+		ve = memo.unquotedEnd(s, vs)
 	}
 	if ve > vs && ve+1 < len(s) && s[ve] == ' ' && authScheme(s[vs:ve]) {
 		// "Authorization: Token abc…": the credential follows the scheme.
 		vs = ve + 1
-		ve = unquotedEnd(s, vs)
+		ve = memo.unquotedEnd(s, vs)
 	}
 	if ve <= vs || PlaceholderValue(s[vs:ve]) {
 		return Match{}, false
@@ -200,11 +253,48 @@ func secretValue(s string, i int) (Match, bool) {
 	return Match{vs, ve, int(SecretKeyValue)}, true
 }
 
-// unquotedEnd returns the end of an unquoted value starting at vs.
-func unquotedEnd(s string, vs int) int {
-	ve := vs
-	for ve < len(s) && class[s[ve]]&cValueStop == 0 {
-		ve++
+// secretKeyFirstWord reports whether w, the word before "key", makes a
+// secret's name: its last part is api, access or private (Google_API key).
+func secretKeyFirstWord(w string) bool {
+	for _, f := range [...]string{"api", "access", "private"} {
+		if p := len(w) - len(f); p >= 0 && hasPrefixFold(w, p, f) && (p == 0 || !is(w[p-1], cUpper|cLower)) {
+			return true
+		}
+	}
+	return false
+}
+
+// escapedQuoteEnd returns the end of a value opened by a quote escaped with
+// b backslashes: the next quote escaped no more deeply (a more deeply
+// escaped one is part of the value, a less escaped one ends the enclosing
+// string).
+func escapedQuoteEnd(s string, vs, b int) int {
+	for q := vs; q < len(s); q++ {
+		if s[q] != '"' {
+			continue
+		}
+		r := 0
+		for r < q-vs && s[q-1-r] == '\\' {
+			r++
+		}
+		if r <= b {
+			return q - r
+		}
+	}
+	return len(s)
+}
+
+// unquotedEnd returns the end of an unquoted value starting at vs. The run
+// read is remembered: the values of key=value pairs nested in it
+// (a_token=a_token=…) end where it does, and are not read again.
+func (memo *scanMemo) unquotedEnd(s string, vs int) int {
+	ve := memo.valueRunEnd
+	if vs < memo.valueRunStart || vs >= ve {
+		ve = vs
+		for ve < len(s) && class[s[ve]]&cValueStop == 0 {
+			ve++
+		}
+		memo.valueRunStart, memo.valueRunEnd = vs, ve
 	}
 	if ve < len(s) && s[ve] == ']' && ve > vs && s[vs] == '[' {
 		ve++ // a bracketed value, as masking leaves it
@@ -272,7 +362,7 @@ var secretFirst, secretSecond = func() (f, s [256]uint8) {
 // IsSecretKey reports whether a key name says its value is a secret:
 // it contains password, passwd, passphrase, pwd, secret, token, api key,
 // access key, private key, credential or authorization (any case, any
-// separator style), and its last word is not a property of the secret such
+// separator style, a space included), and its last word is not a property of the secret such
 // as _count, _type, _length, _expires_in, _id or _url.
 func IsSecretKey(key string) bool {
 	if len(key) < 3 || len(key) > 64 {
@@ -298,7 +388,7 @@ func IsSecretKey(key string) bool {
 				found = hasPrefixFold(key, p, "pwd")
 			case 'r':
 				found = hasPrefixFold(key, p, "privatekey") || hasPrefixFold(key, p, "private_key") ||
-					hasPrefixFold(key, p, "private-key")
+					hasPrefixFold(key, p, "private-key") || hasPrefixFold(key, p, "private key")
 			}
 		case 's':
 			found = c1 == 'e' && hasPrefixFold(key, p, "secret")
@@ -309,9 +399,10 @@ func IsSecretKey(key string) bool {
 			switch c1 {
 			case 'p':
 				found = hasPrefixFold(key, p, "apikey") || hasPrefixFold(key, p, "api_key") ||
-					hasPrefixFold(key, p, "api-key")
+					hasPrefixFold(key, p, "api-key") || hasPrefixFold(key, p, "api key")
 			case 'c':
-				found = hasPrefixFold(key, p, "accesskey") || hasPrefixFold(key, p, "access_key")
+				found = hasPrefixFold(key, p, "accesskey") || hasPrefixFold(key, p, "access_key") ||
+					hasPrefixFold(key, p, "access key")
 			case 'u':
 				found = hasPrefixFold(key, p, "authorization") ||
 					(p+4 == len(key) && hasPrefixFold(key, p, "auth") && (p == 0 || !is(key[p-1], cLower|cUpper)))
@@ -327,13 +418,13 @@ func IsSecretKey(key string) bool {
 }
 
 // secretProperty reports whether the first or last word of key (split at
-// '_', '-', '.' and camelCase) names a property of a secret rather than the
+// '_', '-', '.', ' ' and camelCase) names a property of a secret rather than the
 // secret itself.
 func secretProperty(key string) bool {
 	ls := 0
 	for p := 1; p < len(key); p++ {
 		c, prev := key[p], key[p-1]
-		if c == '_' || c == '-' || c == '.' {
+		if c == '_' || c == '-' || c == '.' || c == ' ' {
 			ls = p + 1
 		} else if is(c, cUpper) && is(prev, cLower) {
 			ls = p
@@ -342,7 +433,7 @@ func secretProperty(key string) bool {
 	fe := len(key)
 	for p := 1; p < len(key); p++ {
 		c, prev := key[p], key[p-1]
-		if c == '_' || c == '-' || c == '.' || (is(c, cUpper) && is(prev, cLower)) {
+		if c == '_' || c == '-' || c == '.' || c == ' ' || (is(c, cUpper) && is(prev, cLower)) {
 			fe = p
 			break
 		}

@@ -122,21 +122,23 @@ func stripeKey(s string, i, j int) (Match, bool) {
 }
 
 // jwt matches a compact JWS: base64url header starting {" (eyJ), payload,
-// and an optional signature, dot separated.
-func jwt(s string, i int) (Match, bool) {
+// and an optional signature, dot separated. When there is none, reached is
+// where the failed read stopped: a JWT starting before it would read the
+// same run and fail the same way.
+func jwt(s string, i int) (m Match, ok bool, reached int) {
 	if !hasPrefix(s, i, "eyJ") {
-		return Match{}, false
+		return Match{}, false, i
 	}
 	e1 := span(s, i, cB64URL)
 	if e1-i < 10 || e1 >= len(s) || s[e1] != '.' {
-		return Match{}, false
+		return Match{}, false, e1
 	}
 	e2 := span(s, e1+1, cB64URL)
 	if e2-e1-1 < 10 || e2 >= len(s) || s[e2] != '.' {
-		return Match{}, false
+		return Match{}, false, e2
 	}
 	e3 := span(s, e2+1, cB64URL)
-	return Match{i, e3, int(JWT)}, true
+	return Match{i, e3, int(JWT)}, true, e3
 }
 
 // bearer matches the credential after an HTTP "Bearer" or "Basic" scheme
