@@ -260,12 +260,14 @@ func (sc *Scanner) atWord(s string, i, j int, key string, memo *scanMemo) (Match
 		}
 		if sc.on[GoogleAPIKey] && hasPrefix(s, i, "AIza") {
 			// Read no further than a key is long: "AIza-" repeated would
-			// otherwise re-read the rest of the text from every AIza.
+			// otherwise re-read the rest of the text from every AIza. A key
+			// may be followed by another (keys joined by '-'): each masked
+			// one would otherwise expose only its left neighbour.
 			e := i + 4
-			for e < len(s) && e-i < 40 && class[s[e]]&cB64URL != 0 {
+			for e < len(s) && e-i < 39 && class[s[e]]&cB64URL != 0 {
 				e++
 			}
-			if e-i == 39 && !at(s, e, cB64URL) {
+			if e-i == 39 && (!at(s, e, cB64URL) || hasPrefix(s, e, "AIza")) {
 				return Match{i, e, int(GoogleAPIKey)}, true, e
 			}
 		}

@@ -337,6 +337,16 @@ func TestScanIPv6AfterKey(t *testing.T) {
 	})
 }
 
+func TestScanGoogleAPIKeysJoined(t *testing.T) {
+	key := "AIza" + strings.Repeat("0", 34) + "-"
+	scanTable(t, NewScanner([]Detector{GoogleAPIKey}, nil), []scanCase{
+		// the last is no key (it goes on), those before it are
+		{key + key + key + "x", "", []string{"google_api_key:" + key, "google_api_key:" + key}},
+		{"AIza" + strings.Repeat("0", 36), "", nil},
+		{key + key + "AIza" + strings.Repeat("0", 35), "", []string{"google_api_key:" + key, "google_api_key:" + key, "google_api_key:AIza" + strings.Repeat("0", 35)}},
+	})
+}
+
 func TestScanCardJoined(t *testing.T) {
 	scanTable(t, NewScanner([]Detector{PaymentCard}, nil), []scanCase{
 		{"ref=card_4111111111111111", "", []string{"payment_card:4111111111111111"}},
