@@ -47,8 +47,10 @@ type group struct {
 	key      string
 	values   []pcommon.Value // one per group_by key; Empty type when absent
 	overflow bool
-	// start is the start time of the group's cumulative series.
-	start pcommon.Timestamp
+	// start is the start time of the group's cumulative series: the start of
+	// bucket startIdx, the earliest open bucket it has records in.
+	start    pcommon.Timestamp
+	startIdx int64
 	// totals are the cumulative sums reported so far plus late records.
 	totalRecords, totalErrors uint64
 	// late counts records of already-closed buckets since the last close (delta mode).
@@ -70,10 +72,12 @@ func (g *group) firing() bool {
 }
 
 // outgoing is what one window close sends downstream, built under the lock
-// and sent outside it.
+// and sent by the sender goroutine.
 type outgoing struct {
 	// built is false for a close that had nothing to do.
-	built   bool
+	built bool
+	// final marks Shutdown's flush, whose send error Shutdown returns.
+	final   bool
 	metrics pmetric.Metrics
 	logs    plog.Logs
 	fired   int64
@@ -109,7 +113,19 @@ type aggregator struct {
 	done         chan struct{}
 	release      func()
 
+	// The sender: outputs queue in close order and one goroutine sends them.
+	sendCtx    context.Context
+	sendCancel context.CancelFunc
+	wake       chan struct{}
+	sendStop   chan struct{}
+	sendDone   chan struct{}
+	flushErr   error // set by the sender, read after sendDone
+	qmu        sync.Mutex
+	queue      []outgoing
+	pending    int // queued or being sent
+
 	mu            sync.Mutex
+	closed        bool // set by Shutdown's flush; later batches are refused
 	groups        map[string]*group
 	closedThrough int64
 	keyBuf        []byte
@@ -173,8 +189,12 @@ func newAggregator(set component.TelemetrySettings, resource pcommon.Resource, c
 		logsOpt:    metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal), attribute.String("output", "logs"))),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		sendStop:   make(chan struct{}),
+		sendDone:   make(chan struct{}),
 		groups:     make(map[string]*group),
 	}
+	a.sendCtx, a.sendCancel = context.WithCancel(context.Background())
 	a.closedThrough = spec.LastClosable(clock.Now())
 	if cfg.Fingerprints.Enabled {
 		a.templater = fingerprint.NewTemplater(cfg.Fingerprints.MaxLength)
@@ -183,15 +203,17 @@ func newAggregator(set component.TelemetrySettings, resource pcommon.Resource, c
 	return a, nil
 }
 
-// start launches the window-closing loop once.
+// start launches the window-closing loop and the sender once.
 func (a *aggregator) start() {
 	a.startOnce.Do(func() {
 		go a.run(a.clock.NewTicker(min(a.spec.Step, maxTickInterval)))
+		go a.sendLoop()
 	})
 }
 
-// shutdown stops the loop, force-closes open buckets and sends them. Safe to
-// call several times and without start.
+// shutdown stops the loop, force-closes open buckets, refuses later batches
+// and waits until the sender has delivered everything or ctx expires. Safe
+// to call several times and without start.
 func (a *aggregator) shutdown(ctx context.Context) error {
 	var err error
 	a.shutdownOnce.Do(func() {
@@ -199,13 +221,36 @@ func (a *aggregator) shutdown(ctx context.Context) error {
 		a.startOnce.Do(func() { started = false })
 		close(a.stop)
 		if started {
-			<-a.done
+			select {
+			case <-a.done:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		} else {
+			// Outputs queued by batches consumed without Start still go out.
+			go a.sendLoop()
 		}
 		a.mu.Lock()
 		out := a.flushLocked(a.clock.Now())
+		out.final = true
+		a.enqueueLocked(out)
+		a.closed = true
+		groups := len(a.groups)
 		a.mu.Unlock()
-		err = a.send(ctx, out)
-		a.telemetry.ConnectorErrorRateGroups.Add(ctx, -int64(len(a.groups)), a.signalOpt)
+		close(a.sendStop)
+		if err == nil {
+			select {
+			case <-a.sendDone:
+				err = a.flushErr
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err != nil && ctx.Err() != nil {
+			// Unblocks a send stuck past the deadline; the sender then drops the rest.
+			a.sendCancel()
+		}
+		a.telemetry.ConnectorErrorRateGroups.Add(context.Background(), -int64(groups), a.signalOpt)
 		a.telemetry.Shutdown()
 		if a.release != nil {
 			a.release()
@@ -222,58 +267,20 @@ func (a *aggregator) run(t Ticker) {
 		case <-a.stop:
 			return
 		case <-t.C():
-			a.tick(context.Background())
+			a.tick()
 		}
 	}
 }
 
 // tick closes every bucket that is due at the clock's current time.
-func (a *aggregator) tick(ctx context.Context) {
+func (a *aggregator) tick() {
 	now := a.clock.Now()
 	a.mu.Lock()
-	out := a.closeDueLocked(now)
-	a.mu.Unlock()
-	_ = a.send(ctx, out)
-}
-
-// send delivers what a close produced; failures are counted and logged
-// because the window cannot be re-sent (its state has moved on).
-func (a *aggregator) send(ctx context.Context, out outgoing) error {
-	tb := a.telemetry
-	if out.closes > 0 {
-		tb.ConnectorErrorRateWindowsClosed.Add(ctx, out.closes, a.signalOpt)
+	defer a.mu.Unlock()
+	if a.closed {
+		return
 	}
-	if out.expired > 0 {
-		tb.ConnectorErrorRateGroupsExpired.Add(ctx, out.expired, a.signalOpt)
-		tb.ConnectorErrorRateGroups.Add(ctx, -out.expired, a.signalOpt)
-	}
-	if out.fired > 0 {
-		tb.ConnectorErrorRateAlertsFired.Add(ctx, out.fired, a.signalOpt)
-	}
-	if out.resolve > 0 {
-		tb.ConnectorErrorRateAlertsResolved.Add(ctx, out.resolve, a.signalOpt)
-	}
-	if !out.built {
-		return nil
-	}
-	var firstErr error
-	if a.metricsNext != nil && out.metrics.DataPointCount() > 0 {
-		if err := a.metricsNext.ConsumeMetrics(ctx, out.metrics); err != nil {
-			tb.ConnectorErrorRateEmitFailures.Add(ctx, 1, a.metricsOpt)
-			a.logger.Warn("error_rate metrics refused by the next consumer", zap.String("signal", a.signal), zap.Error(err))
-			firstErr = fmt.Errorf("send error_rate metrics: %w", err)
-		}
-	}
-	if a.logsNext != nil && out.logs.LogRecordCount() > 0 {
-		if err := a.logsNext.ConsumeLogs(ctx, out.logs); err != nil {
-			tb.ConnectorErrorRateEmitFailures.Add(ctx, 1, a.logsOpt)
-			a.logger.Warn("error_rate alert events refused by the next consumer", zap.String("signal", a.signal), zap.Error(err))
-			if firstErr == nil {
-				firstErr = fmt.Errorf("send error_rate alert events: %w", err)
-			}
-		}
-	}
-	return firstErr
+	a.enqueueLocked(a.closeDueLocked(now))
 }
 
 // closeDueLocked closes every bucket whose end plus lateness has passed.
@@ -341,12 +348,14 @@ func (a *aggregator) slot(g *group, idx int64) *bucket {
 	return &g.ring[((idx%n)+n)%n]
 }
 
-// foldLocked adds bucket c of every group to the totals without emitting.
+// foldLocked moves bucket c of every group into the late counters without a
+// close of its own: the next close adds them to the totals and, in delta
+// mode, to its delta, which would otherwise never report them.
 func (a *aggregator) foldLocked(c int64) {
 	for _, g := range a.groups {
 		if b := a.slot(g, c); b.idx == c {
-			g.totalRecords += b.records
-			g.totalErrors += b.errors
+			g.lateRecords += b.records
+			g.lateErrors += b.errors
 		}
 	}
 }
@@ -524,15 +533,33 @@ func (a *aggregator) putGroupAttrs(m pcommon.Map, g *group) {
 	}
 }
 
-// expireLocked forgets idle groups without a firing alert.
+// expireLocked forgets idle groups without a firing alert whose records
+// have all been reported.
 func (a *aggregator) expireLocked(out *outgoing, now time.Time) {
 	cutoff := now.Add(-a.cfg.GroupExpiry).UnixNano()
 	for k, g := range a.groups {
-		if g.lastSeen < cutoff && !g.firing() {
+		if g.lastSeen < cutoff && !g.firing() && !a.unreportedLocked(g) {
 			delete(a.groups, k)
 			out.expired++
 		}
 	}
+}
+
+// unreportedLocked reports whether g has records in a window not closed yet:
+// lastSeen is arrival time, so with event time and a long allowed_lateness a
+// group can look idle while its records still wait in open steps.
+func (a *aggregator) unreportedLocked(g *group) bool {
+	if g.lateRecords > 0 {
+		return true
+	}
+	// The next close's window starts at this bucket.
+	first := a.closedThrough + 2 - int64(a.spec.Buckets())
+	for i := range g.ring {
+		if g.ring[i].idx >= first && g.ring[i].records > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // appendAlert adds one sluice.alert event.
@@ -615,11 +642,13 @@ type resourceGroup struct {
 func (a *aggregator) groupLocked(attrs, scope, resource pcommon.Map, idx, nowNanos int64, cache *resourceGroup) (g *group, overflowed bool) {
 	fromResource := true
 	for _, k := range a.cfg.GroupBy {
-		if _, ok := attrs.Get(k); ok {
+		// Get is called directly so that the common absent key costs no
+		// more per record than before (get does not inline).
+		if v, ok := attrs.Get(k); ok && !emptyStr(v) {
 			fromResource = false
 			break
 		}
-		if _, ok := scope.Get(k); ok {
+		if v, ok := scope.Get(k); ok && !emptyStr(v) {
 			fromResource = false
 			break
 		}
@@ -676,11 +705,13 @@ func (a *aggregator) lookupGroupLocked(attrs, scope, resource pcommon.Map, idx, 
 const overflowKey = "\xffoverflow"
 
 func (a *aggregator) newGroup(key string, values []pcommon.Value, idx, nowNanos int64) *group {
+	// A group born from a late record starts with the next close, not in the past.
+	startIdx := max(idx, a.closedThrough+1)
 	g := &group{
-		key:    key,
-		values: values,
-		// A group born from a late record starts with the next close, not in the past.
-		start:    pcommon.NewTimestampFromTime(a.spec.Start(max(idx, a.closedThrough+1))),
+		key:      key,
+		values:   values,
+		start:    pcommon.NewTimestampFromTime(a.spec.Start(startIdx)),
+		startIdx: startIdx,
 		lastSeen: nowNanos,
 		ring:     make([]bucket, a.spec.RingLen()),
 		alerts:   make([]alert.State, len(a.rules)),
@@ -695,14 +726,23 @@ func (a *aggregator) newGroup(key string, values []pcommon.Value, idx, nowNanos 
 
 // lookup finds key in the record's attributes, then its scope's, then its resource's.
 func lookup(key string, attrs, scope, resource pcommon.Map) (pcommon.Value, bool) {
-	if v, ok := attrs.Get(key); ok {
+	if v, ok := get(attrs, key); ok {
 		return v, true
 	}
-	if v, ok := scope.Get(key); ok {
+	if v, ok := get(scope, key); ok {
 		return v, true
 	}
-	return resource.Get(key)
+	return get(resource, key)
 }
+
+// get treats an empty string as missing: Prometheus drops empty labels, so
+// "" and absent would be two groups writing one series.
+func get(m pcommon.Map, key string) (pcommon.Value, bool) {
+	v, ok := m.Get(key)
+	return v, ok && !emptyStr(v)
+}
+
+func emptyStr(v pcommon.Value) bool { return v.Type() == pcommon.ValueTypeStr && v.Str() == "" }
 
 // appendValue appends a length-prefixed encoding of v (no allocation for
 // strings, ints, doubles and bools).
@@ -736,6 +776,13 @@ func (a *aggregator) addLocked(g *group, idx int64, isError bool, msg string) (l
 		}
 		g.lateRecords++
 		return true
+	}
+	if idx < g.startIdx {
+		// An out-of-order first record in an earlier open step: the series
+		// starts there, so that step's window is reported for the group. No
+		// point has been emitted yet, as no close reached startIdx.
+		g.startIdx = idx
+		g.start = pcommon.NewTimestampFromTime(a.spec.Start(idx))
 	}
 	b := a.slot(g, idx)
 	if b.idx != idx {

@@ -99,7 +99,7 @@ func BenchmarkWindowClose(b *testing.B) {
 		_ = c.ConsumeLogs(ctx, benchLogs(1000, 2, 10, at))
 		clock.Set(at.Add(time.Minute))
 		b.StartTimer()
-		agg.tick(ctx)
+		agg.tick()
 		minute++
 	}
 }

@@ -87,8 +87,7 @@ func (n *node) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	if !n.ingests {
 		return nil
 	}
-	n.agg.consumeLogs(ctx, ld)
-	return nil
+	return n.agg.consumeLogs(ctx, ld)
 }
 
 // ConsumeTraces counts spans.
@@ -96,6 +95,5 @@ func (n *node) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	if !n.ingests {
 		return nil
 	}
-	n.agg.consumeTraces(ctx, td)
-	return nil
+	return n.agg.consumeTraces(ctx, td)
 }

@@ -3,6 +3,8 @@ package errorrateconnector
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -324,6 +328,7 @@ func TestTracesSpanStatusAndGroupByRecordAttribute(t *testing.T) {
 	require.NoError(t, c.ConsumeTraces(ctx, td))
 	clock.Set(t0.Add(time.Minute + cfg.Window.AllowedLateness))
 	clock.Tick()
+	waitSent(t, c)
 	ps := points(sink)
 	require.NoError(t, c.Shutdown(ctx))
 	pay := find(ps, "sluice.error_rate.errors", map[string]any{"service.name": "cart", "http.route": "/pay", "sluice.signal": "traces"})
@@ -443,4 +448,326 @@ func TestMessageFromAttributeAndMapBody(t *testing.T) {
 		got = append(got, p.attrs["error.fingerprint"].(string))
 	}
 	assert.ElementsMatch(t, []string{"NullPointerException at line <num>", "quota of <num> exceeded"}, got)
+}
+
+func TestOutOfOrderFirstRecordOpensEarlierWindow(t *testing.T) {
+	for _, temporality := range []string{TemporalityCumulative, TemporalityDelta} {
+		t.Run(temporality, func(t *testing.T) {
+			cfg := createDefaultConfig()
+			cfg.Metrics.Temporality = temporality
+			cfg.Window.AllowedLateness = 15 * time.Second
+			cfg.Alerts.Rules = []RuleConfig{{Name: "burst", ErrorsThreshold: 1, MinRecords: 1, FireAfter: 1, ResolveAfter: 1}}
+			h := newHarness(t, cfg, t0.Add(65*time.Second))
+			h.start()
+			// 10:01:05: the group's first record is stamped 10:01:02, the next
+			// 10:00:50, whose step stays open until 10:01:15.
+			h.consume(makeLogs(batch("api", t0.Add(62*time.Second), 1, 0, nil)...))
+			h.consume(makeLogs(batch("api", t0.Add(50*time.Second), 30, 30, userNotFound)...))
+			assert.Zero(t, h.counter("otelcol_connector_error_rate_late_records"))
+			h.at(t0.Add(75 * time.Second))  // closes 10:00
+			h.at(t0.Add(135 * time.Second)) // closes 10:01
+
+			ps := points(h.metrics)
+			api := map[string]any{"service.name": "api"}
+			ratios := find(ps, "sluice.error_rate.ratio", api)
+			require.Len(t, ratios, 2, "window 10:00 holds 30 records of the group")
+			assert.Equal(t, t0.Add(time.Minute), ratios[0].end.UTC())
+			assert.InDelta(t, 1.0, ratios[0].dblVal, 1e-9)
+			recs := find(ps, "sluice.error_rate.records", api)
+			require.Len(t, recs, 2)
+			if temporality == TemporalityCumulative {
+				assert.Equal(t, []int64{30, 31}, []int64{recs[0].intVal, recs[1].intVal})
+				assert.Equal(t, t0, recs[1].start.UTC(), "the series starts at its earliest step")
+			} else {
+				assert.Equal(t, []int64{30, 1}, []int64{recs[0].intVal, recs[1].intVal})
+			}
+			events := alertEvents(h.alerts)
+			require.NotEmpty(t, events, "window 10:00 breaches the rule")
+			assert.Equal(t, "2026-11-21T10:01:00Z", events[0].Attributes().AsRaw()["sluice.alert.window.end"])
+		})
+	}
+}
+
+// ctxRecorder records the context of each call and, like an exporter with
+// wait_for_result, refuses data whose context is already done.
+type ctxRecorder struct {
+	mu      sync.Mutex
+	ctxVals []any
+	ends    []time.Time
+}
+
+func (*ctxRecorder) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+
+func (c *ctxRecorder) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.ctxVals = append(c.ctxVals, ctx.Value(tenantKey{}))
+	c.ends = append(c.ends, md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints().At(0).Timestamp().AsTime().UTC())
+	return nil
+}
+
+type tenantKey struct{}
+
+func TestWindowOutputNotTiedToTriggeringRequest(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Window.AllowedLateness = 0
+	clock := newFakeClock(t0)
+	next := &ctxRecorder{}
+	ctx := contextWithClock(context.Background(), clock)
+	c, err := NewFactory().CreateLogsToMetrics(ctx, connectortest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, c.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, c.ConsumeLogs(ctx, makeLogs(batch("api", t0, 10, 1, userNotFound)...)))
+	// A request of tenant "acme" whose client already gave up triggers the close of 10:00.
+	clock.Set(t0.Add(time.Minute))
+	req, cancel := context.WithCancel(context.WithValue(context.Background(), tenantKey{}, "acme"))
+	cancel()
+	require.NoError(t, c.ConsumeLogs(req, makeLogs(batch("other", t0.Add(time.Minute), 1, 0, nil)...)))
+	waitSent(t, c)
+	require.NoError(t, c.Shutdown(ctx))
+	next.mu.Lock()
+	defer next.mu.Unlock()
+	require.Len(t, next.ends, 2, "the 10:00 close and the shutdown flush")
+	assert.Equal(t, t0.Add(time.Minute), next.ends[0])
+	assert.Nil(t, next.ctxVals[0], "the request's context values must not ride on the window's metrics")
+}
+
+// blockingMetrics blocks every call until released, as an exporter with
+// wait_for_result does while its backend is down.
+type blockingMetrics struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+	sink    consumertest.MetricsSink
+}
+
+func newBlockingMetrics() *blockingMetrics {
+	return &blockingMetrics{entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (*blockingMetrics) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+
+func (b *blockingMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	b.once.Do(func() { close(b.entered) })
+	<-b.release
+	return b.sink.ConsumeMetrics(ctx, md)
+}
+
+func TestIngestDoesNotWaitForBlockedDownstream(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Window.AllowedLateness = 0
+	clock := newFakeClock(t0)
+	next := newBlockingMetrics()
+	ctx := contextWithClock(context.Background(), clock)
+	c, err := NewFactory().CreateLogsToMetrics(ctx, connectortest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, c.Start(ctx, componenttest.NewNopHost()))
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for m := range 3 {
+			at := t0.Add(time.Duration(m) * time.Minute)
+			clock.Set(at)
+			// Each batch closes the previous minute.
+			assert.NoError(t, c.ConsumeLogs(ctx, makeLogs(batch("api", at, 10, 1, userNotFound)...)))
+		}
+	}()
+	select {
+	case <-consumed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ingest waited for a blocked next consumer")
+	}
+	<-next.entered
+	close(next.release)
+	clock.Set(t0.Add(3*time.Minute + 30*time.Second))
+	require.NoError(t, c.Shutdown(ctx))
+	var ends []time.Time
+	for _, p := range points(&next.sink) {
+		if p.metric == "sluice.error_rate.records" {
+			ends = append(ends, p.end.UTC())
+		}
+	}
+	want := []time.Time{t0.Add(time.Minute), t0.Add(2 * time.Minute), t0.Add(3 * time.Minute), t0.Add(3*time.Minute + 30*time.Second)}
+	assert.Equal(t, want, ends, "windows arrive in close order")
+}
+
+func TestShutdownReturnsAtDeadlineWhileSendBlocks(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Window.AllowedLateness = 0
+	clock := newFakeClock(t0)
+	next := newBlockingMetrics()
+	ctx := contextWithClock(context.Background(), clock)
+	c, err := NewFactory().CreateLogsToMetrics(ctx, connectortest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, c.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, c.ConsumeLogs(ctx, makeLogs(batch("api", t0, 10, 1, userNotFound)...)))
+	clock.Set(t0.Add(time.Minute))
+	clock.Tick() // closes 10:00; the send blocks
+	<-next.entered
+	done := make(chan error, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		done <- c.Shutdown(sctx)
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(5 * time.Second):
+		t.Error("Shutdown with a 100ms deadline still blocked after 5s")
+		close(next.release)
+		<-done
+		return
+	}
+	close(next.release)
+}
+
+// hookClock runs a hook once inside Now, to interleave a close between a
+// batch reading the clock and taking the lock.
+type hookClock struct {
+	*fakeClock
+	hook atomic.Pointer[func()]
+}
+
+func (c *hookClock) Now() time.Time {
+	now := c.fakeClock.Now()
+	if f := c.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return now
+}
+
+func TestProcessingTimeBatchRacingACloseIsNotLate(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Window.TimeSource = TimeSourceProcessing
+	clock := &hookClock{fakeClock: newFakeClock(t0)}
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	set := connectortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	sink := new(consumertest.MetricsSink)
+	ctx := contextWithClock(context.Background(), clock)
+	c, err := NewFactory().CreateLogsToMetrics(ctx, set, cfg, sink)
+	require.NoError(t, err)
+	agg := c.(*node).agg
+	clock.Set(t0.Add(time.Minute - time.Millisecond))
+	// After the batch reads 10:00:59.999 the ticker closes 10:00.
+	closeStep := func() {
+		clock.Set(t0.Add(time.Minute))
+		agg.tick()
+	}
+	clock.hook.Store(&closeStep)
+	require.NoError(t, c.ConsumeLogs(ctx, makeLogs(batch("api", time.Time{}, 10, 5, userNotFound)...)))
+	clock.Set(t0.Add(2 * time.Minute))
+	agg.tick()
+	require.NoError(t, c.Shutdown(ctx))
+	_, err = tel.GetMetric("otelcol_connector_error_rate_late_records")
+	assert.Error(t, err, "processing time counts nothing late")
+	ratios := find(points(sink), "sluice.error_rate.ratio", nil)
+	require.Len(t, ratios, 1)
+	assert.Equal(t, t0.Add(2*time.Minute), ratios[0].end.UTC(), "the batch lands in the step after the close")
+	assert.InDelta(t, 0.5, ratios[0].dblVal, 1e-9)
+}
+
+func TestExpiryKeepsGroupWithRecordsInOpenStep(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Window.AllowedLateness = 5 * time.Minute
+	cfg.GroupExpiry = time.Minute
+	h := newHarness(t, cfg, t0.Add(10*time.Second))
+	h.start()
+	h.consume(makeLogs(batch("api", t0.Add(5*time.Second), 7, 2, userNotFound)...))
+	for m := 1; m <= 7; m++ {
+		h.at(t0.Add(time.Duration(m) * time.Minute))
+	}
+	recs := find(points(h.metrics), "sluice.error_rate.records", map[string]any{"service.name": "api"})
+	require.Len(t, recs, 1, "the 10:00 step closes at 10:06, after the group looked idle")
+	assert.Equal(t, int64(7), recs[0].intVal)
+	assert.Equal(t, int64(1), h.counter("otelcol_connector_error_rate_groups_expired"), "expired once reported")
+}
+
+func TestDeltaStallKeepsFoldedRecords(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Metrics.Temporality = TemporalityDelta
+	cfg.Window.AllowedLateness = 0
+	h := newHarness(t, cfg, t0)
+	h.start()
+	h.consume(makeLogs(batch("api", t0, 10, 3, userNotFound)...))
+	h.at(t0.Add(time.Hour)) // folds 10:00 without a close of its own
+	var recs, errs int64
+	for _, p := range find(points(h.metrics), "sluice.error_rate.records", nil) {
+		recs += p.intVal
+	}
+	for _, p := range find(points(h.metrics), "sluice.error_rate.errors", nil) {
+		errs += p.intVal
+	}
+	assert.Equal(t, int64(10), recs)
+	assert.Equal(t, int64(3), errs)
+}
+
+func TestEmptyGroupValueIsMissing(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.GroupBy = []string{"service.name", "deployment.environment"}
+	h := newHarness(t, cfg, t0)
+	h.start()
+	ld := makeLogs(
+		logRec{service: "api", at: t0, sev: plog.SeverityNumberInfo, msg: "a"},
+		logRec{service: "api", at: t0, sev: plog.SeverityNumberInfo, msg: "b", attrs: map[string]any{"deployment.environment": ""}},
+		logRec{service: "web", at: t0, sev: plog.SeverityNumberInfo, msg: "c", attrs: map[string]any{"deployment.environment": ""}},
+	)
+	// An empty record value falls back to the resource's, like a missing one.
+	ld.ResourceLogs().At(1).Resource().Attributes().PutStr("deployment.environment", "prod")
+	h.consume(ld)
+	h.at(t0.Add(time.Minute + cfg.Window.AllowedLateness))
+	recs := find(points(h.metrics), "sluice.error_rate.records", nil)
+	require.Len(t, recs, 2, "one group per Prometheus series")
+	api := find(recs, "sluice.error_rate.records", map[string]any{"service.name": "api"})
+	require.Len(t, api, 1)
+	assert.Equal(t, int64(2), api[0].intVal)
+	assert.NotContains(t, api[0].attrs, "deployment.environment")
+	web := find(recs, "sluice.error_rate.records", map[string]any{"service.name": "web", "deployment.environment": "prod"})
+	require.Len(t, web, 1)
+}
+
+func TestConsumeAfterShutdownIsRefused(t *testing.T) {
+	cfg := createDefaultConfig()
+	h := newHarness(t, cfg, t0)
+	h.start()
+	h.shutdown()
+	err := h.toM.ConsumeLogs(context.Background(), makeLogs(batch("api", t0, 1, 0, nil)...))
+	require.ErrorIs(t, err, errShutdown)
+	assert.True(t, consumererror.IsPermanent(err))
+}
+
+// Run with -race: Shutdown must not read state that batches still write.
+func TestShutdownWhileConsuming(t *testing.T) {
+	cfg := createDefaultConfig()
+	clock := newFakeClock(t0)
+	ctx := contextWithClock(context.Background(), clock)
+	c, err := NewFactory().CreateLogsToMetrics(ctx, connectortest.NewNopSettings(metadata.Type), cfg, new(consumertest.MetricsSink))
+	require.NoError(t, err)
+	require.NoError(t, c.Start(ctx, componenttest.NewNopHost()))
+	var wg sync.WaitGroup
+	var accepted, refused atomic.Int64
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				if err := c.ConsumeLogs(ctx, makeLogs(batch(fmt.Sprintf("s-%d-%d", w, i), t0, 1, 0, nil)...)); err != nil {
+					refused.Add(1)
+					return
+				}
+				accepted.Add(1)
+			}
+		}()
+	}
+	for accepted.Load() < 20 {
+		time.Sleep(time.Millisecond)
+	}
+	require.NoError(t, c.Shutdown(ctx))
+	wg.Wait()
+	assert.Equal(t, int64(4), refused.Load(), "every worker is refused after Shutdown")
 }

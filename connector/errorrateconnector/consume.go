@@ -2,6 +2,9 @@ package errorrateconnector // import "github.com/sluicelogs/sluice/connector/err
 
 import (
 	"context"
+	"errors"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -15,18 +18,29 @@ type batchState struct {
 	late, overflow   int64
 }
 
+// errShutdown refuses batches that arrive after Shutdown's final flush: their
+// steps would never close.
+var errShutdown = consumererror.NewPermanent(errors.New("error_rate connector is shut down"))
+
 // consumeBatch runs count under the lock. Windows that became due are closed
 // first (so a group's ring never wraps onto an open step, even when the
-// ticker lags); what they produce is sent after the lock is released.
-func (a *aggregator) consumeBatch(ctx context.Context, count func(b *batchState)) {
+// ticker lags); what they produce goes to the sender, never sent from here.
+func (a *aggregator) consumeBatch(ctx context.Context, count func(b *batchState)) error {
 	now := a.clock.Now()
 	b := batchState{nowNanos: now.UnixNano(), nowIdx: a.spec.Bucket(now)}
 	a.mu.Lock()
-	out := a.closeDueLocked(now)
+	if a.closed {
+		a.mu.Unlock()
+		return errShutdown
+	}
+	a.enqueueLocked(a.closeDueLocked(now))
+	// The clock was read before the lock: a close in between must not make
+	// this batch's current records late.
+	b.nowIdx = max(b.nowIdx, a.closedThrough+1)
 	count(&b)
 	a.mu.Unlock()
 	a.report(ctx, &b)
-	_ = a.send(ctx, out)
+	return nil
 }
 
 // countLocked counts one record with event time ts (0 when unknown).
@@ -48,8 +62,8 @@ func (a *aggregator) countLocked(b *batchState, attrs, scope, resource pcommon.M
 
 // consumeLogs counts a batch of log records; a record's event time is its
 // timestamp, else its observed timestamp.
-func (a *aggregator) consumeLogs(ctx context.Context, ld plog.Logs) {
-	a.consumeBatch(ctx, func(b *batchState) {
+func (a *aggregator) consumeLogs(ctx context.Context, ld plog.Logs) error {
+	return a.consumeBatch(ctx, func(b *batchState) {
 		for i, rls := 0, ld.ResourceLogs(); i < rls.Len(); i++ {
 			rl := rls.At(i)
 			res := rl.Resource().Attributes()
@@ -76,8 +90,8 @@ func (a *aggregator) consumeLogs(ctx context.Context, ld plog.Logs) {
 }
 
 // consumeTraces counts a batch of spans; a span's event time is its end.
-func (a *aggregator) consumeTraces(ctx context.Context, td ptrace.Traces) {
-	a.consumeBatch(ctx, func(b *batchState) {
+func (a *aggregator) consumeTraces(ctx context.Context, td ptrace.Traces) error {
+	return a.consumeBatch(ctx, func(b *batchState) {
 		for i, rss := 0, td.ResourceSpans(); i < rss.Len(); i++ {
 			rs := rss.At(i)
 			res := rs.Resource().Attributes()

@@ -116,17 +116,35 @@ func (h *harness) shutdown() {
 	require.NoError(h.t, h.toL.Shutdown(context.Background()))
 }
 
-// consume feeds ld to both nodes, as the collector's fan-out does.
+// consume feeds ld to both nodes, as the collector's fan-out does, and waits
+// until what a close it triggered has been sent.
 func (h *harness) consume(ld plog.Logs) {
 	h.t.Helper()
 	require.NoError(h.t, h.toM.ConsumeLogs(context.Background(), ld))
 	require.NoError(h.t, h.toL.ConsumeLogs(context.Background(), ld))
+	waitSent(h.t, h.toM)
 }
 
-// at moves the clock and lets the window loop run once.
+// at moves the clock, lets the window loop run once and waits until its
+// output has been sent.
 func (h *harness) at(now time.Time) {
 	h.clock.Set(now)
 	h.clock.Tick()
+	waitSent(h.t, h.toM)
+}
+
+// waitSent waits until the sender of c's aggregator has nothing queued or in
+// flight (the sender only runs after Start).
+func waitSent(t *testing.T, c any) {
+	t.Helper()
+	agg := c.(*node).agg
+	deadline := time.Now().Add(5 * time.Second)
+	for agg.pendingOutputs() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("sender still has %d outputs after 5s", agg.pendingOutputs())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (h *harness) counter(name string) int64 {

@@ -64,7 +64,7 @@ func TestPrometheusRateOfCumulativeSums(t *testing.T) {
 			batch("search", at.Add(2*time.Second), 60, 3, userNotFound)...)
 		require.NoError(t, conn.ConsumeLogs(ctx, makeLogs(recs...)))
 		clock.Set(at.Add(time.Minute))
-		agg.tick(ctx)
+		agg.tick()
 	}
 	require.NoError(t, conn.Shutdown(ctx))
 	require.NoError(t, exp.Shutdown(ctx)) // drains the remote-write queue

@@ -28,6 +28,7 @@ type TelemetryBuilder struct {
 	registrations                     []metric.Registration
 	ConnectorErrorRateAlertsFired     metric.Int64Counter
 	ConnectorErrorRateAlertsResolved  metric.Int64Counter
+	ConnectorErrorRateEmitDropped     metric.Int64Counter
 	ConnectorErrorRateEmitFailures    metric.Int64Counter
 	ConnectorErrorRateErrors          metric.Int64Counter
 	ConnectorErrorRateGroups          metric.Int64UpDownCounter
@@ -77,6 +78,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_connector_error_rate_alerts_resolved",
 		metric.WithDescription("Alert events emitted with state resolved. [Development]"),
 		metric.WithUnit("{alerts}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ConnectorErrorRateEmitDropped, err = builder.meter.Int64Counter(
+		"otelcol_connector_error_rate_emit_dropped",
+		metric.WithDescription("Window closes whose metrics and alert events were dropped unsent, because too many closes were already waiting for a blocked next consumer or the Shutdown deadline passed. [Development]"),
+		metric.WithUnit("{windows}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ConnectorErrorRateEmitFailures, err = builder.meter.Int64Counter(

@@ -21,6 +21,7 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.ConnectorErrorRateAlertsFired.Add(context.Background(), 1)
 	tb.ConnectorErrorRateAlertsResolved.Add(context.Background(), 1)
+	tb.ConnectorErrorRateEmitDropped.Add(context.Background(), 1)
 	tb.ConnectorErrorRateEmitFailures.Add(context.Background(), 1)
 	tb.ConnectorErrorRateErrors.Add(context.Background(), 1)
 	tb.ConnectorErrorRateGroups.Add(context.Background(), 1)
@@ -33,6 +34,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualConnectorErrorRateAlertsResolved(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualConnectorErrorRateEmitDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualConnectorErrorRateEmitFailures(t, testTel,
