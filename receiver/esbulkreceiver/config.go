@@ -26,6 +26,9 @@ const (
 	DefaultMaxRequestBodySize = 100 << 20
 	// DefaultReadTimeout bounds reading a whole request (headers and body).
 	DefaultReadTimeout = time.Minute
+	// minWriteTimeout keeps the pipeline's share of write_timeout useful:
+	// below it nearly every request under load would be answered 429.
+	minWriteTimeout = time.Second
 	// maxRetryAfter keeps Retry-After sane.
 	maxRetryAfter = time.Hour
 )
@@ -35,6 +38,14 @@ type Config struct {
 	// ServerConfig is the collector's HTTP server block: endpoint, tls, auth,
 	// max_request_body_size (checked after decompression), compression_algorithms,
 	// read_timeout, read_header_timeout, write_timeout, idle_timeout, etc.
+	//
+	// read_timeout bounds receiving a request (headers and body); write_timeout
+	// starts again once the body has been read and bounds waiting for the
+	// pipeline (write_timeout minus a reserve of a quarter, at most 5s, then
+	// 429) plus writing the response. The two no longer add up, so a
+	// read_timeout longer than write_timeout is fine with HTTP/1.1; with HTTP/2
+	// (TLS) Go starts the write timer at the request's start, and an upload
+	// slower than write_timeout is reset unanswered (and not forwarded).
 	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
 
 	// Version is the Elasticsearch version number reported by GET / as
@@ -64,6 +75,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryAfter < 0 || c.RetryAfter > maxRetryAfter {
 		errs = append(errs, fmt.Errorf("retry_after: must be between 0s and %s, got %s", maxRetryAfter, c.RetryAfter))
+	}
+	if wt := c.ServerConfig.WriteTimeout; wt != 0 && wt < minWriteTimeout {
+		errs = append(errs, fmt.Errorf("write_timeout: must be 0 (no limit) or at least %s, got %s", minWriteTimeout, wt))
 	}
 	if c.ServerConfig.MaxRequestBodySize < 0 {
 		errs = append(errs, fmt.Errorf("max_request_body_size: must be 0 (collector default) or a positive number of bytes, got %d", c.ServerConfig.MaxRequestBodySize))

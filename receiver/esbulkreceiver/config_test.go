@@ -36,6 +36,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad_version", wantErr: `version: must be MAJOR.MINOR.PATCH such as "8.17.0", got "8.x"`},
 		{name: "empty_cluster_name", wantErr: "cluster_name: must not be empty"},
 		{name: "negative_retry_after", wantErr: "retry_after: must be between 0s and 1h0m0s, got -1s"},
+		{name: "short_write_timeout", wantErr: "write_timeout: must be 0 (no limit) or at least 1s, got 500ms"},
 		{name: "negative_body_size", wantErr: "max_request_body_size: must be 0 (collector default) or a positive number of bytes, got -1"},
 	}
 	for _, tt := range tests {

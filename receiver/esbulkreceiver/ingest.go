@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/sluicelogs/sluice/internal/jsonenc"
 	"github.com/sluicelogs/sluice/internal/lognormalize"
+	"github.com/sluicelogs/sluice/internal/validutf8"
 	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/bulk"
 	"github.com/sluicelogs/sluice/receiver/esbulkreceiver/internal/metadata"
 )
@@ -93,11 +97,11 @@ func (r *esBulkReceiver) putState(st *requestState) {
 	r.states.Put(st)
 }
 
-// internIndex returns the index as a string, reusing the previous one when
-// equal: a bulk request usually targets a single index.
+// internIndex returns the index as valid UTF-8, reusing the previous string
+// when equal: a bulk request usually targets a single index.
 func (st *requestState) internIndex(b []byte) string {
 	if string(b) != st.lastIndex {
-		st.lastIndex = string(b)
+		st.lastIndex = validutf8.String(string(b))
 	}
 	return st.lastIndex
 }
@@ -160,7 +164,7 @@ func (r *esBulkReceiver) handleBulk(w http.ResponseWriter, req *http.Request, de
 			r.writeReadError(w, err)
 			return
 		}
-		res := itemResult{op: it.Op, index: st.internIndex(it.Index), id: string(it.ID)}
+		res := itemResult{op: it.Op, index: st.internIndex(it.Index), id: validutf8.String(string(it.ID))}
 		switch {
 		case it.Err != nil:
 			res.status, res.errType, res.reason = http.StatusBadRequest, it.Err.Type, it.Err.Reason
@@ -184,8 +188,8 @@ func (r *esBulkReceiver) handleBulk(w http.ResponseWriter, req *http.Request, de
 	r.telemetry.EsBulkRequestBodySize.Add(ctx, body.n)
 
 	if len(st.pending) > 0 {
-		if err := r.consume(ctx, logs, len(st.pending)); err != nil {
-			if !consumererror.IsPermanent(err) {
+		if err := r.consumeInTime(w, req, logs, len(st.pending)); err != nil {
+			if retryable(err) {
 				r.refuse(ctx, w, err, len(st.pending))
 				return
 			}
@@ -234,6 +238,7 @@ func (r *esBulkReceiver) handleDocument(w http.ResponseWriter, req *http.Request
 		r.writeError(w, http.StatusBadRequest, bulk.ErrTypeValidation, fmt.Sprintf("Validation Failed: 1: id is too long, must be no longer than 512 bytes but was: %d;", len(id)))
 		return
 	}
+	index, id = validutf8.String(index), validutf8.String(id) // the path may carry %FF
 	body := &countingReader{r: req.Body}
 	doc, err := readAllInto(st.out[:0], body)
 	st.out = doc
@@ -249,8 +254,8 @@ func (r *esBulkReceiver) handleDocument(w http.ResponseWriter, req *http.Request
 		r.writeError(w, http.StatusBadRequest, errTypeMapperParsing, "failed to parse: "+err.Error())
 		return
 	}
-	if err := r.consume(ctx, logs, 1); err != nil {
-		if !consumererror.IsPermanent(err) {
+	if err := r.consumeInTime(w, req, logs, 1); err != nil {
+		if retryable(err) {
 			r.refuse(ctx, w, err, 1)
 			return
 		}
@@ -276,6 +281,50 @@ func (r *esBulkReceiver) handleDocument(w http.ResponseWriter, req *http.Request
 	writeJSON(w, http.StatusCreated, b)
 }
 
+// maxResponseReserve caps the part of write_timeout kept for writing the
+// response after the pipeline answered.
+const maxResponseReserve = 5 * time.Second
+
+// errPipelineTimeout marks a pipeline that did not answer within write_timeout.
+var errPipelineTimeout = errors.New("the pipeline did not accept the data within write_timeout")
+
+// consumeInTime hands logs to the next consumer once the body has been read,
+// so that whatever the pipeline accepts can still be answered: Go's write
+// deadline runs from the end of the headers, and a slow upload or a slow
+// pipeline would leave accepted data unanswered, which the shipper resends
+// (duplicates). The write deadline is restarted here and the pipeline gets
+// write_timeout minus a reserve for the response; a pipeline that has not
+// answered by then sees its context expire, and its error becomes a 429.
+func (r *esBulkReceiver) consumeInTime(w http.ResponseWriter, req *http.Request, logs plog.Logs, n int) error {
+	timeout := r.cfg.ServerConfig.WriteTimeout
+	if timeout <= 0 {
+		return r.consume(req.Context(), logs, n)
+	}
+	reserve := min(timeout/4, maxResponseReserve)
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	_ = rc.SetWriteDeadline(now.Add(timeout)) // not supported by test recorders only
+	ctx, cancel := context.WithDeadline(req.Context(), now.Add(timeout-reserve))
+	defer cancel()
+	err := r.consume(ctx, logs, n)
+	if ctx.Err() == nil {
+		return err
+	}
+	// Past the budget: a consumer that ignored its context and accepted
+	// anyway must still get its 201 written, so the reserve starts again.
+	_ = rc.SetWriteDeadline(time.Now().Add(reserve))
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", errPipelineTimeout, err)
+	}
+	return err
+}
+
+// retryable reports whether a pipeline error is answered 429: not permanent,
+// or caused by our deadline (a consumer may mark a context error permanent).
+func retryable(err error) bool {
+	return errors.Is(err, errPipelineTimeout) || !consumererror.IsPermanent(err)
+}
+
 // consume hands logs to the next consumer, reporting the standard receiver
 // metrics (otelcol_receiver_accepted/refused_log_records).
 func (r *esBulkReceiver) consume(ctx context.Context, logs plog.Logs, n int) error {
@@ -293,13 +342,23 @@ func (r *esBulkReceiver) refuse(ctx context.Context, w http.ResponseWriter, err 
 }
 
 // writeReadError answers a body that could not be read: 413 when it exceeds
-// max_request_body_size after decompression, else 400 (corrupt compression,
-// client gone).
+// max_request_body_size after decompression; 503 when it arrived too slowly
+// (read_timeout) or cut short, which a retry can cure and every shipper
+// retries (Vector does not retry a 408); else 400 (corrupt compression).
 func (r *esBulkReceiver) writeReadError(w http.ResponseWriter, err error) {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		r.writeError(w, http.StatusRequestEntityTooLarge, errTypeTooLarge,
 			fmt.Sprintf("request body is larger than max_request_body_size (%d bytes) after decompression", tooLarge.Limit))
+		return
+	}
+	var netErr net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		r.writeError(w, http.StatusServiceUnavailable, errTypeTimeout, "request body not received within read_timeout, retry: "+err.Error())
+		return
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		r.writeError(w, http.StatusServiceUnavailable, errTypeIncomplete, "request body ended early, retry: "+err.Error())
 		return
 	}
 	r.writeError(w, http.StatusBadRequest, errTypeParse, "cannot read request body: "+err.Error())

@@ -472,3 +472,83 @@ func TestBulkRejectionReasons(t *testing.T) {
 		{Attributes: attribute.NewSet(attribute.String("reason", reasonMissingDocument)), Value: 1},
 	}, metricdatatest.IgnoreTimestamp())
 }
+
+// Index and id come from the action line or the URL path, not the document:
+// invalid UTF-8 there is replaced by U+FFFD too.
+func TestInvalidUTF8InIndexAndIDReplaced(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	r, _ := newTestReceiver(t, sink)
+	rec := do(t, r, http.MethodPost, "/_bulk", "{\"index\":{\"_index\":\"logs-\xff\",\"_id\":\"id-\xfe\"}}\n{\"message\":\"m\"}\n")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	rec = do(t, r, http.MethodPost, "/path%FFindex/_bulk", "{\"index\":{}}\n{\"message\":\"m\"}\n")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	rec = do(t, r, http.MethodPut, "/doc%FFindex/_doc/id%FE", `{"message":"m"}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+
+	records, _ := allRecords(sink)
+	require.Len(t, records, 3)
+	want := []struct{ index, id string }{
+		{"logs-\uFFFD", "id-\uFFFD"},
+		{"path\uFFFDindex", ""},
+		{"doc\uFFFDindex", "id\uFFFD"},
+	}
+	for i, w := range want {
+		idx, _ := records[i].Attributes().Get(AttrIndex)
+		assert.Equal(t, w.index, idx.Str(), "record %d", i)
+		id, ok := records[i].Attributes().Get(AttrDocumentID)
+		if w.id == "" {
+			assert.False(t, ok)
+			continue
+		}
+		assert.Equal(t, w.id, id.Str(), "record %d", i)
+	}
+}
+
+// {"create":"oops"} is a create item with an error, not an index item.
+func TestBulkMalformedMetadataKeepsActionName(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	r, _ := newTestReceiver(t, sink)
+	body := "{\"create\":\"oops\"}\n{\"message\":\"a\"}\n{\"delete\":[1]}\n{\"create\":{\"_index\":\"i\"}}\n{\"message\":\"b\"}\n"
+	rec := do(t, r, http.MethodPost, "/_bulk", body)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, []string{"create:400", "delete:400", "create:201"}, itemStatuses(decodeBulk(t, rec.Body.Bytes())))
+	assert.Equal(t, 1, sink.LogRecordCount())
+}
+
+// A document id may contain '/', sent as %2F on the single-document endpoints.
+func TestDocumentIDWithEncodedSlash(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	r, _ := newTestReceiver(t, sink)
+	for _, path := range []string{"/logs/_doc/a%2Fb", "/logs/_create/a%2Fb"} {
+		rec := do(t, r, http.MethodPut, path, `{"message":"m"}`)
+		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+		var resp map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+		assert.Equal(t, "a/b", resp["_id"])
+		assert.Equal(t, "logs", resp["_index"])
+	}
+	records, _ := allRecords(sink)
+	require.Len(t, records, 2)
+	id, _ := records[0].Attributes().Get(AttrDocumentID)
+	assert.Equal(t, "a/b", id.Str())
+	assert.Equal(t, http.StatusBadRequest, do(t, r, http.MethodPut, "/logs/_doc/a/b", `{}`).Code, "an unescaped slash is still a path separator")
+}
+
+// Elasticsearch refuses an empty _id ("if _id is specified it must not be
+// empty") instead of generating one; the rest of the request goes on.
+func TestBulkEmptyIDRejected(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	r, tel := newTestReceiver(t, sink)
+	body := "{\"index\":{\"_index\":\"i\",\"_id\":\"\"}}\n{\"m\":1}\n{\"create\":{\"_index\":\"i\",\"_id\":\"ok\"}}\n{\"m\":2}\n"
+	rec := do(t, r, http.MethodPost, "/_bulk", body)
+	require.Equal(t, http.StatusOK, rec.Code)
+	resp := decodeBulk(t, rec.Body.Bytes())
+	assert.Equal(t, []string{"index:400", "create:201"}, itemStatuses(resp))
+	errObj := resp.Items[0]["index"]["error"].(map[string]any)
+	assert.Equal(t, "action_request_validation_exception", errObj["type"])
+	assert.Contains(t, errObj["reason"], "if _id is specified it must not be empty")
+	assert.Equal(t, 1, sink.LogRecordCount())
+	metadatatest.AssertEqualEsBulkDocumentsRejected(t, tel, []metricdata.DataPoint[int64]{
+		{Attributes: attribute.NewSet(attribute.String("reason", reasonInvalidMetadata)), Value: 1},
+	}, metricdatatest.IgnoreTimestamp())
+}

@@ -19,6 +19,8 @@ const (
 	errTypeParse         = "parse_exception"
 	errTypeTooLarge      = "content_too_long_exception"
 	errTypePipeline      = "pipeline_rejected_exception"
+	errTypeTimeout       = "timeout_exception"
+	errTypeIncomplete    = "i_o_exception" // Elasticsearch's name for a Java IOException
 )
 
 // maxReasonBytes bounds error reasons echoed to clients.
@@ -261,7 +263,7 @@ func appendErrorBody(b []byte, status int, errType, reason string) []byte {
 
 // writeError answers a whole request with an Elasticsearch-style error.
 func (r *esBulkReceiver) writeError(w http.ResponseWriter, status int, errType, reason string) {
-	if status == http.StatusTooManyRequests && r.retryAfter != "" {
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && r.retryAfter != "" {
 		w.Header().Set("Retry-After", r.retryAfter)
 	}
 	writeJSON(w, status, appendErrorBody(nil, status, errType, truncateReason(reason)))

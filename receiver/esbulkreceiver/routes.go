@@ -2,6 +2,7 @@ package esbulkreceiver
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/sluicelogs/sluice/internal/jsonenc"
@@ -20,11 +21,7 @@ const (
 // because ServeMux rejects overlapping patterns such as /{index}/_bulk and
 // /_data_stream/{name}.
 func (r *esBulkReceiver) route(w http.ResponseWriter, req *http.Request) string {
-	path := strings.Trim(req.URL.Path, "/")
-	var segs []string
-	if path != "" {
-		segs = strings.Split(path, "/")
-	}
+	segs := pathSegments(req.URL)
 	m := req.Method
 	if len(segs) == 0 {
 		if !allow(w, req, http.MethodGet, http.MethodHead) {
@@ -108,6 +105,25 @@ func (r *esBulkReceiver) route(w http.ResponseWriter, req *http.Request) string 
 	writeJSON(w, http.StatusBadRequest, appendErrorBody(nil, http.StatusBadRequest, errTypeIllegalArg,
 		"no handler found for uri ["+req.URL.Path+"] and method ["+m+"]"))
 	return endpointUnknown
+}
+
+// pathSegments splits the escaped path and unescapes each segment, so that a
+// document id sent as a%2Fb stays one segment "a/b" as in Elasticsearch.
+func pathSegments(u *url.URL) []string {
+	path := strings.Trim(u.EscapedPath(), "/")
+	if path == "" {
+		return nil
+	}
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if !strings.Contains(seg, "%") {
+			continue
+		}
+		if unescaped, err := url.PathUnescape(seg); err == nil {
+			segs[i] = unescaped
+		}
+	}
+	return segs
 }
 
 // endpointOf classifies a request without serving it (for server-layer errors).

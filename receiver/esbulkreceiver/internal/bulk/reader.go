@@ -17,7 +17,7 @@ import (
 // Op is a bulk action.
 type Op uint8
 
-// Bulk actions. OpInvalid marks an action line that could not be read.
+// Bulk actions. OpInvalid marks an action line whose action is not recognised.
 const (
 	OpInvalid Op = iota
 	OpIndex
@@ -124,7 +124,7 @@ func (r *Reader) Next(it *Item) error {
 	r.actionBuf = append(r.actionBuf[:0], line...)
 	*it = Item{}
 	ierr := r.parseAction(r.actionBuf, lineNo, it)
-	if ierr != nil && it.Op == OpInvalid {
+	if ierr != nil && ierr.Kind == KindMalformedAction {
 		it.Err = ierr
 		return r.resync()
 	}
@@ -164,7 +164,7 @@ func (r *Reader) resync() error {
 		return err
 	}
 	var probe Item
-	if r.parseAction(line, lineNo, &probe); probe.Op != OpInvalid {
+	if perr := r.parseAction(line, lineNo, &probe); perr == nil || perr.Kind != KindMalformedAction {
 		r.pending = append(r.pending[:0], line...)
 		r.pendingNo = lineNo
 		r.hasPending = true
@@ -251,10 +251,13 @@ func (r *Reader) parseAction(line []byte, lineNo int, it *Item) *ItemError {
 	if op == OpInvalid {
 		return &ItemError{Kind: KindMalformedAction, Type: ErrTypeIllegalArgument, Reason: fmt.Sprintf("Malformed action/metadata line [%d], unknown action (expected index, create, update or delete)", lineNo)}
 	}
+	// Set before the metadata check so the response names the action the
+	// client used, as Elasticsearch does ({"create":"oops"} is a create item).
+	it.Op = op
 	if meta.Type() != fastjson.TypeObject {
 		return &ItemError{Kind: KindMalformedAction, Type: ErrTypeIllegalArgument, Reason: fmt.Sprintf("Malformed action/metadata line [%d], expected the metadata to be an object", lineNo)}
 	}
-	it.Op = op // from here on the line is a well-formed action: its document line follows
+	// From here on the line is a well-formed action: its document line follows.
 	it.Index = r.defaultIndex
 	if idx := meta.Get("_index"); idx != nil {
 		if idx.Type() != fastjson.TypeString {
@@ -266,6 +269,9 @@ func (r *Reader) parseAction(line []byte, lineNo int, it *Item) *ItemError {
 		switch id.Type() {
 		case fastjson.TypeString:
 			it.ID = id.GetStringBytes()
+			if len(it.ID) == 0 { // Elasticsearch refuses it rather than generating an id
+				return &ItemError{Kind: KindInvalidMetadata, Type: ErrTypeValidation, Reason: "Validation Failed: 1: if _id is specified it must not be empty;"}
+			}
 		case fastjson.TypeNumber:
 			it.ID = id.MarshalTo(nil)
 		case fastjson.TypeNull:

@@ -108,6 +108,23 @@ func TestReader(t *testing.T) {
 			body: "{\"index\":{},\"create\":{}}\n{\"m\":1}\n{\"index\":\"i\"}\n{\"m\":2}\n",
 			want: []gotItem{{op: "index", errType: ErrTypeIllegalArgument}, {op: "index", errType: ErrTypeIllegalArgument}},
 		},
+		{
+			name: "malformed metadata keeps the action name the client used",
+			body: "{\"create\":\"oops\"}\n{\"m\":1}\n{\"delete\":[1]}\n{\"create\":{\"_index\":\"i\"}}\n{\"m\":2}\n",
+			want: []gotItem{
+				{op: "create", errType: ErrTypeIllegalArgument},
+				{op: "delete", errType: ErrTypeIllegalArgument},
+				{op: "create", index: "i", source: `{"m":2}`},
+			},
+		},
+		{
+			name: "empty _id is a validation error that owns its document",
+			body: "{\"index\":{\"_index\":\"i\",\"_id\":\"\"}}\n{\"m\":1}\n{\"index\":{\"_index\":\"i\",\"_id\":null}}\n{\"m\":2}\n",
+			want: []gotItem{
+				{op: "index", index: "i", errType: ErrTypeValidation},
+				{op: "index", index: "i", source: `{"m":2}`},
+			},
+		},
 		{name: "empty body", body: "", want: nil},
 		{name: "only blank lines", body: "\n\n \r\n", want: nil},
 	}
