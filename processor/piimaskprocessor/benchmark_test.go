@@ -2,6 +2,7 @@ package piimaskprocessor
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,74 @@ func BenchmarkLogs(b *testing.B) {
 			benchLogs(b, lines, func(sink *consumertest.LogsSink) processor.Logs {
 				return newContribRedaction(b, sink)
 			})
+		})
+	}
+}
+
+// BenchmarkLogsAttributes: records with typical HTTP server attributes
+// (header arrays, ids, a secret header), the path the key rules take.
+func BenchmarkLogsAttributes(b *testing.B) {
+	src := plog.NewLogs()
+	lrs := src.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for i := 0; i < benchBatch; i++ {
+		lr := lrs.AppendEmpty()
+		lr.Body().SetStr("request served")
+		a := lr.Attributes()
+		a.PutStr("http.request.method", "GET")
+		a.PutStr("url.path", "/api/v1/orders/"+strconv.Itoa(i))
+		a.PutInt("http.response.status_code", 200)
+		a.PutStr("dd.trace_id", "4088995790328921840")
+		a.PutStr("request_id", "c0ffee-"+strconv.Itoa(i))
+		a.PutEmptySlice("http.request.header.user-agent").AppendEmpty().SetStr("curl/8.5.0")
+		a.PutEmptySlice("http.request.header.authorization").AppendEmpty().SetStr("Bearer abc123DEF456ghi")
+		a.PutStr("client.address", "203.0.113.9")
+		a.PutStr("user.email", "jane.doe@example.com")
+		a.PutInt("duration_ms", 12)
+	}
+	p, err := newPIIMask(defaultCfg(), nopSettings().TelemetrySettings)
+	require.NoError(b, err)
+	work := plog.NewLogs()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		src.CopyTo(work)
+		b.StartTimer()
+		if _, err := p.processLogs(context.Background(), work); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchBatch*b.N)/b.Elapsed().Seconds(), "records/s")
+	require.NoError(b, p.shutdown(context.Background()))
+}
+
+// BenchmarkDropHugeMap: one record whose attributes all match under the
+// drop action; ns/op over the entry count should stay flat as it grows.
+func BenchmarkDropHugeMap(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			raw := make(map[string]any, n)
+			for i := 0; i < n; i++ {
+				raw["k"+strconv.Itoa(i)] = "u" + strconv.Itoa(i) + "@example.com"
+			}
+			src := plog.NewLogs()
+			require.NoError(b, src.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Attributes().FromRaw(raw))
+			cfg := defaultCfg()
+			cfg.DefaultAction = "drop"
+			p, err := newPIIMask(cfg, nopSettings().TelemetrySettings)
+			require.NoError(b, err)
+			work := plog.NewLogs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				src.CopyTo(work)
+				b.StartTimer()
+				if _, err := p.processLogs(context.Background(), work); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
+			require.NoError(b, p.shutdown(context.Background()))
 		})
 	}
 }

@@ -26,6 +26,14 @@ const (
 	maskedKeyDetector = "masked_key"
 )
 
+// defaultIDKeys end the names of keys holding trace, span and request ids:
+// long decimal ids (Datadog's dd.trace_id, numeric request ids) pass the
+// Luhn check or look like phone numbers, and masking a correlation id as a
+// card's last four digits would merge unrelated requests in tail_sampling.
+func defaultIDKeys() []string {
+	return []string{"trace_id", "span_id", "request_id", "correlation_id"}
+}
+
 var (
 	validatorNames    = []string{"none", "luhn", "mod97"}
 	customNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -66,6 +74,12 @@ type Config struct {
 	// AllowKeys lists keys, compared without case, whose values (and nested
 	// values) are never scanned or changed. It wins over MaskKeys.
 	AllowKeys []string `mapstructure:"allow_keys"`
+
+	// IDKeys lists key endings (compared without case and ignoring the
+	// separators '.', '_' and '-') of keys that hold ids: their values are not
+	// checked for payment_card or phone numbers; every other detector runs.
+	// Default trace_id, span_id, request_id, correlation_id; empty turns it off.
+	IDKeys []string `mapstructure:"id_keys"`
 
 	// DetectorsAttribute, when set, is the name of an attribute added to each
 	// log record or span in which something was masked, listing the detectors
@@ -209,6 +223,11 @@ func (cfg *Config) Validate() error {
 		}
 		if cfg.Hash.KeyID == "" {
 			errs = append(errs, errors.New("hash::key_id: must be set when a detector uses action hash"))
+		}
+	}
+	for i, k := range cfg.IDKeys {
+		if idKeyWord(k) == "" {
+			errs = append(errs, fmt.Errorf("id_keys::%d: %q is empty without the separators . _ -", i, k))
 		}
 	}
 	if cfg.MaxValueBytes <= 0 {

@@ -43,11 +43,18 @@ func TestLoadConfig(t *testing.T) {
 				MaskKeys:           []string{"user.name", "x-session"},
 				MaskKeysAction:     "hash",
 				AllowKeys:          []string{"trace_id"},
+				IDKeys:             []string{"order_ref", "x-b3-traceid"},
 				DetectorsAttribute: "pii.detectors",
 				MaxValueBytes:      65536,
 				MaxDepth:           8,
 			},
 		},
+		{name: "no_id_keys", want: func() *Config {
+			cfg := createDefaultConfig().(*Config)
+			cfg.IDKeys = []string{}
+			return cfg
+		}()},
+		{name: "bad_id_keys", wantErr: `id_keys::1: "._" is empty without the separators . _ -`},
 		{name: "unknown_detector", wantErr: `detectors: unknown detector "credit_card"; allowed: email, payment_card, us_ssn, phone, ipv4, ipv6, iban, jwt, bearer_token, aws_access_key, aws_secret_key, github_token, gitlab_token, slack_token, stripe_key, google_api_key, private_key, secret_kv, url_credentials`},
 		{name: "bad_action", wantErr: `detectors::email::action: unknown action "scramble"; allowed: redact, partial, hash, drop`},
 		{name: "bad_default_action", wantErr: `default_action: unknown action "mangle"; allowed: redact, partial, hash, drop`},

@@ -31,6 +31,7 @@ func createDefaultConfig() component.Config {
 		RedactTemplate: defaultRedactTemplate,
 		MaxValueBytes:  defaultMaxValueBytes,
 		MaxDepth:       defaultMaxDepth,
+		IDKeys:         defaultIDKeys(),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -32,6 +33,12 @@ const (
 	locResourceAttribute
 	locScopeAttribute
 	locDatapointAttribute
+	locExemplarAttribute
+	locSpanName
+	locSpanStatusMessage
+	locSpanEventName
+	locSpanLinkAttribute
+	locLogEventName
 	numLocations
 )
 
@@ -43,12 +50,19 @@ var locationNames = [numLocations]string{
 	locResourceAttribute:  "resource_attribute",
 	locScopeAttribute:     "scope_attribute",
 	locDatapointAttribute: "datapoint_attribute",
+	locExemplarAttribute:  "exemplar_attribute",
+	locSpanName:           "span_name",
+	locSpanStatusMessage:  "span_status_message",
+	locSpanEventName:      "span_event_name",
+	locSpanLinkAttribute:  "span_link_attribute",
+	locLogEventName:       "log_event_name",
 }
 
 // piiMask scans and masks pdata in place. It is safe for concurrent use:
 // per-call scratch space comes from a pool.
 type piiMask struct {
 	scanner    *detect.Scanner
+	idScanner  *detect.Scanner // scanner for values under id_keys: no card or phone numbers
 	masker     *mask.Masker
 	ruleNames  []string
 	maskedKey  int // rule index of mask_keys
@@ -57,6 +71,7 @@ type piiMask struct {
 	hasCustom  bool
 	maskKeys   []string
 	allowKeys  []string
+	idKeys     []string // normalized with idKeyWord
 	detAttr    string
 	maxBytes   int
 	maxDepth   int
@@ -71,16 +86,18 @@ type piiMask struct {
 
 // state is the scratch space of one ConsumeX call.
 type state struct {
-	// secretKeys remembers whether the key at each position of the last map
-	// masked is a secret's key: records of one source carry the same keys in
-	// the same order, so a batch's keys are judged once, not once per record.
-	secretKeys []keyVerdict
-	matches    []detect.Match
-	buf        []byte
-	dropKeys   []string
-	masked     []int64 // [rule*numLocations+loc]
-	fired      []bool  // per rule, for the current record
-	anyFired   bool
+	// keyVerdicts remembers what the key at each position of the last map
+	// masked names: records of one source carry the same keys in the same
+	// order, so a batch's keys are judged once, not once per record.
+	keyVerdicts []keyVerdict
+	matches     []detect.Match
+	buf         []byte
+	// dropAt holds the positions, ascending per map, of the entries to
+	// remove: removal is then one pass however many entries are dropped.
+	dropAt   []int
+	masked   []int64 // [rule*numLocations+loc]
+	fired    []bool  // per rule, for the current record
+	anyFired bool
 
 	records, recordsMasked, bytes, overBytes, overDepth int64
 }
@@ -153,6 +170,22 @@ func newPIIMask(cfg *Config, tel component.TelemetrySettings) (*piiMask, error) 
 	rules = append(rules, mask.Rule{Name: maskedKeyDetector, Kind: detect.NumBuiltin, Action: keyAct})
 
 	p.scanner = detect.NewScanner(enabled, customs)
+	p.idScanner = p.scanner
+	for _, k := range cfg.IDKeys {
+		p.idKeys = append(p.idKeys, idKeyWord(k))
+	}
+	if len(p.idKeys) > 0 {
+		// Ids are long digit runs: some pass Luhn or look like phones.
+		var idEnabled []detect.Detector
+		for _, d := range enabled {
+			if d != detect.PaymentCard && d != detect.Phone {
+				idEnabled = append(idEnabled, d)
+			}
+		}
+		if len(idEnabled) != len(enabled) {
+			p.idScanner = detect.NewScanner(idEnabled, customs)
+		}
+	}
 	p.hasCustom = len(customs) > 0
 	if p.scanner.Enabled(detect.SecretKeyValue) {
 		p.secretRule = int(detect.SecretKeyValue)
@@ -251,7 +284,7 @@ func (p *piiMask) flush(ctx context.Context, st *state) {
 		}
 	}
 	st.records, st.recordsMasked, st.bytes, st.overBytes, st.overDepth = 0, 0, 0, 0, 0
-	st.dropKeys = st.dropKeys[:0]
+	st.dropAt = st.dropAt[:0]
 	if cap(st.buf) > 1<<20 {
 		st.buf = nil // do not pin one huge value's buffer
 	}
@@ -306,14 +339,18 @@ func (p *piiMask) endRecord(st *state, attrs pcommon.Map) {
 
 // scanString masks s. It returns the masked text, whether anything changed,
 // and whether a matched rule asks for the containing attribute to be dropped.
-func (p *piiMask) scanString(st *state, s, key string, loc location) (string, bool, bool) {
+func (p *piiMask) scanString(st *state, s, key string, id bool, loc location) (string, bool, bool) {
+	sc := p.scanner
+	if id {
+		sc = p.idScanner
+	}
 	scanned := s
 	if len(s) > p.maxBytes {
-		scanned = s[:p.maxBytes]
+		scanned = s[:runeCut(s, p.maxBytes)]
 		st.overBytes++
 	}
 	st.bytes += int64(len(scanned))
-	st.matches = p.scanner.Scan(st.matches[:0], scanned, key)
+	st.matches = sc.Scan(st.matches[:0], scanned, key)
 	if len(st.matches) == 0 {
 		return s, false, false
 	}
@@ -340,9 +377,9 @@ func (p *piiMask) scanString(st *state, s, key string, loc location) (string, bo
 		}
 		rescan := out
 		if len(rescan) > p.maxBytes {
-			rescan = rescan[:p.maxBytes]
+			rescan = rescan[:runeCut(rescan, p.maxBytes)]
 		}
-		st.matches = p.scanner.Scan(st.matches[:0], rescan, key)
+		st.matches = sc.Scan(st.matches[:0], rescan, key)
 		if len(st.matches) == 0 {
 			break
 		}
@@ -350,10 +387,22 @@ func (p *piiMask) scanString(st *state, s, key string, loc location) (string, bo
 	return out, out != s, drop
 }
 
-// wholeValue masks all of v under rule, as its key demands.
+// runeCut moves a cut of s at n back to a character boundary, so a match
+// ending at the cut does not split a character a partial mask then stars.
+func runeCut(s string, n int) int {
+	for k := n; k > 0 && k > n-utf8.UTFMax; k-- {
+		if utf8.RuneStart(s[k]) {
+			return k
+		}
+	}
+	return n
+}
+
+// wholeValue masks all of v under rule, as its key demands: mask_keys
+// replace any value with one string.
 func (p *piiMask) wholeValue(st *state, v pcommon.Value, rule int, loc location) (drop bool) {
 	s := v.AsString()
-	if rule == p.secretRule && detect.PlaceholderValue(s) {
+	if p.masker.Masked(s) {
 		return false
 	}
 	var d bool
@@ -363,18 +412,64 @@ func (p *piiMask) wholeValue(st *state, v pcommon.Value, rule int, loc location)
 	return d
 }
 
+// secretValue masks everything under a key that names a secret. Maps and
+// arrays keep their shape (an HTTP header attribute stays a string array):
+// each scalar inside is masked whole, a byte value becomes the masked string.
+// It reports whether the rule asks for the entry to be dropped.
+func (p *piiMask) secretValue(st *state, v pcommon.Value, loc location, depth int) (drop bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
+		if depth >= p.maxDepth {
+			// Too deep to follow: mask it all rather than pass a secret on.
+			st.overDepth++
+			return p.wholeValue(st, v, p.secretRule, loc)
+		}
+	case pcommon.ValueTypeBytes:
+		return p.wholeValue(st, v, p.secretRule, loc)
+	case pcommon.ValueTypeEmpty:
+		return false
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeMap:
+		v.Map().Range(func(_ string, e pcommon.Value) bool {
+			drop = p.secretValue(st, e, loc, depth+1) || drop
+			return true
+		})
+		return drop
+	case pcommon.ValueTypeSlice:
+		sl := v.Slice()
+		for i := 0; i < sl.Len(); i++ {
+			drop = p.secretValue(st, sl.At(i), loc, depth+1) || drop
+		}
+		return drop
+	}
+	s := v.AsString()
+	if p.masker.Masked(s) || detect.PlaceholderValue(s) && !bracketed(s) {
+		return false
+	}
+	var d bool
+	st.buf, d = p.masker.Value(st.buf[:0], p.secretRule, s)
+	st.count(p.secretRule, loc)
+	v.SetStr(string(st.buf))
+	return d
+}
+
+// bracketed reports "[…]", which detect.PlaceholderValue takes for a mask;
+// under a secret's key only this processor's own masks count as masked.
+func bracketed(s string) bool { return len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' }
+
 // maskValue masks v in place. It reports whether v is to be removed from its
 // map (drop action); a value that cannot be removed is masked instead.
-func (p *piiMask) maskValue(st *state, v pcommon.Value, key string, loc location, depth int) bool {
+func (p *piiMask) maskValue(st *state, v pcommon.Value, key string, id bool, loc location, depth int) bool {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		out, changed, drop := p.scanString(st, v.Str(), key, loc)
+		out, changed, drop := p.scanString(st, v.Str(), key, id, loc)
 		if changed {
 			v.SetStr(out)
 		}
 		return drop
 	case pcommon.ValueTypeInt:
-		return p.maskInt(st, v, key, loc)
+		return p.maskInt(st, v, key, id, loc)
 	case pcommon.ValueTypeMap:
 		if depth >= p.maxDepth {
 			st.overDepth++
@@ -389,7 +484,7 @@ func (p *piiMask) maskValue(st *state, v pcommon.Value, key string, loc location
 		sl := v.Slice()
 		for i := 0; i < sl.Len(); i++ {
 			// An array element cannot be dropped alone; it stays masked.
-			p.maskValue(st, sl.At(i), key, loc, depth+1)
+			p.maskValue(st, sl.At(i), key, id, loc, depth+1)
 		}
 	}
 	return false
@@ -397,9 +492,9 @@ func (p *piiMask) maskValue(st *state, v pcommon.Value, key string, loc location
 
 // maskInt checks an integer for a card number (and custom detectors, which
 // see its decimal form); a masked integer becomes a string.
-func (p *piiMask) maskInt(st *state, v pcommon.Value, key string, loc location) bool {
+func (p *piiMask) maskInt(st *state, v pcommon.Value, key string, id bool, loc location) bool {
 	n := v.Int()
-	if p.cardRule >= 0 && detect.CardInt(n) {
+	if p.cardRule >= 0 && !id && detect.CardInt(n) {
 		var d bool
 		st.buf = strconv.AppendInt(st.buf[:0], n, 10)
 		digits := string(st.buf)
@@ -409,7 +504,7 @@ func (p *piiMask) maskInt(st *state, v pcommon.Value, key string, loc location) 
 		return d
 	}
 	if p.hasCustom {
-		out, changed, drop := p.scanString(st, strconv.FormatInt(n, 10), key, loc)
+		out, changed, drop := p.scanString(st, strconv.FormatInt(n, 10), key, id, loc)
 		if changed {
 			v.SetStr(out)
 		}
@@ -433,7 +528,7 @@ func (p *piiMask) maskMap(st *state, m pcommon.Map, loc location, depth int) {
 	if m.Len() == 0 {
 		return
 	}
-	mark := len(st.dropKeys)
+	mark := len(st.dropAt)
 	i := -1
 	m.Range(func(k string, v pcommon.Value) bool {
 		i++
@@ -443,60 +538,114 @@ func (p *piiMask) maskMap(st *state, m pcommon.Map, loc location, depth int) {
 			return true
 		case len(p.maskKeys) > 0 && keyIn(p.maskKeys, k):
 			drop = p.wholeValue(st, v, p.maskedKey, loc)
-		case p.secretRule >= 0 && isScalar(v) && st.isSecretKey(i, k):
-			drop = p.wholeValue(st, v, p.secretRule, loc)
 		default:
-			drop = p.maskValue(st, v, k, loc, depth)
+			kv := p.keyVerdict(st, i, k)
+			if kv.secret {
+				drop = p.secretValue(st, v, loc, depth)
+			} else {
+				drop = p.maskValue(st, v, k, kv.id, loc, depth)
+			}
 		}
 		if drop {
-			st.dropKeys = append(st.dropKeys, k)
+			st.dropAt = append(st.dropAt, i)
 		}
 		return true
 	})
-	if len(st.dropKeys) == mark {
+	if len(st.dropAt) == mark {
 		return
 	}
-	drops := st.dropKeys[mark:]
-	m.RemoveIf(func(k string, _ pcommon.Value) bool {
-		for _, d := range drops {
-			if d == k {
-				return true
-			}
+	// RemoveIf visits the entries in the order Range did.
+	drops := st.dropAt[mark:]
+	pos, next := -1, 0
+	m.RemoveIf(func(string, pcommon.Value) bool {
+		pos++
+		if next < len(drops) && drops[next] == pos {
+			next++
+			return true
 		}
 		return false
 	})
-	st.dropKeys = st.dropKeys[:mark]
+	st.dropAt = st.dropAt[:mark]
 }
 
-// keyVerdict is detect.IsSecretKey(key).
+// keyVerdict is what a key names: a secret (detect.IsSecretKey, when
+// secret_kv is enabled) or an id (id_keys).
 type keyVerdict struct {
 	key    string
 	secret bool
+	id     bool
 }
 
-// isSecretKey is detect.IsSecretKey(k) for the key at position i of a map,
-// answered from the verdict for the previous key at i when it is the same
-// string (compared by content: the same interned string compares in one step).
-func (st *state) isSecretKey(i int, k string) bool {
-	if i >= len(st.secretKeys) {
+// keyVerdict judges the key k at position i of a map, answered from the
+// verdict for the previous key at i when it is the same string (compared by
+// content: the same interned string compares in one step).
+func (p *piiMask) keyVerdict(st *state, i int, k string) keyVerdict {
+	if i >= len(st.keyVerdicts) {
 		if i >= 256 {
-			return detect.IsSecretKey(k)
+			return p.judgeKey(k)
 		}
-		st.secretKeys = append(st.secretKeys, make([]keyVerdict, i+1-len(st.secretKeys))...)
+		st.keyVerdicts = append(st.keyVerdicts, make([]keyVerdict, i+1-len(st.keyVerdicts))...)
 	}
-	v := &st.secretKeys[i]
+	v := &st.keyVerdicts[i]
 	if v.key != k {
-		*v = keyVerdict{key: k, secret: detect.IsSecretKey(k)}
+		*v = p.judgeKey(k)
 	}
-	return v.secret
+	return *v
 }
 
-func isScalar(v pcommon.Value) bool {
-	switch v.Type() {
-	case pcommon.ValueTypeStr, pcommon.ValueTypeInt, pcommon.ValueTypeDouble, pcommon.ValueTypeBool:
-		return true
+func (p *piiMask) judgeKey(k string) keyVerdict {
+	return keyVerdict{
+		key:    k,
+		secret: p.secretRule >= 0 && detect.IsSecretKey(k),
+		id:     p.isIDKey(k),
+	}
+}
+
+// isIDKey reports whether k ends with one of id_keys, ignoring case and the
+// separators '.', '_' and '-' ("dd.trace_id", "traceId", "x-request-id").
+func (p *piiMask) isIDKey(k string) bool {
+	for _, w := range p.idKeys {
+		if endsWithWord(k, w) {
+			return true
+		}
 	}
 	return false
+}
+
+func endsWithWord(k, w string) bool {
+	j := len(w) - 1
+	for i := len(k) - 1; i >= 0 && j >= 0; i-- {
+		c := k[i]
+		if isKeySeparator(c) {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w[j] {
+			return false
+		}
+		j--
+	}
+	return j < 0 && len(w) > 0
+}
+
+func isKeySeparator(c byte) bool { return c == '.' || c == '_' || c == '-' }
+
+// idKeyWord lowercases an id_keys entry and drops its separators.
+func idKeyWord(k string) string {
+	b := make([]byte, 0, len(k))
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if isKeySeparator(c) {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // maskBody masks a log body. A string body under a drop rule keeps its
@@ -506,6 +655,18 @@ func (p *piiMask) maskBody(st *state, body pcommon.Value) {
 	case pcommon.ValueTypeMap:
 		p.maskMap(st, body.Map(), locBody, 1)
 	default:
-		p.maskValue(st, body, "", locBody, 0)
+		p.maskValue(st, body, "", false, locBody, 0)
+	}
+}
+
+// maskText scans a string field that is not an attribute (a span name or
+// status message, an event name) and writes back what changed. There is no
+// entry to drop: a drop rule leaves the redacted text.
+func (p *piiMask) maskText(st *state, s string, loc location, set func(string)) {
+	if s == "" {
+		return
+	}
+	if out, changed, _ := p.scanString(st, s, "", false, loc); changed {
+		set(out)
 	}
 }

@@ -2,10 +2,13 @@ package piimaskprocessor
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/metadata"
 	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/metadatatest"
 )
@@ -399,5 +403,306 @@ func TestSecretKeyVerdictsFollowTheKeys(t *testing.T) {
 	}
 	for i := range want {
 		assert.Equal(t, want[i], out.At(i).Attributes().AsRaw(), "record %d", i)
+	}
+}
+
+// OTel HTTP conventions store headers as string arrays: a key that names a
+// secret masks every value under it, in attributes and in body maps, and
+// arrays and maps keep their shape.
+func TestSecretKeyMasksArraysMapsAndBytes(t *testing.T) {
+	ld, lr := oneLog("x")
+	a := lr.Attributes()
+	a.PutEmptySlice("http.request.header.x-api-key").AppendEmpty().SetStr("q8zr2klm9xpvabcd")
+	auth := a.PutEmptySlice("http.request.header.authorization")
+	auth.AppendEmpty().SetStr("Token 9f8e7d6c5b4a")
+	auth.AppendEmpty().SetStr("Basic dXNlcjpwYXNz")
+	a.PutEmptySlice("client_secret").AppendEmpty().SetStr("plainsecretvalue")
+	pw := a.PutEmptyMap("password")
+	pw.PutStr("value", "hunter2xyz")
+	pw.PutInt("pin", 4711)
+	pw.PutBool("set", true) // nothing to hide in a flag
+	pw.PutEmptySlice("history").AppendEmpty().SetStr("hunter1xyz")
+	a.PutEmptyBytes("api_key").FromRaw([]byte("rawbyteskey1234"))
+	a.PutEmptySlice("token").AppendEmpty().SetStr("[REDACTED:secret_kv]") // masked before: unchanged
+	require.NoError(t, lr.Body().SetEmptyMap().FromRaw(map[string]any{
+		"headers": map[string]any{"Authorization": []any{"Token 9f8e7d6c5b4a"}, "X-Api-Key": []any{"q8zr2klm9xpvabcd"}},
+	}))
+	out := firstRecord(runLogs(t, defaultCfg(), nopSettings(), ld))
+	m := "[REDACTED:secret_kv]"
+	assert.Equal(t, map[string]any{
+		"http.request.header.x-api-key":     []any{m},
+		"http.request.header.authorization": []any{m, m},
+		"client_secret":                     []any{m},
+		"password":                          map[string]any{"value": m, "pin": m, "set": true, "history": []any{m}},
+		"api_key":                           m,
+		"token":                             []any{m},
+	}, out.Attributes().AsRaw())
+	assert.Equal(t, map[string]any{
+		"headers": map[string]any{"Authorization": []any{m}, "X-Api-Key": []any{m}},
+	}, out.Body().Map().AsRaw())
+
+	// drop removes the entry however its value is shaped.
+	cfg := defaultCfg()
+	cfg.Detectors = map[string]DetectorConfig{"secret_kv": {Action: "drop"}}
+	ld, lr = oneLog("x")
+	lr.Attributes().PutEmptySlice("http.request.header.x-api-key").AppendEmpty().SetStr("q8zr2klm9xpvabcd")
+	lr.Attributes().PutEmptyMap("password").PutStr("value", "hunter2xyz")
+	lr.Attributes().PutStr("user", "jo")
+	out = firstRecord(runLogs(t, cfg, nopSettings(), ld))
+	assert.Equal(t, map[string]any{"user": "jo"}, out.Attributes().AsRaw())
+}
+
+// A secret's value deeper than max_depth is masked whole, not passed on.
+func TestSecretKeyValueDeeperThanMaxDepthIsMaskedWhole(t *testing.T) {
+	cfg := defaultCfg()
+	cfg.MaxDepth = 2
+	ld, lr := oneLog("x")
+	lr.Attributes().PutEmptyMap("credentials").PutEmptyMap("db").PutEmptyMap("primary").PutStr("pw", "hunter2xyz")
+	out := firstRecord(runLogs(t, cfg, nopSettings(), ld))
+	assert.Equal(t, map[string]any{"credentials": map[string]any{"db": map[string]any{"primary": "[REDACTED:secret_kv]"}}},
+		out.Attributes().AsRaw())
+}
+
+// Only the processor's own masks count as already masked under a secret's
+// key: any other bracketed value may be the secret itself.
+func TestSecretKeyBracketedValueIsMaskedUnlessOwnMask(t *testing.T) {
+	cfg := defaultCfg()
+	cfg.Detectors = map[string]DetectorConfig{"email": {Action: "hash"}}
+	cfg.Hash = HashConfig{KeyEnv: "PII_TEST_HASH_KEY", KeyID: "k1"}
+	t.Setenv("PII_TEST_HASH_KEY", "k3y")
+	ld, lr := oneLog("mail a@b.co")
+	lr.Attributes().PutStr("password", "[s3cr3tpw]")
+	lr.Attributes().PutStr("api_key", "[REDACTED:phone]")
+	lr.Attributes().PutStr("token", "[REDACTED:secret_kv]")
+	lr.Attributes().PutStr("secret", "****")
+	out := firstRecord(runLogs(t, cfg, nopSettings(), ld))
+	token := strings.TrimPrefix(out.Body().Str(), "mail ")
+	require.Regexp(t, `^\[email:k1:[0-9a-f]{32}\]$`, token)
+	assert.Equal(t, map[string]any{
+		"password": "[REDACTED:secret_kv]",
+		"api_key":  "[REDACTED:phone]", // another rule's redact text
+		"token":    "[REDACTED:secret_kv]",
+		"secret":   "****",
+	}, out.Attributes().AsRaw())
+
+	// A hash token written by this processor passes a second time unchanged.
+	ld, lr = oneLog("x")
+	lr.Attributes().PutStr("password", token)
+	out = firstRecord(runLogs(t, cfg, nopSettings(), ld))
+	v, _ := out.Attributes().Get("password")
+	assert.Equal(t, token, v.Str())
+}
+
+// partial keeps the last four characters, not bytes: "François Lefèvre"
+// used to come out as "********* ****\xa8vre".
+func TestPartialMaskKeepsValidUTF8(t *testing.T) {
+	cfg := defaultCfg()
+	cfg.MaskKeys = []string{"user.name"}
+	cfg.MaskKeysAction = "partial"
+	cfg.CustomDetectors = []CustomDetectorConfig{{Name: "customer", Regex: `Kunde \S+ \S+`, Action: "partial"}}
+	ld, lr := oneLog("Kunde François Lefèvre angemeldet")
+	lr.Attributes().PutStr("user.name", "François Lefèvre")
+	out := firstRecord(runLogs(t, cfg, nopSettings(), ld))
+	v, _ := out.Attributes().Get("user.name")
+	assert.Equal(t, "******** ***èvre", v.Str())
+	assert.Equal(t, "***** ******** ***èvre angemeldet", out.Body().Str())
+	_, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+	require.NoError(t, err)
+}
+
+// The drop action removes the flagged entries by position, in one pass: it
+// compared every key with every dropped key (10k attributes 0.4 s, 40k 4.8 s).
+// The check is on how the cost per entry grows (process CPU time, best of
+// three), not on a time limit, so a loaded machine does not fail it: linear
+// removal costs about the same per entry at 8 times the entries, quadratic
+// removal 8 times more.
+func TestDropActionIsLinearInMapSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times maps of 40k entries")
+	}
+	cfg := defaultCfg()
+	cfg.DefaultAction = "drop"
+	p, err := newPIIMask(cfg, nopSettings().TelemetrySettings)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, p.shutdown(context.Background())) }()
+	source := func(n int) plog.Logs {
+		raw := map[string]any{"kept": "ok"} // FromRaw: Put looks for the key, a quadratic build
+		for i := 0; i < n; i++ {
+			raw["k"+strconv.Itoa(i)] = "u" + strconv.Itoa(i) + "@example.com"
+		}
+		src, _ := oneLog("x")
+		require.NoError(t, firstRecord(src).Attributes().FromRaw(raw))
+		return src
+	}
+	perEntry := func(src plog.Logs, n int) time.Duration {
+		ld := plog.NewLogs()
+		src.CopyTo(ld)
+		start, c0 := time.Now(), cputime.Process()
+		_, err := p.processLogs(context.Background(), ld)
+		require.NoError(t, err)
+		d := cputime.Process() - c0
+		if d <= 0 { // no CPU clock on this platform
+			d = time.Since(start)
+		}
+		require.Equal(t, map[string]any{"kept": "ok"}, firstRecord(ld).Attributes().AsRaw())
+		return d / time.Duration(n)
+	}
+	const smallN, largeN, limit = 5000, 40000, 4
+	small, large := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+	src := source(smallN)
+	for range 3 {
+		small = min(small, perEntry(src, smallN))
+	}
+	src = source(largeN)
+	for try := 0; try < 3 && large >= limit*small; try++ {
+		large = min(large, perEntry(src, largeN))
+	}
+	t.Logf("per entry: %v at %d, %v at %d", small, smallN, large, largeN)
+	assert.Less(t, large, limit*small, "drop cost per entry grows with the map size")
+}
+
+// Duplicate keys (possible on the wire) are removed by position: only the
+// entry whose value asked for it goes.
+func TestDropActionRemovesOnlyFlaggedEntries(t *testing.T) {
+	cfg := defaultCfg()
+	cfg.DefaultAction = "drop"
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[
+		{"key":"a","value":{"stringValue":"ok"}},
+		{"key":"a","value":{"stringValue":"jane@example.com"}},
+		{"key":"b","value":{"stringValue":"4111111111111111"}},
+		{"key":"b","value":{"stringValue":"fine"}}]}]}]}]}`))
+	require.NoError(t, err)
+	out := firstRecord(runLogs(t, cfg, nopSettings(), ld)).Attributes()
+	var kept []string
+	out.Range(func(k string, v pcommon.Value) bool {
+		kept = append(kept, k+"="+v.Str())
+		return true
+	})
+	assert.Equal(t, []string{"a=ok", "b=fine"}, kept)
+}
+
+// Exception text and user input end up in span names, status messages and
+// event names; links carry attributes like spans do.
+func TestTracesScanNamesStatusAndLinks(t *testing.T) {
+	cfg := defaultCfg()
+	cfg.DetectorsAttribute = "pii.detectors"
+	td := ptrace.NewTraces()
+	span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetName("GET /users/jane.doe@example.com")
+	span.Status().SetCode(ptrace.StatusCodeError)
+	span.Status().SetMessage("user jane.doe@example.com card 4111111111111111 not found")
+	span.TraceState().FromRaw("vendor=opaque")
+	ev := span.Events().AppendEmpty()
+	ev.SetName("sent to jane.doe@example.com")
+	span.Links().AppendEmpty().Attributes().PutStr("note", "from 203.0.113.9")
+
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	sink := new(consumertest.TracesSink)
+	p, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	require.NoError(t, p.Shutdown(context.Background()))
+	got := sink.AllTraces()[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	assert.Equal(t, "GET /users/[REDACTED:email]", got.Name())
+	assert.Equal(t, "user [REDACTED:email] card [REDACTED:payment_card] not found", got.Status().Message())
+	assert.Equal(t, ptrace.StatusCodeError, got.Status().Code())
+	assert.Equal(t, "sent to [REDACTED:email]", got.Events().At(0).Name())
+	assert.Equal(t, map[string]any{"note": "from [REDACTED:ipv4]"}, got.Links().At(0).Attributes().AsRaw())
+	assert.Equal(t, map[string]any{"pii.detectors": "email,payment_card,ipv4"}, got.Attributes().AsRaw())
+	metadatatest.AssertEqualProcessorPiiMaskValuesMasked(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("detector", "email"), attribute.String("location", "span_name"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("detector", "email"), attribute.String("location", "span_status_message"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("detector", "payment_card"), attribute.String("location", "span_status_message"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("detector", "email"), attribute.String("location", "span_event_name"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("detector", "ipv4"), attribute.String("location", "span_link_attribute"))},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestLogEventNameIsScanned(t *testing.T) {
+	ld, lr := oneLog("x")
+	lr.SetEventName("login jane.doe@example.com")
+	out := firstRecord(runLogs(t, defaultCfg(), nopSettings(), ld))
+	assert.Equal(t, "login [REDACTED:email]", out.EventName())
+}
+
+func TestMetricExemplarFilteredAttributesAreScanned(t *testing.T) {
+	md := pmetric.NewMetrics()
+	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
+	ms.AppendEmpty().SetEmptySum().DataPoints().AppendEmpty().Exemplars().AppendEmpty().FilteredAttributes().PutStr("user", "jane.doe@example.com")
+	ms.AppendEmpty().SetEmptyGauge().DataPoints().AppendEmpty().Exemplars().AppendEmpty().FilteredAttributes().PutStr("user", "jane.doe@example.com")
+	ms.AppendEmpty().SetEmptyHistogram().DataPoints().AppendEmpty().Exemplars().AppendEmpty().FilteredAttributes().PutStr("user", "jane.doe@example.com")
+	ms.AppendEmpty().SetEmptyExponentialHistogram().DataPoints().AppendEmpty().Exemplars().AppendEmpty().FilteredAttributes().PutStr("user", "jane.doe@example.com")
+	sink := new(consumertest.MetricsSink)
+	p, err := NewFactory().CreateMetrics(context.Background(), nopSettings(), defaultCfg(), sink)
+	require.NoError(t, err)
+	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+	require.NoError(t, p.Shutdown(context.Background()))
+	got := sink.AllMetrics()[0].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	want := map[string]any{"user": "[REDACTED:email]"}
+	assert.Equal(t, want, got.At(0).Sum().DataPoints().At(0).Exemplars().At(0).FilteredAttributes().AsRaw())
+	assert.Equal(t, want, got.At(1).Gauge().DataPoints().At(0).Exemplars().At(0).FilteredAttributes().AsRaw())
+	assert.Equal(t, want, got.At(2).Histogram().DataPoints().At(0).Exemplars().At(0).FilteredAttributes().AsRaw())
+	assert.Equal(t, want, got.At(3).ExponentialHistogram().DataPoints().At(0).Exemplars().At(0).FilteredAttributes().AsRaw())
+}
+
+// Decimal trace and span ids (Datadog's dd.trace_id) pass the Luhn check;
+// under keys naming ids they are not card or phone numbers. Other detectors
+// still run there, and id_keys: [] restores the check.
+func TestIDKeysAreNotCheckedForCardsOrPhones(t *testing.T) {
+	build := func() plog.Logs {
+		ld, lr := oneLog("")
+		a := lr.Attributes()
+		a.PutStr("dd.trace_id", "4088995790328921840")
+		a.PutInt("dd.span_id", 6287380695604230411)
+		a.PutStr("traceId", "4088995790328921840")
+		a.PutEmptySlice("http.request.header.x-request-id").AppendEmpty().SetStr("4111111111111111")
+		a.PutStr("correlation_id", "jane.doe@example.com") // still an email
+		a.PutStr("order_id", "4111111111111111")           // not an id key
+		require.NoError(t, lr.Body().SetEmptyMap().FromRaw(map[string]any{
+			"dd": map[string]any{"trace_id": "6287380695604230411", "span_id": int64(4088995790328921840)},
+		}))
+		return ld
+	}
+	out := firstRecord(runLogs(t, defaultCfg(), nopSettings(), build()))
+	assert.Equal(t, map[string]any{
+		"dd.trace_id":                      "4088995790328921840",
+		"dd.span_id":                       int64(6287380695604230411),
+		"traceId":                          "4088995790328921840",
+		"http.request.header.x-request-id": []any{"4111111111111111"},
+		"correlation_id":                   "[REDACTED:email]",
+		"order_id":                         "[REDACTED:payment_card]",
+	}, out.Attributes().AsRaw())
+	assert.Equal(t, map[string]any{
+		"dd": map[string]any{"trace_id": "6287380695604230411", "span_id": int64(4088995790328921840)},
+	}, out.Body().Map().AsRaw())
+
+	cfg := defaultCfg()
+	cfg.IDKeys = nil
+	out = firstRecord(runLogs(t, cfg, nopSettings(), build()))
+	v, _ := out.Attributes().Get("dd.trace_id")
+	assert.Equal(t, "[REDACTED:payment_card]", v.Str())
+	v, _ = out.Attributes().Get("dd.span_id")
+	assert.Equal(t, "[REDACTED:payment_card]", v.Str())
+}
+
+// tail_sampling groups records by request_id / correlation_id (configs/);
+// pii_mask runs before it. Card-like numeric request ids masked to their last
+// four digits (the shipped payment_card: partial) would put unrelated
+// requests into one group.
+func TestCorrelationIDsStayDistinctForTailSampling(t *testing.T) {
+	cfg := defaultCfg()
+	cfg.Detectors = map[string]DetectorConfig{"payment_card": {Action: "partial"}, "ipv4": {Action: "partial"}}
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	ids := []string{"4111111111111111", "4012888888881881", "5555555555554444"}
+	for _, id := range ids {
+		lr := lrs.AppendEmpty()
+		lr.Attributes().PutStr("request_id", id)
+		lr.Attributes().PutStr("correlation_id", id)
+	}
+	out := runLogs(t, cfg, nopSettings(), ld).ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	for i, id := range ids {
+		assert.Equal(t, map[string]any{"request_id": id, "correlation_id": id}, out.At(i).Attributes().AsRaw())
 	}
 }

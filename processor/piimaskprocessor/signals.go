@@ -3,13 +3,14 @@ package piimaskprocessor // import "github.com/sluicelogs/sluice/processor/piima
 import (
 	"context"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // processLogs masks resource and scope attributes, and each record's
-// attributes and body (strings, maps and arrays, recursively).
+// attributes, body (strings, maps and arrays, recursively) and event name.
 func (p *piiMask) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	st := p.getState()
 	rls := ld.ResourceLogs()
@@ -27,6 +28,7 @@ func (p *piiMask) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, err
 				lr := lrs.At(k)
 				p.maskMap(st, lr.Attributes(), locLogAttribute, 0)
 				p.maskBody(st, lr.Body())
+				p.maskText(st, lr.EventName(), locLogEventName, lr.SetEventName)
 				p.endRecord(st, lr.Attributes())
 			}
 		}
@@ -35,8 +37,9 @@ func (p *piiMask) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, err
 	return ld, nil
 }
 
-// processTraces masks resource and scope attributes, span attributes and
-// span event attributes.
+// processTraces masks resource and scope attributes, and each span's name,
+// attributes, status message (where exception text often lands), event names
+// and attributes, and link attributes.
 func (p *piiMask) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	st := p.getState()
 	rss := td.ResourceSpans()
@@ -52,10 +55,19 @@ func (p *piiMask) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.T
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
+				p.maskText(st, span.Name(), locSpanName, span.SetName)
 				p.maskMap(st, span.Attributes(), locSpanAttribute, 0)
+				status := span.Status()
+				p.maskText(st, status.Message(), locSpanStatusMessage, status.SetMessage)
 				events := span.Events()
 				for e := 0; e < events.Len(); e++ {
-					p.maskMap(st, events.At(e).Attributes(), locSpanEventAttribute, 0)
+					ev := events.At(e)
+					p.maskText(st, ev.Name(), locSpanEventName, ev.SetName)
+					p.maskMap(st, ev.Attributes(), locSpanEventAttribute, 0)
+				}
+				links := span.Links()
+				for l := 0; l < links.Len(); l++ {
+					p.maskMap(st, links.At(l).Attributes(), locSpanLinkAttribute, 0)
 				}
 				p.endRecord(st, span.Attributes())
 			}
@@ -66,7 +78,7 @@ func (p *piiMask) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.T
 }
 
 // processMetrics masks resource and scope attributes and the attributes of
-// every datapoint.
+// every datapoint and of its exemplars.
 func (p *piiMask) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	st := p.getState()
 	rms := md.ResourceMetrics()
@@ -96,26 +108,22 @@ func (p *piiMask) maskMetric(st *state, m pmetric.Metric) {
 	case pmetric.MetricTypeGauge:
 		dps := m.Gauge().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.maskMap(st, dps.At(i).Attributes(), locDatapointAttribute, 0)
-			p.endDatapoint(st)
+			p.maskDatapoint(st, dps.At(i).Attributes(), dps.At(i).Exemplars())
 		}
 	case pmetric.MetricTypeSum:
 		dps := m.Sum().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.maskMap(st, dps.At(i).Attributes(), locDatapointAttribute, 0)
-			p.endDatapoint(st)
+			p.maskDatapoint(st, dps.At(i).Attributes(), dps.At(i).Exemplars())
 		}
 	case pmetric.MetricTypeHistogram:
 		dps := m.Histogram().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.maskMap(st, dps.At(i).Attributes(), locDatapointAttribute, 0)
-			p.endDatapoint(st)
+			p.maskDatapoint(st, dps.At(i).Attributes(), dps.At(i).Exemplars())
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		dps := m.ExponentialHistogram().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
-			p.maskMap(st, dps.At(i).Attributes(), locDatapointAttribute, 0)
-			p.endDatapoint(st)
+			p.maskDatapoint(st, dps.At(i).Attributes(), dps.At(i).Exemplars())
 		}
 	case pmetric.MetricTypeSummary:
 		dps := m.Summary().DataPoints()
@@ -124,6 +132,17 @@ func (p *piiMask) maskMetric(st *state, m pmetric.Metric) {
 			p.endDatapoint(st)
 		}
 	}
+}
+
+// maskDatapoint masks a datapoint's attributes and its exemplars' filtered
+// attributes (the measurement's attributes the view dropped, often a user
+// or request id).
+func (p *piiMask) maskDatapoint(st *state, attrs pcommon.Map, exemplars pmetric.ExemplarSlice) {
+	p.maskMap(st, attrs, locDatapointAttribute, 0)
+	for e := 0; e < exemplars.Len(); e++ {
+		p.maskMap(st, exemplars.At(e).FilteredAttributes(), locExemplarAttribute, 0)
+	}
+	p.endDatapoint(st)
 }
 
 // endDatapoint counts a datapoint as a record, without adding attributes.

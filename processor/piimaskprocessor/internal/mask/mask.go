@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/detect"
 )
@@ -100,6 +101,38 @@ func (m *Masker) Rule(i int) Rule { return m.rules[i] }
 // Redacted returns the redact replacement for rule i.
 func (m *Masker) Redacted(i int) string { return m.redacted[i] }
 
+// Masked reports whether v is exactly a replacement this masker writes: a
+// rule's redact text or a hash token under its key id. Only these count as
+// already masked; any other bracketed text may be a secret ("[s3cr3t]").
+func (m *Masker) Masked(v string) bool {
+	for _, r := range m.redacted {
+		if v == r {
+			return true
+		}
+	}
+	// "[name:keyID:hex]"
+	n := len(v) - 2*HashBytes - len(m.keyID) - 3
+	if n < 2 || v[0] != '[' || v[len(v)-1] != ']' || m.hmacs.New == nil {
+		return false
+	}
+	tail := v[n:]
+	if tail[0] != ':' || tail[1+len(m.keyID)] != ':' || tail[1:1+len(m.keyID)] != m.keyID {
+		return false
+	}
+	for _, c := range []byte(tail[2+len(m.keyID) : len(tail)-1]) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	name := v[1:n]
+	for _, r := range m.rules {
+		if r.Action == Hash && r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Apply appends s with every match replaced to dst. drop reports that a
 // matched rule asks for the whole attribute to be removed; the text is still
 // fully masked so a caller that cannot drop (a string log body) can use it.
@@ -153,8 +186,19 @@ const stars = "****"
 
 // partial keeps the part of a value that identifies no one: an email's
 // domain, a card's or account's last four digits, an address's network,
-// a token's type prefix. Secrets keep nothing.
+// a token's type prefix. Secrets keep nothing. What it writes is always
+// valid UTF-8: it counts and keeps whole characters, and an invalid byte in
+// a kept part becomes '*'.
 func partial(dst []byte, kind detect.Detector, v string) []byte {
+	start := len(dst)
+	dst = partialParts(dst, kind, v)
+	if !utf8.Valid(dst[start:]) {
+		dst = starInvalid(dst, start)
+	}
+	return dst
+}
+
+func partialParts(dst []byte, kind detect.Detector, v string) []byte {
 	switch kind {
 	case detect.Email:
 		at := strings.LastIndexByte(v, '@')
@@ -176,11 +220,11 @@ func partial(dst []byte, kind detect.Detector, v string) []byte {
 		return p.Addr().AppendTo(dst)
 	case detect.JWT, detect.AWSAccessKey, detect.GitHubToken, detect.GitLabToken,
 		detect.SlackToken, detect.StripeKey, detect.GoogleAPIKey:
-		return append(append(dst, v[:min(4, len(v)/4)]...), stars...)
+		return append(append(dst, v[:runePrefix(v, min(4, len(v)/4))]...), stars...)
 	case detect.BearerToken, detect.AWSSecretKey, detect.PrivateKey, detect.SecretKeyValue, detect.URLCredentials:
 		return append(dst, stars...)
 	default: // custom detectors and key rules
-		if len(v) < 8 {
+		if utf8.RuneCountInString(v) < 8 {
 			return append(dst, stars...)
 		}
 		return keepEnds(dst, v, 0, 4)
@@ -210,15 +254,44 @@ func keepLastDigits(dst []byte, v string, n int) []byte {
 	return dst
 }
 
-// keepEnds keeps head leading and tail trailing bytes and stars the rest
-// (spaces are kept).
+// keepEnds keeps head leading and tail trailing characters and puts one '*'
+// for each character between (spaces are kept). Counting characters, not
+// bytes, keeps a multi-byte letter whole ("Lefèvre" ends in "èvre").
 func keepEnds(dst []byte, v string, head, tail int) []byte {
-	for k := 0; k < len(v); k++ {
-		c := v[k]
-		if k >= head && k < len(v)-tail && c != ' ' {
-			c = '*'
+	n := utf8.RuneCountInString(v)
+	k := 0
+	for i := 0; i < len(v); k++ {
+		_, size := utf8.DecodeRuneInString(v[i:])
+		if k < head || k >= n-tail {
+			dst = append(dst, v[i:i+size]...)
+		} else if v[i] == ' ' {
+			dst = append(dst, ' ')
+		} else {
+			dst = append(dst, '*')
 		}
-		dst = append(dst, c)
+		i += size
+	}
+	return dst
+}
+
+// runePrefix returns the byte length of at most n leading bytes of v cut
+// back to a character boundary.
+func runePrefix(v string, n int) int {
+	for n > 0 && n < len(v) && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return n
+}
+
+// starInvalid replaces each invalid byte of dst[start:] with '*', for input
+// that was not valid UTF-8 to begin with.
+func starInvalid(dst []byte, start int) []byte {
+	for i := start; i < len(dst); {
+		r, size := utf8.DecodeRune(dst[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst[i] = '*'
+		}
+		i += size
 	}
 	return dst
 }

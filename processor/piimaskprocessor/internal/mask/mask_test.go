@@ -3,6 +3,7 @@ package mask
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -101,4 +102,82 @@ func TestHashNeedsKey(t *testing.T) {
 	if _, err := New([]Rule{{Name: "email", Action: Redact}}, "x", nil, ""); err != nil {
 		t.Fatalf("redact without key rejected: %v", err)
 	}
+}
+
+// Partial masks count characters: keeping the last four bytes of
+// "François Lefèvre" cut the è in half and wrote invalid UTF-8.
+func TestPartialKeepsWholeCharacters(t *testing.T) {
+	tests := []struct {
+		kind detect.Detector
+		in   string
+		want string
+	}{
+		{detect.NumBuiltin, "François Lefèvre", "******** ***èvre"},
+		{detect.NumBuiltin, "Łódź-Kraków", "*******aków"},
+		{detect.NumBuiltin, "日本語のなまえです", "*****まえです"},
+		{detect.NumBuiltin, "Zoë Åsa", "****"},                // 7 characters, 9 bytes: short
+		{detect.NumBuiltin, "ab\xffcdefgh\xfe", "******fgh*"}, // invalid bytes kept at the end become '*'
+		{detect.GitHubToken, "ééééééééé", "éé****"},           // prefix cut at a character boundary
+		{detect.GitHubToken, "aaaébcdefghijklmnop", "aaa****"},
+	}
+	for _, tt := range tests {
+		got := string(partial(nil, tt.kind, tt.in))
+		if got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("partial(%v, %q) = %q, want %q", tt.kind, tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestMaskedRecognisesOnlyOwnOutput(t *testing.T) {
+	rules := []Rule{
+		{Name: "email", Kind: detect.Email, Action: Redact},
+		{Name: "secret_kv", Kind: detect.SecretKeyValue, Action: Hash},
+	}
+	m, err := New(rules, "[REDACTED:{detector}]", []byte("k3y"), "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := m.Value(nil, 1, "hunter2")
+	other, _ := New(rules, "[REDACTED:{detector}]", []byte("k3y"), "k2")
+	otherToken, _ := other.Value(nil, 1, "hunter2")
+	for v, want := range map[string]bool{
+		"[REDACTED:email]":     true,
+		"[REDACTED:secret_kv]": true,
+		string(token):          true,
+		"[REDACTED:phone]":     false, // not a rule of this masker
+		string(otherToken):     false, // another key id
+		"[email:k1:" + strings.Repeat("0", 2*HashBytes) + "]": false, // email does not hash
+		"[s3cr3tpw]":         false,
+		"[secret_kv:k1:xyz]": false,
+		"[]":                 false,
+		"":                   false,
+	} {
+		if got := m.Masked(v); got != want {
+			t.Errorf("Masked(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// FuzzPartial: whatever the input, a partial mask is valid UTF-8, and for
+// valid input it keeps the character count of the key and custom rule form.
+func FuzzPartial(f *testing.F) {
+	for _, s := range []string{"François Lefèvre", "jane@exämple.com", "4111 1111 1111 1111", "\xff\xfe\xc3", "ééééééééé", "short"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		for kind := detect.Detector(0); kind <= detect.NumBuiltin; kind++ {
+			if kind == detect.Email && !strings.Contains(v, "@") {
+				continue // the scanner only hands over addresses
+			}
+			out := partial(nil, kind, v)
+			if !utf8.Valid(out) {
+				t.Fatalf("partial(%v, %q) = %q is not valid UTF-8", kind, v, out)
+			}
+		}
+		if n := utf8.RuneCountInString(v); n >= 8 && utf8.ValidString(v) {
+			if got := utf8.RuneCount(partial(nil, detect.NumBuiltin, v)); got != n {
+				t.Fatalf("partial(%q) has %d characters, want %d", v, got, n)
+			}
+		}
+	})
 }
