@@ -494,7 +494,7 @@ func (p *piiMask) maskValue(st *state, v pcommon.Value, key string, id bool, loc
 // see its decimal form); a masked integer becomes a string.
 func (p *piiMask) maskInt(st *state, v pcommon.Value, key string, id bool, loc location) bool {
 	n := v.Int()
-	if p.cardRule >= 0 && !id && detect.CardInt(n) {
+	if p.cardRule >= 0 && !id && detect.CardIntKey(n, key) {
 		var d bool
 		st.buf = strconv.AppendInt(st.buf[:0], n, 10)
 		digits := string(st.buf)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/detect"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -677,9 +679,15 @@ func TestIDKeysAreNotCheckedForCardsOrPhones(t *testing.T) {
 		"dd": map[string]any{"trace_id": "6287380695604230411", "span_id": int64(4088995790328921840)},
 	}, out.Body().Map().AsRaw())
 
+	// Without id_keys, a 16-digit card-shaped value under an id key is a
+	// card (17+ digit ids are left alone by the scanner itself, see
+	// detect.CardIntKey).
 	cfg := defaultCfg()
 	cfg.IDKeys = nil
-	out = firstRecord(runLogs(t, cfg, nopSettings(), build()))
+	ld, lr := oneLog("")
+	lr.Attributes().PutStr("dd.trace_id", "4111111111111111")
+	lr.Attributes().PutInt("dd.span_id", 4111111111111111)
+	out = firstRecord(runLogs(t, cfg, nopSettings(), ld))
 	v, _ := out.Attributes().Get("dd.trace_id")
 	assert.Equal(t, "[REDACTED:payment_card]", v.Str())
 	v, _ = out.Attributes().Get("dd.span_id")
@@ -705,4 +713,21 @@ func TestCorrelationIDsStayDistinctForTailSampling(t *testing.T) {
 	for i, id := range ids {
 		assert.Equal(t, map[string]any{"request_id": id, "correlation_id": id}, out.At(i).Attributes().AsRaw())
 	}
+}
+
+// A 64-bit id stored as an int (17+ digits) under a key that does not name a
+// card is not a card number, even when it passes the checks by chance.
+func TestLongIntegerIDIsNotACard(t *testing.T) {
+	const id = int64(4088995790328921840) // passes Luhn with a card prefix
+	require.True(t, detect.CardInt(id))
+	ld := plog.NewLogs()
+	attrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Attributes()
+	attrs.PutInt("upstream.request_seq", id)
+	attrs.PutInt("payment.card_number", id)
+	out := runLogs(t, defaultCfg(), nopSettings(), ld)
+	got := out.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
+	seq, _ := got.Get("upstream.request_seq")
+	assert.Equal(t, id, seq.Int(), "an id, not a card")
+	card, _ := got.Get("payment.card_number")
+	assert.Equal(t, pcommon.ValueTypeStr, card.Type(), "a key naming a card: masked")
 }
