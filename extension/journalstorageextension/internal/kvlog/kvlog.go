@@ -6,10 +6,18 @@
 // (and one fsync when enabled): it is applied after a crash whole or not at
 // all. Small values are also kept in memory; larger ones are read back from
 // the segment. The active segment is closed once it reaches the segment
-// size; the oldest closed segment is then removed as soon as less than half
-// of it is live, after its live values were appended to the active segment.
-// Only the oldest segment is ever removed, so a delete in a later segment
-// can never be lost while an older segment still holds the value it deleted.
+// size; the oldest closed segment is then removed, after its live values
+// were appended to the active segment, when less than half of it is live or
+// when the closed segments hold more dead bytes than max(segment size, live
+// bytes). Only the oldest segment is ever removed, so a delete in a later
+// segment can never be lost while an older segment still holds the value it
+// deleted.
+//
+// Where the file system supports it (fallocate on Linux), the next segment
+// is preallocated as a spare file. When the disk cannot hold a spare,
+// batches that add data are refused with storage.ErrStorageFull while
+// deletes and updates go on in the space already held, so a queue can drain
+// and compaction can free whole segments.
 //
 // Frame payload: a sequence of operations, each [u8 kind][uvarint key
 // length][key] followed, for a set, by [uvarint value length][value].
@@ -20,6 +28,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,7 +48,12 @@ const (
 	opDelete byte = 2
 )
 
-const segmentSuffix = ".seg"
+const (
+	segmentSuffix = ".seg"
+	// spareName is the preallocated next segment (not a segment until it
+	// is renamed to one, so load ignores it).
+	spareName = "SPARE"
+)
 
 // Options tune a Store.
 type Options struct {
@@ -50,7 +64,29 @@ type Options struct {
 	// FSync syncs every write before it returns (survives power loss, not
 	// only a process crash).
 	FSync bool
+
+	// files replaces the file operations that can run out of space, in tests.
+	files *fileOps
 }
+
+// fileOps are the file operations a full disk makes fail.
+type fileOps struct {
+	writeAt func(f *os.File, b []byte, off int64) (int, error)
+	// allocate reserves size bytes of disk for f without changing its size;
+	// errors.ErrUnsupported where the file system cannot.
+	allocate func(f *os.File, size int64) error
+	// remove deletes the file at path; f is its (closed) handle.
+	remove func(f *os.File, path string) error
+}
+
+var osFiles = fileOps{
+	writeAt:  func(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) },
+	allocate: allocate,
+	remove:   func(_ *os.File, path string) error { return os.Remove(path) },
+}
+
+// syncDirectory makes dir's entries durable; replaced in tests.
+var syncDirectory = syncDir
 
 // Stats are running totals, for self-metrics.
 type Stats struct {
@@ -58,8 +94,8 @@ type Stats struct {
 	BytesWritten int64
 	// BytesCopied counts live frame bytes compaction re-appended.
 	BytesCopied int64
-	// TornBytes counts bytes after the last valid frame of a segment, found
-	// and discarded when the store was opened.
+	// TornBytes counts bytes after the last valid frame of the newest
+	// segment, found and discarded when the store was opened.
 	TornBytes int64
 	// SegmentsRemoved counts segment files removed by compaction.
 	SegmentsRemoved int64
@@ -71,11 +107,20 @@ type Stats struct {
 // ErrClosed is returned by operations on a closed store.
 var ErrClosed = errors.New("journal storage client is closed")
 
+// ErrCorrupt is returned by Open when a segment other than the newest has a
+// bad frame. Only the newest segment can end in an unfinished write, so this
+// is damage (or a power loss with fsync off), and replaying the segments
+// after it could bring back values deleted in the lost part.
+var ErrCorrupt = errors.New("journal segment is corrupt")
+
 type segment struct {
 	id   uint64
 	f    *os.File
 	size int64 // bytes of valid frames
 	live int64 // bytes of the entries the index still points at
+	// gone: its live values were moved and its file closed, but removing
+	// the file failed; compaction retries before removing any later one.
+	gone bool
 }
 
 // entry is where a key's current value is.
@@ -86,16 +131,19 @@ type entry struct {
 	inline []byte // the value, when at most InlineMax bytes
 }
 
-// weight is what an entry counts towards its segment's live bytes: its
-// operation's share of the frame.
+// weight is what an entry counts towards its segment's live bytes: the
+// bytes of its set operation in the frame.
 func weight(key string, n int) int64 {
-	return int64(1 + 2*binary.MaxVarintLen32 + len(key) + n)
+	return int64(1 + uvarintLen(len(key)) + len(key) + uvarintLen(n) + n)
 }
+
+func uvarintLen(x int) int { return (bits.Len64(uint64(x)|1) + 6) / 7 }
 
 // Store is one client's key-value log in its own directory.
 type Store struct {
-	dir  string
-	opts Options
+	dir   string
+	opts  Options
+	files *fileOps
 
 	mu    sync.Mutex
 	index map[string]entry
@@ -110,26 +158,65 @@ type Store struct {
 	brokenBy     error // set when a failed write could not be undone
 	// maintenanceErr is the last rotation or compaction failure.
 	maintenanceErr error
+
+	spare            *os.File // the spare segment file, once created
+	spareReady       bool     // spare has SegmentSize bytes allocated
+	spareUnsupported bool     // the file system cannot preallocate
+	compacting       bool
+}
+
+// MkdirAll creates dir and its missing parents with perm. With syncParents,
+// the directory holding each new one is synced, so the new entries survive
+// a power loss.
+func MkdirAll(dir string, perm os.FileMode, syncParents bool) error {
+	dir = filepath.Clean(dir)
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return err
+	}
+	if syncParents {
+		for _, d := range created {
+			if err := syncDirectory(filepath.Dir(d)); err != nil {
+				return fmt.Errorf("sync %s: %w", filepath.Dir(d), err)
+			}
+		}
+	}
+	return nil
 }
 
 // Open opens (creating if needed) the store in dir, replaying its segments.
+// A bad frame in a segment other than the newest fails with ErrCorrupt.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.SegmentSize <= 0 {
 		return nil, errors.New("segment size must be positive")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := MkdirAll(dir, 0o700, opts.FSync); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, index: map[string]entry{}, lock: lock}
+	files := opts.files
+	if files == nil {
+		files = &osFiles
+	}
+	s := &Store{dir: dir, opts: opts, files: files, index: map[string]entry{}, lock: lock}
 	if err := s.load(); err != nil {
 		_ = s.closeFiles()
 		return nil, err
 	}
 	s.maintain(s.compact())
+	s.refillSpare()
 	return s, nil
 }
 
@@ -169,9 +256,9 @@ func (s *Store) segmentPath(id uint64) string {
 	return filepath.Join(s.dir, fmt.Sprintf("%016x%s", id, segmentSuffix))
 }
 
-// replay applies one segment's frames to the index. A torn tail is counted
-// and, in the newest segment (the only one appended to), cut off so new
-// frames follow the last valid one.
+// replay applies one segment's frames to the index. A torn tail of the
+// newest segment (the only one appended to) is counted and cut off so new
+// frames follow the last valid one; in an older segment it is corruption.
 func (s *Store) replay(id uint64, newest bool) (*segment, error) {
 	path := s.segmentPath(id)
 	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
@@ -199,12 +286,14 @@ func (s *Store) replay(id uint64, newest bool) (*segment, error) {
 		return nil, fmt.Errorf("read segment %s: %w", path, err)
 	}
 	if torn := st.Size() - seg.size; torn > 0 {
+		if !newest {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s has a bad frame at byte %d of %d", ErrCorrupt, path, seg.size, st.Size())
+		}
 		s.stats.TornBytes += torn
-		if newest {
-			if err := f.Truncate(seg.size); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("cut torn tail of %s: %w", path, err)
-			}
+		if err := f.Truncate(seg.size); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cut torn tail of %s: %w", path, err)
 		}
 	}
 	return seg, nil
@@ -275,28 +364,90 @@ func (s *Store) put(key string, e entry) {
 
 func (s *Store) active() *segment { return s.segs[len(s.segs)-1] }
 
-// rotate starts a new active segment.
+// rotate starts a new active segment: the spare when it is ready (its disk
+// space is already held), else a new file.
 func (s *Store) rotate() error {
 	var id uint64 = 1
 	if len(s.segs) > 0 {
 		id = s.active().id + 1
 	}
-	f, err := os.OpenFile(s.segmentPath(id), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("create segment: %w", err)
-	}
-	if s.opts.FSync {
-		if err := syncDir(s.dir); err != nil {
-			f.Close()
-			return err
+	path := s.segmentPath(id)
+	var f *os.File
+	if s.spareReady {
+		if err := os.Rename(filepath.Join(s.dir, spareName), path); err != nil {
+			return fmt.Errorf("create segment %s: %w", path, err)
+		}
+		f, s.spare, s.spareReady = s.spare, nil, false
+	} else {
+		var err error
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+		if err != nil {
+			return fmt.Errorf("create segment: %w", err)
 		}
 	}
+	// The file exists now: it is the active segment even if the sync below
+	// fails, so the next rotation does not trip over it.
 	s.segs = append(s.segs, &segment{id: id, f: f})
+	if s.opts.FSync {
+		if err := syncDirectory(s.dir); err != nil {
+			return fmt.Errorf("sync %s: %w", s.dir, err)
+		}
+	}
+	s.refillSpare()
 	return nil
 }
 
-// Batch applies ops in order: sets and deletes are written as one frame
-// first, then every op is applied, gets seeing the ops before them.
+// refillSpare makes sure a spare segment's worth of disk is held. Where the
+// disk is too full, the spare stays unready and batches that add data are
+// refused until it can be allocated.
+func (s *Store) refillSpare() {
+	if s.spareReady || s.spareUnsupported {
+		return
+	}
+	if s.spare == nil {
+		f, err := os.OpenFile(filepath.Join(s.dir, spareName), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			if !isFull(err) {
+				s.noSpare(err)
+			}
+			return
+		}
+		s.spare = f
+	}
+	switch err := s.files.allocate(s.spare, s.opts.SegmentSize); {
+	case err == nil:
+		s.spareReady = true
+	case isFull(err):
+	default:
+		s.noSpare(err)
+	}
+}
+
+// noSpare gives up on the spare: writes then go on without space held back.
+func (s *Store) noSpare(err error) {
+	s.spareUnsupported = true
+	if s.spare != nil {
+		s.spare.Close()
+		s.spare = nil
+	}
+	_ = os.Remove(filepath.Join(s.dir, spareName))
+	if !errors.Is(err, errors.ErrUnsupported) {
+		s.maintain(fmt.Errorf("preallocate spare segment: %w", err))
+	}
+}
+
+// lowOnSpace: the disk could not hold a spare segment, so only the space
+// already held is left, and it is kept for changes that let a queue drain.
+func (s *Store) lowOnSpace() bool { return !s.spareReady && !s.spareUnsupported }
+
+func isFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// Batch applies ops in order as one frame: gets see the ops before them.
+// Gets are read before anything is written, so a failed read fails the
+// batch with nothing written or applied; once the frame is written, the
+// whole batch is applied.
 func (s *Store) Batch(ops []*storage.Operation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -319,18 +470,32 @@ func (s *Store) Batch(ops []*storage.Operation) error {
 	if !writes {
 		return s.gets(ops)
 	}
+	for i, op := range ops {
+		if op.Type == storage.Get {
+			v, err := s.getAfter(ops[:i], op.Key)
+			if err != nil {
+				clearGets(ops)
+				return err
+			}
+			op.Value = v
+		}
+	}
+	if s.lowOnSpace() && s.growth(ops) > drainSlack {
+		s.refillSpare() // space may have been freed meanwhile
+		if s.lowOnSpace() {
+			clearGets(ops)
+			return fmt.Errorf("journal storage %s: %w: no room to hold a spare segment of %d bytes; writes that add data are refused until deletes and compaction free space",
+				s.dir, storage.ErrStorageFull, s.opts.SegmentSize)
+		}
+	}
 	seg, base, err := s.writeFrame(ops)
 	if err != nil {
+		clearGets(ops)
 		return err
 	}
-	// Apply in order; a get reads the index as left by the ops before it.
 	sets := 0
 	for _, op := range ops {
 		switch op.Type {
-		case storage.Get:
-			if op.Value, err = s.get(op.Key); err != nil {
-				return err
-			}
 		case storage.Delete:
 			s.remove(op.Key)
 		case storage.Set:
@@ -338,17 +503,70 @@ func (s *Store) Batch(ops []*storage.Operation) error {
 			sets++
 		}
 	}
-	if seg.size >= s.opts.SegmentSize {
-		// The batch is written and applied whatever happens here: a failed
-		// rotation leaves the active segment growing, a failed compaction
-		// leaves old segments on disk, and both are tried again next time.
+	// The batch is written and applied whatever happens here: a failed
+	// rotation leaves the active segment growing, a failed compaction
+	// leaves old segments on disk, and both are tried again next time.
+	switch {
+	case s.active().size >= s.opts.SegmentSize:
 		if err := s.rotate(); err != nil {
 			s.maintain(err)
 		} else {
 			s.maintain(s.compact())
 		}
+	case s.lowOnSpace():
+		// Free whole segments as soon as the drain makes them dead.
+		s.maintain(s.compact())
 	}
 	return nil
+}
+
+// getAfter returns key's value as the batch ops before it leave it.
+func (s *Store) getAfter(before []*storage.Operation, key string) ([]byte, error) {
+	for i := len(before) - 1; i >= 0; i-- {
+		op := before[i]
+		if op.Key != key {
+			continue
+		}
+		switch op.Type {
+		case storage.Set:
+			return append([]byte{}, op.Value...), nil // non-nil even when empty
+		case storage.Delete:
+			return nil, nil
+		}
+	}
+	return s.get(key)
+}
+
+func clearGets(ops []*storage.Operation) {
+	for _, op := range ops {
+		if op.Type == storage.Get {
+			op.Value = nil
+		}
+	}
+}
+
+// drainSlack is how much a batch may add to the live data while the store
+// is low on space: enough for a queue's read, which records one more
+// dispatched item in its metadata, not for a new item.
+const drainSlack = 128
+
+// growth is about how many bytes ops add to the live data (replaced and
+// deleted values counted as the index holds them now).
+func (s *Store) growth(ops []*storage.Operation) int64 {
+	var g int64
+	for _, op := range ops {
+		switch op.Type {
+		case storage.Set:
+			g += weight(op.Key, len(op.Value))
+		case storage.Delete:
+		default:
+			continue
+		}
+		if e, ok := s.index[op.Key]; ok {
+			g -= weight(op.Key, e.n)
+		}
+	}
+	return g
 }
 
 // maintain records a rotation or compaction failure.
@@ -390,10 +608,31 @@ func (s *Store) writeFrame(ops []*storage.Operation) (*segment, int64, error) {
 	crcframe.Seal(frame)
 	seg := s.active()
 	base := seg.size + crcframe.HeaderSize
+	err := s.write(seg, frame)
+	if err == nil || !errors.Is(err, storage.ErrStorageFull) || s.brokenBy != nil {
+		return seg, base, err
+	}
+	// Disk full: make room once and retry, so deletes can still drain a
+	// full store.
+	s.makeRoom()
+	seg = s.active()
+	base = seg.size + crcframe.HeaderSize
 	if err := s.write(seg, frame); err != nil {
 		return nil, 0, err
 	}
 	return seg, base, nil
+}
+
+// makeRoom moves writes to the spare segment, whose space is held, or
+// failing that compacts to free some.
+func (s *Store) makeRoom() {
+	if s.spareReady {
+		s.maintain(s.rotate())
+		return
+	}
+	if !s.compacting {
+		s.maintain(s.compact())
+	}
 }
 
 // setAt points key at a value written at offset off of seg.
@@ -409,6 +648,7 @@ func (s *Store) gets(ops []*storage.Operation) error {
 	for _, op := range ops {
 		v, err := s.get(op.Key)
 		if err != nil {
+			clearGets(ops)
 			return err
 		}
 		op.Value = v
@@ -426,7 +666,7 @@ func appendKey(dst []byte, kind byte, key string) []byte {
 // by cutting the file back, so later frames never follow a partial one; if
 // that fails too the store refuses further writes.
 func (s *Store) write(seg *segment, frame []byte) error {
-	n, err := seg.f.WriteAt(frame, seg.size)
+	n, err := s.files.writeAt(seg.f, frame, seg.size)
 	if err == nil && s.opts.FSync {
 		err = seg.f.Sync()
 	}
@@ -436,7 +676,7 @@ func (s *Store) write(seg *segment, frame []byte) error {
 				s.brokenBy = fmt.Errorf("journal storage %s: a failed write could not be undone (%v): %w", s.dir, terr, err)
 			}
 		}
-		if errors.Is(err, syscall.ENOSPC) {
+		if isFull(err) {
 			return fmt.Errorf("journal storage %s: %w: %w", s.dir, storage.ErrStorageFull, err)
 		}
 		return fmt.Errorf("journal storage %s: %w", s.dir, err)
@@ -462,35 +702,71 @@ func (s *Store) get(key string) ([]byte, error) {
 	return v, nil
 }
 
-// compact removes the oldest closed segments while less than half of each
-// is live, re-appending their live values to the active segment first.
+// compact removes oldest closed segments, re-appending their live values to
+// the active segment first, while the oldest is less than half live or the
+// closed segments hold more dead bytes than max(segment size, live bytes).
+// The second rule reclaims dead segments behind a mostly live one; it
+// copies at most the live data to free at least as many dead bytes.
 func (s *Store) compact() error {
-	for len(s.segs) > 1 {
+	s.compacting = true
+	removed := false
+	defer func() {
+		s.compacting = false
+		if removed {
+			s.refillSpare()
+		}
+	}()
+	// Each pass removes one segment; bounding the passes by the segments
+	// there are now keeps copies made by this run from being copied again.
+	for passes := len(s.segs) - 1; passes > 0 && len(s.segs) > 1; passes-- {
 		old := s.segs[0]
-		if old.live*2 >= old.size && old.size > 0 {
+		if !s.worthRemoving(old) {
 			return nil
 		}
-		if err := s.moveLive(old); err != nil {
-			return err
+		if !old.gone {
+			if s.active().size >= s.opts.SegmentSize {
+				if err := s.rotate(); err != nil {
+					return err
+				}
+			}
+			if err := s.moveLive(old); err != nil {
+				return err
+			}
+			old.f.Close()
+			old.gone = true
 		}
-		name := old.f.Name()
-		old.f.Close()
-		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-			// Its live values are already copied: reading it again at the
-			// next open only replays older versions.
+		if err := s.files.remove(old.f, s.segmentPath(old.id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			// It stays first in segs, so no later segment (which may hold
+			// a delete of one of its values) is removed before it.
 			return fmt.Errorf("remove segment: %w", err)
 		}
 		s.segs = s.segs[1:]
 		s.stats.SegmentsRemoved++
+		removed = true
 		if s.opts.FSync {
 			// A removed segment that came back after a power loss could
 			// bring back a value deleted in a segment removed after it.
-			if err := syncDir(s.dir); err != nil {
+			if err := syncDirectory(s.dir); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// worthRemoving applies compact's rules to the oldest segment.
+func (s *Store) worthRemoving(old *segment) bool {
+	if old.gone || old.size == 0 || old.live*2 < old.size {
+		return true
+	}
+	var dead, live int64
+	for i, seg := range s.segs {
+		live += seg.live
+		if i < len(s.segs)-1 {
+			dead += max(0, seg.size-seg.live)
+		}
+	}
+	return dead > max(s.opts.SegmentSize, live)
 }
 
 // moveLive re-appends the live values of old to the active segment, in
@@ -568,10 +844,17 @@ func (s *Store) Close() error {
 func (s *Store) closeFiles() error {
 	var errs []error
 	for _, seg := range s.segs {
-		errs = append(errs, seg.f.Close())
+		if !seg.gone {
+			errs = append(errs, seg.f.Close())
+		}
 	}
 	s.segs = nil
 	s.index = nil
+	if s.spare != nil {
+		// Kept on disk: the next open reuses it.
+		errs = append(errs, s.spare.Close())
+		s.spare, s.spareReady = nil, false
+	}
 	if s.lock != nil {
 		errs = append(errs, unlockDir(s.lock))
 		s.lock = nil

@@ -2,6 +2,7 @@ package kvlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -313,4 +314,101 @@ func TestFailedRotationKeepsWriting(t *testing.T) {
 		require.Equal(t, value, get(t, s, fmt.Sprintf("k%d", i)))
 	}
 	require.Equal(t, value, get(t, s, "after"))
+}
+
+// Keys written once and never again (idle files' offsets) keep the oldest
+// segment mostly live; the dead segments behind it must still be reclaimed.
+func TestDeadSegmentsBehindAMostlyLiveOneAreReclaimed(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions()
+	s := open(t, dir, opts)
+	idle := bytes.Repeat([]byte("o"), 100)
+	for i := range 30 { // ~3.4 KB live: most of the first 4 KiB segment
+		set(t, s, fmt.Sprintf("file/%02d", i), idle)
+	}
+	for i := range 20000 { // ~400 KB of rewrites of one key
+		set(t, s, "file/active", fmt.Append(nil, i))
+	}
+	var total int64
+	for _, seg := range segments(t, dir) {
+		st, err := os.Stat(seg)
+		require.NoError(t, err)
+		total += st.Size()
+	}
+	require.Less(t, total, 4*opts.SegmentSize, "%d segments", len(segments(t, dir)))
+	require.NoError(t, s.Close())
+
+	s = open(t, dir, opts)
+	for i := range 30 {
+		require.Equal(t, idle, get(t, s, fmt.Sprintf("file/%02d", i)))
+	}
+	require.Equal(t, []byte("19999"), get(t, s, "file/active"))
+}
+
+// A get that fails in a batch fails the whole batch before anything is
+// written: nothing of it is applied, in memory or on disk.
+func TestBatchWithFailingGetChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 64, InlineMax: 16}
+	s := open(t, dir, opts)
+	// "big" is read back from segment 1, which rotation closes.
+	set(t, s, "big", bytes.Repeat([]byte("b"), 100))
+	require.Len(t, segments(t, dir), 2)
+	// A failing read (here: the file shrank under the store).
+	require.NoError(t, os.Truncate(segments(t, dir)[0], 10))
+	ops := []*storage.Operation{storage.SetOperation("a", []byte("1")), storage.GetOperation("big"), storage.SetOperation("b", []byte("2"))}
+	require.ErrorContains(t, s.Batch(ops), "read value")
+	require.Nil(t, ops[1].Value)
+	require.Nil(t, get(t, s, "a"))
+	require.Nil(t, get(t, s, "b"))
+	require.NoError(t, s.Close())
+	require.NoError(t, os.Remove(segments(t, dir)[0]))
+	s = open(t, dir, opts)
+	require.Nil(t, get(t, s, "a"))
+	require.Nil(t, get(t, s, "b"))
+}
+
+// A bad frame in a segment other than the newest is not an unfinished
+// write: replaying the later segments could bring back values deleted in
+// the lost frames, so Open refuses, naming the file.
+func TestBadFrameInOlderSegmentIsCorruption(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions()
+	s := open(t, dir, opts)
+	require.NoError(t, s.Batch([]*storage.Operation{storage.SetOperation("victim", []byte("deleted later")), storage.SetOperation("anchor", bytes.Repeat([]byte("a"), 3000))}))
+	require.NoError(t, s.Batch([]*storage.Operation{storage.DeleteOperation("victim")}))
+	set(t, s, "filler", bytes.Repeat([]byte("f"), 2000)) // closes segment 1
+	require.Len(t, segments(t, dir), 2)
+	require.NoError(t, s.Close())
+
+	// Flip a byte in the second frame (the delete) of segment 1.
+	first := segments(t, dir)[0]
+	data, err := os.ReadFile(first)
+	require.NoError(t, err)
+	frame1 := 8 + int(binary.LittleEndian.Uint32(data))
+	data[frame1+9] ^= 0xff
+	require.NoError(t, os.WriteFile(first, data, 0o600))
+
+	_, err = Open(dir, opts)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, filepath.Base(first))
+	// The failed open released the directory.
+	require.NoError(t, os.Rename(dir, dir+".aside"))
+}
+
+// With fsync, the directories Open creates are synced into their parents.
+func TestMkdirAllSyncsNewDirectories(t *testing.T) {
+	base := t.TempDir()
+	var synced []string
+	syncDirectory = func(dir string) error {
+		synced = append(synced, dir)
+		return nil
+	}
+	t.Cleanup(func() { syncDirectory = syncDir })
+	dir := filepath.Join(base, "a", "b", "client")
+	opts := testOptions()
+	opts.FSync = true
+	s := open(t, dir, opts)
+	require.NoError(t, s.Close())
+	require.Subset(t, synced, []string{base, filepath.Join(base, "a"), filepath.Join(base, "a", "b"), dir})
 }
