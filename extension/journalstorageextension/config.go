@@ -13,6 +13,9 @@ const (
 	minSegmentSize     = 64 << 10
 	maxSegmentSize     = 512 << 20
 	maxInlineMax       = 64 << 10
+
+	onCorruptionRecreate = "recreate"
+	onCorruptionFail     = "fail"
 )
 
 // Config is the journal_storage extension configuration.
@@ -33,6 +36,10 @@ type Config struct {
 	// InlineMax is the largest value also held in memory; larger values
 	// are read back from their segment (the page cache, normally).
 	InlineMax int `mapstructure:"inline_max"`
+	// OnCorruption is what a client does when its journal is damaged (a bad
+	// frame in a segment other than the newest): "recreate" moves the
+	// directory aside and starts empty, "fail" fails the component's start.
+	OnCorruption string `mapstructure:"on_corruption"`
 }
 
 // Validate checks the configuration, naming the YAML key at fault.
@@ -54,6 +61,9 @@ func (c *Config) Validate() error {
 	}
 	if c.InlineMax < 0 || c.InlineMax > maxInlineMax {
 		return fmt.Errorf("inline_max: must be between 0 and %d bytes, got %d", maxInlineMax, c.InlineMax)
+	}
+	if c.OnCorruption != onCorruptionRecreate && c.OnCorruption != onCorruptionFail {
+		return fmt.Errorf("on_corruption: must be %q or %q, got %q", onCorruptionRecreate, onCorruptionFail, c.OnCorruption)
 	}
 	return nil
 }

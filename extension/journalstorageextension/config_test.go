@@ -17,7 +17,7 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 	defaults := createDefaultConfig().(*Config)
 	defaults.Directory = "/tmp"
-	custom := &Config{Directory: "/var/lib/sluice/state", CreateDirectory: true, FSync: true, SegmentSize: 8 << 20, InlineMax: 4096}
+	custom := &Config{Directory: "/var/lib/sluice/state", CreateDirectory: true, FSync: true, SegmentSize: 8 << 20, InlineMax: 4096, OnCorruption: "fail"}
 	tests := []struct {
 		name    string
 		want    *Config
@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "missing_directory", wantErr: "directory: stat /nonexistent/sluice-journal-test: no such file or directory (set create_directory: true to create it)"},
 		{name: "small_segments", wantErr: "segment_size: must be between 65536 and 536870912 bytes, got 1024"},
 		{name: "bad_inline_max", wantErr: "inline_max: must be between 0 and 65536 bytes, got -1"},
+		{name: "bad_on_corruption", wantErr: `on_corruption: must be "recreate" or "fail", got "ignore"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package journalstorageextension
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
@@ -65,15 +67,26 @@ func (j *journalStorage) Shutdown(ctx context.Context) error {
 func (j *journalStorage) GetClient(_ context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
 	dirName := clientDirName(kind, id, name)
 	if j.cfg.CreateDirectory {
-		if err := os.MkdirAll(j.cfg.Directory, 0o750); err != nil {
+		if err := kvlog.MkdirAll(j.cfg.Directory, 0o750, j.cfg.FSync); err != nil {
 			return nil, fmt.Errorf("journal_storage: create directory: %w", err)
 		}
 	}
-	store, err := kvlog.Open(filepath.Join(j.cfg.Directory, dirName), kvlog.Options{
+	dir := filepath.Join(j.cfg.Directory, dirName)
+	if err := j.migrateLegacyDir(legacyClientDirName(kind, id, name), dirName); err != nil {
+		return nil, fmt.Errorf("journal_storage: %w", err)
+	}
+	opts := kvlog.Options{
 		SegmentSize: j.cfg.SegmentSize,
 		InlineMax:   j.cfg.InlineMax,
 		FSync:       j.cfg.FSync,
-	})
+	}
+	store, err := kvlog.Open(dir, opts)
+	if errors.Is(err, kvlog.ErrCorrupt) && j.cfg.OnCorruption == onCorruptionRecreate {
+		store, err = j.recreate(dir, err, opts)
+	}
+	if errors.Is(err, kvlog.ErrCorrupt) {
+		return nil, fmt.Errorf("journal_storage: %w (move %s aside to start with an empty journal, or set on_corruption: recreate)", err, dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("journal_storage: %w", err)
 	}
@@ -89,26 +102,83 @@ func (j *journalStorage) GetClient(_ context.Context, kind component.Kind, id co
 	return c, nil
 }
 
-// clientDirName is kind_type_name[_storage], with anything but letters,
-// digits, '-', '_' and '.' replaced, hashed when too long for a file name.
+// recreate moves a corrupt journal aside, keeping it for inspection, and
+// opens an empty one in its place.
+func (j *journalStorage) recreate(dir string, corrupt error, opts kvlog.Options) (*kvlog.Store, error) {
+	aside := dir + ".corrupt-" + time.Now().UTC().Format("20060102T150405.000000000Z")
+	if err := os.Rename(dir, aside); err != nil {
+		return nil, fmt.Errorf("%w; moving it aside failed: %w", corrupt, err)
+	}
+	j.logger.Error("Journal is corrupt: moved it aside and started an empty one; the queue items and offsets it held are not used (on_corruption: recreate)",
+		zap.String("moved_to", aside), zap.Error(corrupt))
+	return kvlog.Open(dir, opts)
+}
+
+// migrateLegacyDir renames a client directory named as before names were
+// made unambiguous, so an upgrade keeps its queue and offsets. Where two
+// clients had the same old name, the first to open takes the directory.
+func (j *journalStorage) migrateLegacyDir(legacy, current string) error {
+	from, to := filepath.Join(j.cfg.Directory, legacy), filepath.Join(j.cfg.Directory, current)
+	if _, err := os.Lstat(to); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return nil // already there (or unreadable: Open reports it)
+	}
+	if st, err := os.Lstat(from); err != nil || !st.IsDir() {
+		return nil
+	}
+	// A collector still running on the old directory keeps its flock
+	// (which follows the file, not the name), so the next Open fails "in
+	// use" instead of sharing it.
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", from, to, err)
+	}
+	j.logger.Info("Renamed a journal directory to its unambiguous name", zap.String("from", legacy), zap.String("to", current))
+	return nil
+}
+
+// clientDirName is kind_type_name[_storage] as file_storage names its files
+// (anything but letters, digits, '-', '_' and '.' replaced with '~'),
+// followed by a hash of the exact kind, type, name and storage name: the
+// readable part alone can be the same for two clients (type otlp_forward
+// name logs, type otlp name forward_logs; storage names x/y and x~y).
 func clientDirName(kind component.Kind, id component.ID, name string) string {
+	readable, _ := readableDirName(kind, id, name)
+	if len(readable) > 180 {
+		readable = readable[:180]
+	}
+	h := sha256.New()
+	for _, p := range []string{kind.String(), id.Type().String(), id.Name(), name} {
+		h.Write(binary.AppendUvarint(nil, uint64(len(p)))) // length-prefixed: no separator to confuse
+		h.Write([]byte(p))
+	}
+	return readable + "-" + hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+// legacyClientDirName is the name clientDirName gave before the hash.
+func legacyClientDirName(kind component.Kind, id component.ID, name string) string {
+	safe, raw := readableDirName(kind, id, name)
+	if len(safe) > 200 {
+		sum := sha256.Sum256([]byte(raw))
+		safe = safe[:100] + "-" + hex.EncodeToString(sum[:16])
+	}
+	return safe
+}
+
+// readableDirName returns kind_type_name[_storage] made safe for a file
+// name, and as it was before.
+func readableDirName(kind component.Kind, id component.ID, name string) (safe, raw string) {
 	parts := []string{strings.ToLower(kind.String()), id.Type().String(), id.Name()}
 	if name != "" {
 		parts = append(parts, name)
 	}
-	raw := strings.Join(parts, "_")
-	safe := strings.Map(func(r rune) rune {
+	raw = strings.Join(parts, "_")
+	safe = strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
 			return r
 		}
 		return '~'
 	}, raw)
-	if len(safe) > 200 {
-		sum := sha256.Sum256([]byte(raw))
-		safe = safe[:100] + "-" + hex.EncodeToString(sum[:16])
-	}
-	return safe
+	return safe, raw
 }
 
 // client is one component's storage.
@@ -150,8 +220,10 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) error {
 // report adds what the store counted since the last report to the
 // self-metrics.
 func (c *client) report() {
-	st := c.store.Stats()
 	c.mu.Lock()
+	// Read under c.mu: totals read outside it could be applied out of order
+	// by concurrent batches, counting bytes twice.
+	st := c.store.Stats()
 	d := kvlog.Stats{
 		BytesWritten:    st.BytesWritten - c.reported.BytesWritten,
 		BytesCopied:     st.BytesCopied - c.reported.BytesCopied,

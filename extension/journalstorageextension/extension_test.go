@@ -1,12 +1,16 @@
 package journalstorageextension
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -62,7 +66,10 @@ func TestClientsAreSeparateAndPersist(t *testing.T) {
 	require.NoError(t, ext.Shutdown(ctx))
 	require.NoError(t, ext.Shutdown(ctx), "Shutdown is idempotent")
 
-	require.ElementsMatch(t, []string{"exporter_otlp_forward_logs_logs", "receiver_file_tail_"}, mustEntries(t, dir))
+	require.ElementsMatch(t, []string{
+		clientDirName(component.KindExporter, exporterID, "logs"),
+		clientDirName(component.KindReceiver, receiverID, ""),
+	}, mustEntries(t, dir))
 
 	ext, _ = newTestExtension(t, testConfig(dir))
 	queue, err = ext.GetClient(ctx, component.KindExporter, exporterID, "logs")
@@ -112,7 +119,7 @@ func TestCreateDirectory(t *testing.T) {
 	c, err := ext.GetClient(ctx, component.KindExporter, exporterID, "")
 	require.NoError(t, err)
 	require.NoError(t, c.Set(ctx, "k", nil))
-	require.DirExists(t, filepath.Join(dir, "exporter_otlp_forward_logs"))
+	require.DirExists(t, filepath.Join(dir, clientDirName(component.KindExporter, exporterID, "")))
 	require.NoError(t, ext.Shutdown(ctx))
 }
 
@@ -131,9 +138,10 @@ func TestSelfMetrics(t *testing.T) {
 		require.NoError(t, c.Delete(ctx, "item"))
 	}
 	require.NoError(t, ext.Shutdown(ctx))
-	for _, e := range mustEntries(t, filepath.Join(dir, "exporter_otlp_forward_logs")) {
+	clientDir := filepath.Join(dir, clientDirName(component.KindExporter, exporterID, ""))
+	for _, e := range mustEntries(t, clientDir) {
 		if strings.HasSuffix(e, ".seg") {
-			st, err := os.Stat(filepath.Join(dir, "exporter_otlp_forward_logs", e))
+			st, err := os.Stat(filepath.Join(clientDir, e))
 			require.NoError(t, err)
 			written += st.Size()
 		}
@@ -150,7 +158,7 @@ func TestSelfMetrics(t *testing.T) {
 	require.Less(t, copied, 1100*removed)
 
 	// A torn tail is counted when the client opens again.
-	segs, err := filepath.Glob(filepath.Join(dir, "exporter_otlp_forward_logs", "*.seg"))
+	segs, err := filepath.Glob(filepath.Join(clientDir, "*.seg"))
 	require.NoError(t, err)
 	last := segs[len(segs)-1]
 	f, err := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
@@ -193,4 +201,134 @@ func sumOf(t *testing.T, m metricdata.Metrics) int64 {
 		total += dp.Value
 	}
 	return total
+}
+
+// Two clients never share a directory, even where the readable part of
+// their names is the same.
+func TestClientDirNamesAreDistinct(t *testing.T) {
+	pairs := [][2]string{
+		{
+			clientDirName(component.KindExporter, component.MustNewIDWithName("otlp_forward", "logs"), ""),
+			clientDirName(component.KindExporter, component.MustNewIDWithName("otlp", "forward_logs"), ""),
+		},
+		{
+			clientDirName(component.KindExporter, exporterID, "x/y"),
+			clientDirName(component.KindExporter, exporterID, "x~y"),
+		},
+		{
+			clientDirName(component.KindExporter, component.MustNewIDWithName("otlp_forward", "logs"), ""),
+			clientDirName(component.KindExporter, component.MustNewID("otlp_forward"), "logs"),
+		},
+	}
+	for _, p := range pairs {
+		require.NotEqual(t, p[0], p[1])
+	}
+	long := clientDirName(component.KindExporter, exporterID, strings.Repeat("n", 300))
+	require.LessOrEqual(t, len(long), 200)
+	require.NotEqual(t, long, clientDirName(component.KindExporter, exporterID, strings.Repeat("n", 301)))
+}
+
+// A journal in a directory named the old way is found after an upgrade.
+func TestLegacyClientDirIsRenamed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ext, _ := newTestExtension(t, testConfig(dir))
+	c, err := ext.GetClient(ctx, component.KindExporter, exporterID, "logs")
+	require.NoError(t, err)
+	require.NoError(t, c.Set(ctx, "k", []byte("queued")))
+	require.NoError(t, ext.Shutdown(ctx))
+	current := clientDirName(component.KindExporter, exporterID, "logs")
+	legacy := legacyClientDirName(component.KindExporter, exporterID, "logs")
+	require.Equal(t, "exporter_otlp_forward_logs_logs", legacy)
+	require.NoError(t, os.Rename(filepath.Join(dir, current), filepath.Join(dir, legacy)))
+
+	ext, _ = newTestExtension(t, testConfig(dir))
+	c, err = ext.GetClient(ctx, component.KindExporter, exporterID, "logs")
+	require.NoError(t, err)
+	v, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, []byte("queued"), v)
+	require.Equal(t, []string{current}, mustEntries(t, dir))
+	require.NoError(t, ext.Shutdown(ctx))
+}
+
+// corruptOlderSegment writes two segments through a client and damages the
+// first.
+func corruptOlderSegment(t *testing.T, cfg *Config) string {
+	t.Helper()
+	ctx := context.Background()
+	ext, _ := newTestExtension(t, cfg)
+	c, err := ext.GetClient(ctx, component.KindExporter, exporterID, "logs")
+	require.NoError(t, err)
+	for i := range 100 {
+		require.NoError(t, c.Set(ctx, fmt.Sprint("k", i), bytes.Repeat([]byte("v"), 1000)))
+	}
+	require.NoError(t, ext.Shutdown(ctx))
+	clientDir := filepath.Join(cfg.Directory, clientDirName(component.KindExporter, exporterID, "logs"))
+	segs, err := filepath.Glob(filepath.Join(clientDir, "*.seg"))
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 1)
+	data, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	data[100] ^= 0xff
+	require.NoError(t, os.WriteFile(segs[0], data, 0o600))
+	return segs[0]
+}
+
+func TestCorruptJournalIsMovedAside(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t.TempDir())
+	cfg.SegmentSize = minSegmentSize
+	corruptOlderSegment(t, cfg)
+
+	ext, _ := newTestExtension(t, cfg)
+	c, err := ext.GetClient(ctx, component.KindExporter, exporterID, "logs")
+	require.NoError(t, err)
+	v, err := c.Get(ctx, "k99")
+	require.NoError(t, err)
+	require.Nil(t, v, "started empty")
+	require.NoError(t, c.Set(ctx, "new", []byte("x")))
+	require.NoError(t, ext.Shutdown(ctx))
+	name := clientDirName(component.KindExporter, exporterID, "logs")
+	entries := mustEntries(t, cfg.Directory)
+	require.Len(t, entries, 2)
+	require.Contains(t, entries, name)
+	aside, err := filepath.Glob(filepath.Join(cfg.Directory, name+".corrupt-*"))
+	require.NoError(t, err)
+	require.Len(t, aside, 1, "kept for inspection")
+}
+
+func TestCorruptJournalFailsWhenConfigured(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t.TempDir())
+	cfg.SegmentSize = minSegmentSize
+	cfg.OnCorruption = onCorruptionFail
+	bad := corruptOlderSegment(t, cfg)
+
+	ext, _ := newTestExtension(t, cfg)
+	_, err := ext.GetClient(ctx, component.KindExporter, exporterID, "logs")
+	require.ErrorContains(t, err, filepath.Base(bad))
+	require.ErrorContains(t, err, "on_corruption: recreate")
+	require.NoError(t, ext.Shutdown(ctx))
+}
+
+// The written metric adds up to what the store wrote, however batches from
+// several goroutines interleave.
+func TestWrittenMetricUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	ext, tel := newTestExtension(t, testConfig(t.TempDir()))
+	c, err := ext.GetClient(ctx, component.KindExporter, exporterID, "")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				assert.NoError(t, c.Set(ctx, fmt.Sprint(g, "/", i%10), []byte("value")))
+			}
+		})
+	}
+	wg.Wait()
+	want := c.(*client).store.Stats().BytesWritten
+	require.Equal(t, want, sumOf(t, mustMetric(t, tel, "otelcol_extension_journal_storage_written")))
+	require.NoError(t, ext.Shutdown(ctx))
 }

@@ -16,8 +16,9 @@ func NewFactory() extension.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		SegmentSize: defaultSegmentSize,
-		InlineMax:   defaultInlineMax,
+		SegmentSize:  defaultSegmentSize,
+		InlineMax:    defaultInlineMax,
+		OnCorruption: onCorruptionRecreate,
 	}
 }
 
