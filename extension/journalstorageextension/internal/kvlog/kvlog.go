@@ -160,7 +160,7 @@ type Store struct {
 	maintenanceErr error
 
 	spare            *os.File // the spare segment file, once created
-	spareReady       bool     // spare has SegmentSize bytes allocated
+	spareReady       bool     // spare has spareBytes allocated
 	spareUnsupported bool     // the file system cannot preallocate
 	compacting       bool
 }
@@ -397,7 +397,16 @@ func (s *Store) rotate() error {
 	return nil
 }
 
-// refillSpare makes sure a spare segment's worth of disk is held. Where the
+// maxSpareBytes caps the space held for the spare segment. Draining needs
+// room for deletes (tens of bytes per queue item) until compaction frees the
+// segments they empty, not a whole segment: with 32 MiB segments, three
+// clients per agent held 96 MiB of every node's disk for nothing.
+const maxSpareBytes = 4 << 20
+
+// spareBytes is the space held for the spare segment.
+func (s *Store) spareBytes() int64 { return min(s.opts.SegmentSize, maxSpareBytes) }
+
+// refillSpare makes sure the spare segment's space is held. Where the
 // disk is too full, the spare stays unready and batches that add data are
 // refused until it can be allocated.
 func (s *Store) refillSpare() {
@@ -414,7 +423,7 @@ func (s *Store) refillSpare() {
 		}
 		s.spare = f
 	}
-	switch err := s.files.allocate(s.spare, s.opts.SegmentSize); {
+	switch err := s.files.allocate(s.spare, s.spareBytes()); {
 	case err == nil:
 		s.spareReady = true
 	case isFull(err):
@@ -485,7 +494,7 @@ func (s *Store) Batch(ops []*storage.Operation) error {
 		if s.lowOnSpace() {
 			clearGets(ops)
 			return fmt.Errorf("journal storage %s: %w: no room to hold a spare segment of %d bytes; writes that add data are refused until deletes and compaction free space",
-				s.dir, storage.ErrStorageFull, s.opts.SegmentSize)
+				s.dir, storage.ErrStorageFull, s.spareBytes())
 		}
 	}
 	seg, base, err := s.writeFrame(ops)
