@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -23,21 +24,34 @@ import (
 	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
+// archivingExporter starts a real parquet exporter writing under dir
+// (archive/ and staging/), without a queue so a push is archived when it
+// returns; adjust changes its config first.
+func archivingExporter(t *testing.T, dir, writer string, adjust func(*parquetexporter.Config)) (exporter.Logs, *parquetexporter.Config) {
+	t.Helper()
+	pf := parquetexporter.NewFactory()
+	pcfg := pf.CreateDefaultConfig().(*parquetexporter.Config)
+	pcfg.Storage.Local.Path = filepath.Join(dir, "archive")
+	pcfg.Staging.Directory = filepath.Join(dir, "staging")
+	pcfg.WriterID = writer
+	pcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	if adjust != nil {
+		adjust(pcfg)
+	}
+	exp, err := pf.CreateLogs(context.Background(), exportertest.NewNopSettings(pf.Type()), pcfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	return exp, pcfg
+}
+
 // TestReadsWhatTheParquetExporterWrites archives logs through the real
 // parquet exporter and finds them again with the query engine: the
 // contract test between the two components.
 func TestReadsWhatTheParquetExporterWrites(t *testing.T) {
 	dir := t.TempDir()
-	pf := parquetexporter.NewFactory()
-	pcfg := pf.CreateDefaultConfig().(*parquetexporter.Config)
-	pcfg.Storage.Local.Path = filepath.Join(dir, "archive")
-	pcfg.Staging.Directory = filepath.Join(dir, "staging")
-	pcfg.WriterID = "roundtrip"
-	pcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
-	pcfg.PromotedAttributes = []parquetexporter.PromotedAttribute{{Key: "http.response.status_code", Type: "int"}}
-	exp, err := pf.CreateLogs(context.Background(), exportertest.NewNopSettings(pf.Type()), pcfg)
-	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	exp, pcfg := archivingExporter(t, dir, "roundtrip", func(pcfg *parquetexporter.Config) {
+		pcfg.PromotedAttributes = []parquetexporter.PromotedAttribute{{Key: "http.response.status_code", Type: "int"}}
+	})
 
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	traceID := pcommon.TraceID{0xca, 0xfe, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
@@ -107,15 +121,7 @@ func TestReadsWhatTheParquetExporterWrites(t *testing.T) {
 // with the full name.
 func TestFindsLongServiceNamesTheParquetExporterWrites(t *testing.T) {
 	dir := t.TempDir()
-	pf := parquetexporter.NewFactory()
-	pcfg := pf.CreateDefaultConfig().(*parquetexporter.Config)
-	pcfg.Storage.Local.Path = filepath.Join(dir, "archive")
-	pcfg.Staging.Directory = filepath.Join(dir, "staging")
-	pcfg.WriterID = "roundtrip"
-	pcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
-	exp, err := pf.CreateLogs(context.Background(), exportertest.NewNopSettings(pf.Type()), pcfg)
-	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	exp, pcfg := archivingExporter(t, dir, "roundtrip", nil)
 
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	longA := strings.Repeat("very-long-service-name/", 20) + "a"
@@ -165,19 +171,12 @@ func TestEmptyServiceNameIsNoService(t *testing.T) {
 	for _, tmpl := range []string{"", "{signal}/dt={date}/hour={hour}"} {
 		t.Run("template="+tmpl, func(t *testing.T) {
 			dir := t.TempDir()
-			pf := parquetexporter.NewFactory()
-			pcfg := pf.CreateDefaultConfig().(*parquetexporter.Config)
-			pcfg.Storage.Local.Path = filepath.Join(dir, "archive")
-			pcfg.Staging.Directory = filepath.Join(dir, "staging")
-			pcfg.WriterID = "emptyservice"
-			pcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
-			if tmpl != "" {
-				pcfg.PathTemplate = tmpl
-				pcfg.Traces.PathTemplate = "traces/dt={date}/hour={hour}"
-			}
-			exp, err := pf.CreateLogs(context.Background(), exportertest.NewNopSettings(pf.Type()), pcfg)
-			require.NoError(t, err)
-			require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+			exp, pcfg := archivingExporter(t, dir, "emptyservice", func(pcfg *parquetexporter.Config) {
+				if tmpl != "" {
+					pcfg.PathTemplate = tmpl
+					pcfg.Traces.PathTemplate = "traces/dt={date}/hour={hour}"
+				}
+			})
 			t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 			ld := plog.NewLogs()
 			for i, svc := range []string{"", "checkout"} {
