@@ -51,7 +51,8 @@ type group struct {
 	moreHdr []*header
 
 	key groupKey
-	// firstNanos is the arrival time of the first record (unix nanoseconds).
+	// firstNanos is the arrival time of the first record (nanoseconds since
+	// the sampler's epoch, monotonic).
 	firstNanos int64
 	// accounted is what this group's bookkeeping adds to the buffered bytes
 	// (its records are accounted as the log's slabs).

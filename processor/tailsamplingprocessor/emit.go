@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -129,7 +130,8 @@ func (s *sampler) emitAndRelease(ctx context.Context, em *emission, outs []*outp
 }
 
 // emit sends each pipeline its records as one batch and returns the first
-// refusal. A refusal is also counted and logged: the records were accepted
+// retryable refusal (a permanent one is counted and logged, not returned:
+// reading the records again would not help). A refusal is also counted and logged: the records were accepted
 // earlier (or belong to other callers), so the error cannot be returned to
 // their sender; only a receiver holding an acknowledgement learns of it.
 func (s *sampler) emit(ctx context.Context, em *emission, outs []*output, st *stats) error {
@@ -161,6 +163,14 @@ func (s *sampler) emit(ctx context.Context, em *emission, outs []*output, st *st
 		if err := s.send(ctx, o, buf, mine); err != nil {
 			st.sendFailed[o.signal] += int64(n)
 			// Never log record contents: they may carry PII.
+			if consumererror.IsPermanent(err) {
+				// Refused again if read again: the receiver must not
+				// replay them (kafka_group would loop on them forever),
+				// as it skips a permanent refusal of its own call.
+				s.logger.Error("next consumer refused sampled records permanently; they are dropped",
+					zap.Int("records", n), zap.Error(err))
+				continue
+			}
 			s.logger.Error("next consumer refused sampled records; they are lost unless their receiver replays them",
 				zap.Int("records", n), zap.Error(err))
 			if firstErr == nil {

@@ -256,13 +256,21 @@ func (a *attributePredicate) match(attrs, res pcommon.Map) bool {
 		return ok && n >= a.min && n <= a.max
 	case a.boolean:
 		return v.Type() == pcommon.ValueTypeBool && v.Bool() == a.wantB
-	case a.re != nil:
-		return v.Type() == pcommon.ValueTypeStr && a.re.MatchString(v.Str())
 	}
-	if v.Type() != pcommon.ValueTypeStr {
+	// values and regex are text: an int, double or bool attribute matches
+	// by its text (values: ["503"] matches http.status_code: 503).
+	var s string
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		s = v.Str()
+	case pcommon.ValueTypeInt, pcommon.ValueTypeDouble, pcommon.ValueTypeBool:
+		s = v.AsString()
+	default:
 		return false
 	}
-	s := v.Str()
+	if a.re != nil {
+		return a.re.MatchString(s)
+	}
 	for _, want := range a.values {
 		if s == want {
 			return true

@@ -71,11 +71,15 @@ type output struct {
 // tail_sampling component id: one group table, so one decision per group
 // across logs and traces.
 type sampler struct {
-	cfg         *Config
-	logger      *zap.Logger
-	tel         *metadata.TelemetryBuilder
-	attrs       *telemetryAttrs
-	now         func() time.Time
+	cfg    *Config
+	logger *zap.Logger
+	tel    *metadata.TelemetryBuilder
+	attrs  *telemetryAttrs
+	now    func() time.Time
+	// epoch is the clock's reading at creation: group ages are measured
+	// from it with time.Time.Sub, which uses the monotonic clock, so a
+	// stepped wall clock neither holds groups back nor decides them early.
+	epoch       time.Time
 	policies    []*policy
 	predicates  []*policy
 	perKeys     []*policy
@@ -126,6 +130,7 @@ func newSampler(set processor.Settings, cfg *Config, now func() time.Time) (*sam
 		tel:         tel,
 		attrs:       newTelemetryAttrs(policies),
 		now:         now,
+		epoch:       now(),
 		policies:    policies,
 		defaultKeep: cfg.DefaultDecision == decisionKeep,
 		tick:        min(max(cfg.DecisionWait/10, minTick), maxTick),
@@ -437,25 +442,32 @@ func growHeaders(h []*header, n int) []*header {
 // configured correlation attribute it carries (record, then resource).
 func (s *sampler) correlationKey(attrs, res pcommon.Map) (groupKey, bool) {
 	for _, name := range s.cfg.CorrelationAttributes {
-		v, ok := attrs.Get(name)
+		// An empty record value does not hide the resource's value.
+		str, ok := correlationValue(attrs, name)
 		if !ok {
-			v, ok = res.Get(name)
+			str, ok = correlationValue(res, name)
 		}
 		if !ok {
-			continue
-		}
-		var str string
-		if v.Type() == pcommon.ValueTypeStr {
-			str = v.Str()
-		} else {
-			str = v.AsString()
-		}
-		if str == "" {
 			continue
 		}
 		return correlationGroupKey(str), true
 	}
 	return groupKey{}, false
+}
+
+// correlationValue returns the non-empty value of attribute name, as text.
+func correlationValue(m pcommon.Map, name string) (string, bool) {
+	v, ok := m.Get(name)
+	if !ok {
+		return "", false
+	}
+	var str string
+	if v.Type() == pcommon.ValueTypeStr {
+		str = v.Str()
+	} else {
+		str = v.AsString()
+	}
+	return str, str != ""
 }
 
 // correlationGroupKey derives a 16-byte key from a correlation value, with
@@ -476,6 +488,7 @@ func correlationGroupKey(v string) groupKey {
 // bounds. Emission happens after the lock is released.
 func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) {
 	now := s.now()
+	nowNanos := s.sinceEpoch(now)
 	em := getEmission()
 	defer putEmission(em)
 	held := ack.FromContext(ctx)
@@ -521,7 +534,7 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 				continue
 			}
 			g = s.queue.newGroup()
-			g.key, g.firstNanos, g.accounted = e.key, now.UnixNano(), groupOverhead
+			g.key, g.firstNanos, g.accounted = e.key, nowNanos, groupOverhead
 			s.groups.Put(e.key, g)
 			s.queue.push(g)
 			s.buffered += groupOverhead
@@ -649,6 +662,10 @@ func (s *sampler) enforceBounds(now time.Time, st *stats, em *emission) {
 	}
 }
 
+// sinceEpoch returns the nanoseconds from the sampler's creation to now, on
+// the monotonic clock when now carries it (time.Now).
+func (s *sampler) sinceEpoch(now time.Time) int64 { return int64(now.Sub(s.epoch)) }
+
 // decidePending decides queued groups: all of them, or (dueOnly) those whose
 // decision_wait has elapsed.
 //
@@ -658,7 +675,7 @@ func (s *sampler) enforceBounds(now time.Time, st *stats, em *emission) {
 // groups are decided in batches whose memory is read first (touchDue), with
 // all their misses outstanding together.
 func (s *sampler) decidePending(now time.Time, dueOnly bool, st *stats, em *emission) {
-	deadline := now.Add(-s.cfg.DecisionWait).UnixNano()
+	deadline := s.sinceEpoch(now) - int64(s.cfg.DecisionWait)
 	reason := reasonNone
 	if !dueOnly {
 		deadline, reason = math.MaxInt64, reasonShutdown
