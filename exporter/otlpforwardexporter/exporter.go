@@ -132,6 +132,11 @@ func (f *forwarder) push(ctx context.Context, req xexporterhelper.Request) error
 	if !ok {
 		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: unexpected request type %T", req))
 	}
+	if r.unreadable != nil {
+		f.telemetry.Logger.Error("otlp_forward: dropping an unreadable persistent queue item",
+			zap.Int("records", r.records), zap.Int("item_bytes", len(r.item)), zap.Error(r.unreadable))
+		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: unreadable queue item: %w", r.unreadable))
+	}
 	// The encoder and the queue both hand out requests in the connection's form.
 	if r.framed != f.framed {
 		return consumererror.NewPermanent(errRequestForm)

@@ -36,6 +36,12 @@ type encodedRequest struct {
 	// refused counts records the server refused as too large on their own.
 	parts   [][]byte
 	refused int
+
+	// unreadable, when set, is why the persistent queue item this request was read
+	// from cannot be sent (an unknown format version, a corrupt body): push refuses
+	// it permanently, so that it is logged as an error and counted as failed instead
+	// of dropped by the queue with a debug line. item then holds the item as read.
+	unreadable error
 }
 
 // split divides the request into protobuf requests of at most limit bytes each (a
@@ -174,20 +180,34 @@ func (e queueEncoding) Marshal(_ context.Context, req xexporterhelper.Request) (
 	return queueitem.Encode(r.signal, r.records, r.body)
 }
 
-// Unmarshal reads an item of either format into the form this exporter sends.
+// Unmarshal reads an item of either format into the form this exporter sends. It
+// never fails: exporterhelper's persistent queue drops an item it cannot unmarshal
+// with a debug log line and counts nothing, so an unreadable item becomes a request
+// that push refuses permanently (see encodedRequest.unreadable).
 func (e queueEncoding) Unmarshal(item []byte) (context.Context, xexporterhelper.Request, error) {
 	if e.framed {
 		records, bodyLen, framed, err := queueitem.DecodeFramed(item, e.signal)
 		if err != nil {
-			return context.Background(), nil, err
+			return context.Background(), unreadableRequest(e.signal, true, item, err), nil
 		}
 		return context.Background(), &encodedRequest{signal: e.signal, body: framed, framed: true, bodyLen: bodyLen, records: records}, nil
 	}
 	records, body, err := queueitem.Decode(item, e.signal)
 	if err != nil {
-		return context.Background(), nil, err
+		return context.Background(), unreadableRequest(e.signal, false, item, err), nil
 	}
 	return context.Background(), &encodedRequest{signal: e.signal, body: body, bodyLen: len(body), records: records}, nil
+}
+
+// unreadableRequest stands for a queue item that cannot be read back, sized as its
+// header says (as it was counted when queued). It keeps a copy of the item (the
+// storage may reuse the bytes), which Marshal stores again unchanged.
+func unreadableRequest(signal queueitem.Signal, framed bool, item []byte, err error) *encodedRequest {
+	records, bodyLen := queueitem.Peek(item)
+	return &encodedRequest{
+		signal: signal, framed: framed, item: bytes.Clone(item), bodyLen: bodyLen, records: records,
+		unreadable: err,
+	}
 }
 
 // queueBatchSettings: no ReferenceCounter (requests hold no pooled pdata) and no

@@ -53,12 +53,12 @@ func TestQueueEncodingRoundTrip(t *testing.T) {
 			assert.Equal(t, logsJSON(t, ld), logsJSON(t, got.Logs()))
 
 			// The traces queue refuses a logs item.
-			_, _, err = queueEncoding{signal: queueitem.SignalTraces, framed: framed}.Unmarshal(item)
+			err = unreadable(t, queueEncoding{signal: queueitem.SignalTraces, framed: framed}, item)
 			require.EqualError(t, err, "otlp_forward queue item holds logs, expected traces")
 
 			// Unknown versions are refused with a message naming the known ones.
 			item[4] = 9
-			_, _, err = enc.Unmarshal(item)
+			err = unreadable(t, enc, item)
 			require.EqualError(t, err, "otlp_forward queue item format version 9 is not supported (this build reads versions 1 and 2)")
 		})
 	}
@@ -101,10 +101,14 @@ func FuzzUnmarshalRequest(f *testing.F) {
 			for _, framed := range []bool{false, true} {
 				enc := queueEncoding{signal: sig, framed: framed}
 				_, req, err := enc.Unmarshal(item)
-				if err != nil {
+				require.NoError(t, err, "Unmarshal never fails: an unreadable item is refused by push")
+				r := req.(*encodedRequest)
+				if r.unreadable != nil {
+					again, err := enc.Marshal(context.Background(), req)
+					require.NoError(t, err)
+					require.Equal(t, item, again, "an unreadable item is stored again unchanged")
 					continue
 				}
-				r := req.(*encodedRequest)
 				require.Equal(t, framed, r.framed)
 				if !framed {
 					n, err := otlpwire.CountRecords(r.body)
@@ -120,6 +124,14 @@ func FuzzUnmarshalRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// unreadable unmarshals item and returns why the request read back cannot be sent.
+func unreadable(t *testing.T, enc queueEncoding, item []byte) error {
+	t.Helper()
+	_, req, err := enc.Unmarshal(item)
+	require.NoError(t, err)
+	return req.(*encodedRequest).unreadable
 }
 
 // withoutItem is r without the queue item the encoder builds with a framed

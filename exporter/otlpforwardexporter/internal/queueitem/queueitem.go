@@ -242,3 +242,30 @@ func decodeBlock(compressed []byte) ([]byte, error) {
 	}
 	return s2.Decode(nil, compressed)
 }
+
+// Peek reads what it can of a queue item's header without judging the item:
+// its record count and its request's encoded size, each 0 when unknown. It
+// sizes an item that cannot be read back (Decode or DecodeFramed refused it),
+// so that the item is still counted by the queue and as failed.
+func Peek(item []byte) (records, bodyLen int) {
+	if len(item) < headerSize || string(item[:len(magic)]) != magic {
+		return 0, 0
+	}
+	rest := item[headerSize:]
+	n, size := binary.Uvarint(rest)
+	if size <= 0 || n > uint64(maxBody) {
+		return 0, 0
+	}
+	records, rest = int(n), rest[size:]
+	switch item[len(magic)] {
+	case VersionFramed:
+		if l, size := binary.Uvarint(rest); size > 0 && l <= uint64(maxBody) {
+			bodyLen = int(l)
+		}
+	case Version:
+		if l, err := s2.DecodedLen(rest); err == nil && l <= maxBody {
+			bodyLen = l
+		}
+	}
+	return records, bodyLen
+}
