@@ -201,8 +201,10 @@ func (r *groupReceiver) commit(ctx context.Context, offsets map[string]map[int32
 		commitErr = commitError(resp, err)
 	})
 	if commitErr != nil {
-		// The positions stay where they were: what follows is read again.
-		r.set.Logger.Warn("kafka_group: commit failed", zap.Error(commitErr))
+		// The positions stay where they were; they are committed again at the next
+		// interval (or the final commit) even if nothing more finishes meanwhile.
+		r.set.Logger.Warn("kafka_group: commit failed; trying again at the next commit", zap.Error(commitErr))
+		r.tracker.uncommit(offsets)
 		return
 	}
 	r.tel.KafkaGroupOffsetsCommitted.Add(context.Background(), int64(n))
@@ -345,14 +347,14 @@ func (r *groupReceiver) hand(ctx context.Context, b *ack.Batch, messages int64, 
 	}
 	r.tel.KafkaGroupRecordsReceived.Add(ctx, int64(records), attrs)
 	b.Hold()
-	b.Release(r.deliver(ctx, b, records, func(c context.Context) error { return consume(c, records) }))
+	b.Release(r.deliver(ctx, b, messages, records, func(c context.Context) error { return consume(c, records) }))
 }
 
 // deliver offers a batch to the pipeline, retrying retryable refusals
 // (memory_limiter) with backoff until shutdown. A permanent refusal cannot
 // succeed on retry: it is logged, counted as dead-lettered and finished, so
 // one poisoned message cannot stall its partition.
-func (r *groupReceiver) deliver(ctx context.Context, b *ack.Batch, records int, consume func(context.Context) error) error {
+func (r *groupReceiver) deliver(ctx context.Context, b *ack.Batch, messages int64, records int, consume func(context.Context) error) error {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = r.cfg.RetryOnFailure.InitialInterval
 	bo.MaxInterval = r.cfg.RetryOnFailure.MaxInterval
@@ -366,8 +368,9 @@ func (r *groupReceiver) deliver(ctx context.Context, b *ack.Batch, records int, 
 			return nil
 		case consumererror.IsPermanent(err):
 			r.set.Logger.Error("kafka_group: pipeline rejected records permanently; skipping them",
-				zap.Int("records", records), zap.Error(err))
-			r.tel.KafkaGroupMessagesDeadLettered.Add(ctx, 1, reasonAttr("rejected"))
+				zap.Int64("messages", messages), zap.Int("records", records), zap.Error(err))
+			// Every message of the batch is skipped, not one per batch.
+			r.tel.KafkaGroupMessagesDeadLettered.Add(ctx, messages, reasonAttr("rejected"))
 			return nil
 		case !r.cfg.RetryOnFailure.Enabled,
 			r.cfg.RetryOnFailure.MaxElapsedTime > 0 && time.Since(started) > r.cfg.RetryOnFailure.MaxElapsedTime:

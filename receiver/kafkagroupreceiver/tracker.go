@@ -163,6 +163,21 @@ func (t *tracker) forget(ps *partState) {
 	ps.batches = nil
 }
 
+// uncommit marks the positions of a failed commit as not committed, for the
+// partitions still tracked whose position has not moved since: the next
+// uncommitted (or the final commit) returns them again.
+func (t *tracker) uncommit(offsets map[string]map[int32]kgo.EpochOffset) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for topic, parts := range offsets {
+		for p, off := range parts {
+			if ps := t.parts[p]; ps != nil && ps.topic == topic && ps.commit == off {
+				ps.dirty = true
+			}
+		}
+	}
+}
+
 // uncommitted returns the commit positions that moved since the last call.
 func (t *tracker) uncommitted() map[string]map[int32]kgo.EpochOffset {
 	t.mu.Lock()
