@@ -379,7 +379,9 @@ func (r *groupReceiver) deliver(ctx context.Context, b *ack.Batch, messages int6
 		r.tel.KafkaGroupConsumeRetries.Add(ctx, 1)
 		select {
 		case <-ctx.Done():
-			return err
+			// Shutting down: the batch is left for the next owner to read again,
+			// not a held batch that failed (batches_failed).
+			return fmt.Errorf("%w: %w", ack.ErrAbandoned, err)
 		case <-time.After(bo.NextBackOff()):
 		}
 	}

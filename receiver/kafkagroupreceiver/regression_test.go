@@ -133,3 +133,26 @@ func TestShutdownWithBrokersGoneIsBounded(t *testing.T) {
 }
 
 var shutdownBudget = 3 * time.Second
+
+// Shutting down while the pipeline refuses a batch (memory_limiter) abandons
+// the batch for the next owner: it is not a held batch that failed.
+func TestShutdownDuringRetriesIsNotAFailedBatch(t *testing.T) {
+	_, brokers := newControlledCluster(t, 1)
+	produce(t, brokers, logsMessage(t, 1))
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	sink := &refusingLogs{retryable: 1 << 30}
+	cfg := testConfig(brokers)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	r, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	require.Eventually(t, func() bool {
+		_, err := tel.GetMetric("otelcol_kafka_group_consume_retries")
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, r.Shutdown(context.Background()))
+	_, err = tel.GetMetric("otelcol_kafka_group_batches_failed")
+	assert.Error(t, err, "a batch abandoned at shutdown was counted as failed")
+}
