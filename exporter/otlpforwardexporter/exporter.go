@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/metadata"
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/queueitem"
 	"github.com/sluicelogs/sluice/internal/otlpwire"
 	"github.com/sluicelogs/sluice/internal/snappyframe"
@@ -47,6 +48,9 @@ type forwarder struct {
 	telemetry component.TelemetrySettings
 	userAgent string
 
+	// tel counts the records a server rejected in partial success responses.
+	tel *metadata.TelemetryBuilder
+
 	conn     *grpc.ClientConn
 	callOpts []grpc.CallOption
 	// framed: requests are compressed with snappy when encoded (see requestEncoder) and
@@ -54,13 +58,18 @@ type forwarder struct {
 	framed bool
 }
 
-func newForwarder(cfg *Config, set exporter.Settings) *forwarder {
+func newForwarder(cfg *Config, set exporter.Settings) (*forwarder, error) {
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("otlp_forward telemetry: %w", err)
+	}
 	return &forwarder{
 		cfg:       cfg,
 		telemetry: set.TelemetrySettings,
+		tel:       tel,
 		userAgent: fmt.Sprintf("%s/%s (%s/%s)", set.BuildInfo.Description, set.BuildInfo.Version, runtime.GOOS, runtime.GOARCH),
 		framed:    cfg.ClientConfig.Compression == configcompression.TypeSnappy,
-	}
+	}, nil
 }
 
 // framedSnappy is the compressor of a connection whose requests are already snappy framed
@@ -113,6 +122,7 @@ func (f *forwarder) start(ctx context.Context, host component.Host) error {
 
 // shutdown is called by exporterhelper after the queue drained; safe without start.
 func (f *forwarder) shutdown(context.Context) error {
+	f.tel.Shutdown()
 	if f.conn == nil {
 		return nil
 	}
@@ -201,6 +211,9 @@ func (f *forwarder) export(ctx context.Context, signal queueitem.Signal, body []
 		}
 		if ps := resp.PartialSuccess(); ps.ErrorMessage() != "" || ps.RejectedLogRecords() != 0 {
 			f.warnPartialSuccess(ps.ErrorMessage(), "dropped_log_records", ps.RejectedLogRecords())
+			if n := ps.RejectedLogRecords(); n > 0 {
+				f.tel.OtlpForwardRejectedLogRecords.Add(ctx, n)
+			}
 		}
 	case queueitem.SignalTraces:
 		resp := ptraceotlp.NewExportResponse()
@@ -209,6 +222,9 @@ func (f *forwarder) export(ctx context.Context, signal queueitem.Signal, body []
 		}
 		if ps := resp.PartialSuccess(); ps.ErrorMessage() != "" || ps.RejectedSpans() != 0 {
 			f.warnPartialSuccess(ps.ErrorMessage(), "dropped_spans", ps.RejectedSpans())
+			if n := ps.RejectedSpans(); n > 0 {
+				f.tel.OtlpForwardRejectedSpans.Add(ctx, n)
+			}
 		}
 	default:
 		return consumererror.NewPermanent(fmt.Errorf("otlp_forward: request of unknown signal %s", signal))
@@ -227,8 +243,9 @@ func isTooLarge(err error) bool {
 	return st.Code() == codes.ResourceExhausted && retryInfoOf(st) == nil && strings.Contains(st.Message(), "larger than max")
 }
 
-// warnPartialSuccess logs what the server rejected. Like otlp_grpc, the request counts as
-// sent: the server has decided about those records and resending would not change that.
+// warnPartialSuccess logs what the server rejected (export also counts it in
+// otelcol_otlp_forward_rejected_*). Like otlp_grpc, the request counts as sent: the server
+// has decided about those records and resending would not change that.
 func (f *forwarder) warnPartialSuccess(msg, countKey string, rejected int64) {
 	f.telemetry.Logger.Warn("Partial success response",
 		zap.String("message", msg),

@@ -261,7 +261,8 @@ func TestRequestInTheOtherFormIsRefused(t *testing.T) {
 		if !framed {
 			cfg.ClientConfig.Compression = configcompression.TypeGzip
 		}
-		f := newForwarder(cfg, exportertest.NewNopSettings(metadata.Type))
+		f, err := newForwarder(cfg, exportertest.NewNopSettings(metadata.Type))
+		require.NoError(t, err)
 		require.Equal(t, framed, f.framed)
 		req, err := requestEncoder{framed: !framed}.logsToRequest(context.Background(), sampleLogs(1))
 		require.NoError(t, err)

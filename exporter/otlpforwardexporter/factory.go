@@ -46,7 +46,10 @@ func createDefaultConfig() component.Config {
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 	c := cfg.(*Config)
-	f := newForwarder(c, set)
+	f, err := newForwarder(c, set)
+	if err != nil {
+		return nil, err
+	}
 	exp, err := xexporterhelper.NewLogsRequest(ctx, set, requestEncoder{framed: f.framed}.logsToRequest, f.push,
 		exporterOptions(c, f, queueitem.SignalLogs)...)
 	if err != nil {
@@ -57,7 +60,10 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 
 func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 	c := cfg.(*Config)
-	f := newForwarder(c, set)
+	f, err := newForwarder(c, set)
+	if err != nil {
+		return nil, err
+	}
 	exp, err := xexporterhelper.NewTracesRequest(ctx, set, requestEncoder{framed: f.framed}.tracesToRequest, f.push,
 		exporterOptions(c, f, queueitem.SignalTraces)...)
 	if err != nil {

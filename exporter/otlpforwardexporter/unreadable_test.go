@@ -122,7 +122,8 @@ func TestUnreadableQueueItemRequest(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, item, again)
 
-			f := newForwarder(testConfig("127.0.0.1:1"), exportertest.NewNopSettings(metadata.Type))
+			f, err := newForwarder(testConfig("127.0.0.1:1"), exportertest.NewNopSettings(metadata.Type))
+			require.NoError(t, err)
 			f.framed = framed
 			err = f.push(context.Background(), back)
 			require.Error(t, err)
