@@ -27,6 +27,15 @@ func keyOf(fi os.FileInfo) fileKey {
 	return fileKey{}
 }
 
+// ctimeOf returns the file's change time in nanoseconds (0 when unknown):
+// it changes with every write, truncation, rename and inode reuse.
+func ctimeOf(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ctim.Nano()
+	}
+	return 0
+}
+
 func linksOf(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Nlink) //nolint:unconvert // Nlink width differs by platform

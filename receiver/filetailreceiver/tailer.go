@@ -37,6 +37,8 @@ const (
 	minKnownCap = 1024
 	// maxWarnedPaths bounds the set of unreadable paths already warned about.
 	maxWarnedPaths = 4096
+	// maxVerified bounds the set of closed files verified as unchanged.
+	maxVerified = 16384
 )
 
 var (
@@ -93,6 +95,10 @@ type tailer struct {
 	warned   map[string]struct{}
 	warnFull bool
 	seen     map[fileKey]bool
+	// verified holds, for closed files whose content was checked against
+	// their checkpoint's fingerprint, the change time (ctime) seen then: an
+	// unchanged ctime means the inode was neither rewritten nor reused.
+	verified map[fileKey]int64
 
 	// counters flushed to the telemetry builder once per pass
 	linesRead, bytesRead, truncated, utf8Replaced int64
@@ -124,6 +130,7 @@ func newTailer(cfg *Config, logger *zap.Logger, next consumer.Logs, tb *metadata
 		scratch:  plog.NewLogRecord(),
 		warned:   make(map[string]struct{}),
 		seen:     make(map[fileKey]bool),
+		verified: make(map[fileKey]int64),
 	}
 	switch {
 	case cfg.Multiline.Preset != "":
@@ -227,9 +234,10 @@ func (t *tailer) excluded(path string) bool {
 }
 
 type candidate struct {
-	path string
-	size int64
-	key  fileKey
+	path  string
+	size  int64
+	ctime int64
+	key   fileKey
 }
 
 func (t *tailer) scan(ctx context.Context, now time.Time) error {
@@ -252,7 +260,7 @@ func (t *tailer) scan(ctx context.Context, now time.Time) error {
 			t.seen[k] = true
 			continue
 		}
-		candidates = append(candidates, candidate{path: p, size: fi.Size(), key: k})
+		candidates = append(candidates, candidate{path: p, size: fi.Size(), ctime: ctimeOf(fi), key: k})
 	}
 	for _, f := range t.files {
 		wasGone := f.gone
@@ -289,10 +297,8 @@ func (t *tailer) scan(ctx context.Context, now time.Time) error {
 // consider opens a newly matched file unless it is a copy of an open file or
 // a known file that did not grow.
 func (t *tailer) consider(c candidate, now time.Time) {
-	for _, e := range t.known {
-		if e.Dev == c.key.dev && e.Ino == c.key.ino && e.Offset == c.size {
-			return // closed earlier, nothing new
-		}
+	if t.unchangedKnown(c) {
+		return // closed earlier, nothing new
 	}
 	if len(t.open) >= t.cfg.MaxOpenFiles && !t.closeIdle(now) {
 		if !t.warnFull {
@@ -344,6 +350,43 @@ func (t *tailer) consider(c candidate, now time.Time) {
 	}
 	delete(t.warned, c.path)
 	t.addFile(fh, c.path, key, prefix, offset, size, now)
+}
+
+// unchangedKnown reports whether c is a closed file read to its end: its
+// checkpoint has c's device, inode and size as offset, and its content is
+// the checkpointed one. Device, inode and size alone do not tell: the file
+// may have been truncated and rewritten to the same size, or deleted and its
+// inode reused, while it was closed or the agent was down. The content is
+// checked once by fingerprint and then trusted while the file's change time
+// stays the same, so an unchanged closed file costs no open per scan.
+func (t *tailer) unchangedKnown(c candidate) bool {
+	i := slices.IndexFunc(t.known, func(e checkpoint.Entry) bool {
+		return e.Dev == c.key.dev && e.Ino == c.key.ino && e.Offset == c.size
+	})
+	if i < 0 {
+		return false
+	}
+	if ct, ok := t.verified[c.key]; ok && ct == c.ctime {
+		return true
+	}
+	fh, err := t.openFile(c.path)
+	if err != nil {
+		return false // consider warns about it
+	}
+	defer fh.Close()
+	prefix, err := fingerprint.ReadPrefix(fh, t.cfg.FingerprintSize, t.fpBuf)
+	if err != nil {
+		return false
+	}
+	t.fpBuf = prefix
+	if !t.known[i].Fingerprint.Matches(prefix) {
+		return false
+	}
+	if len(t.verified) >= maxVerified {
+		clear(t.verified)
+	}
+	t.verified[c.key] = c.ctime
+	return true
 }
 
 func (t *tailer) addFile(fh *os.File, path string, key fileKey, prefix []byte, offset, size int64, now time.Time) {
@@ -479,7 +522,11 @@ func (t *tailer) release(f *tailedFile) {
 // flushPending emits what f buffers (partial container chunks, a pending
 // multiline record) because no continuation can come anymore.
 func (t *tailer) flushPending(f *tailedFile) {
-	if j, ok := f.joiner.FlushOrNil(); ok {
+	for { // chunks of stdout and of stderr are pending apart
+		j, ok := f.joiner.FlushOrNil()
+		if !ok {
+			break
+		}
 		t.afterEnvelope(f, j.Content, lineMeta{time: j.Time, stream: j.Stream}, j.Start, f.rd.Offset(), j.Truncated)
 	}
 	if f.agg != nil {

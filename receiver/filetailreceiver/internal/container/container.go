@@ -85,7 +85,15 @@ func ParseCRI(line []byte) (Entry, bool) {
 }
 
 // Joiner reassembles partial chunks into one line, bounded by a maximum size.
+// Chunks are joined per stream: the runtime writes stdout and stderr into the
+// same file from two writers, so a long stdout line split into chunks can be
+// interleaved with stderr lines (and the other way round).
 type Joiner struct {
+	out, err streamJoiner
+}
+
+// streamJoiner joins the chunks of one stream.
+type streamJoiner struct {
 	maxSize   int
 	buf       []byte
 	first     Entry
@@ -95,7 +103,9 @@ type Joiner struct {
 }
 
 // NewJoiner returns a Joiner cutting joined lines at maxSize bytes.
-func NewJoiner(maxSize int) *Joiner { return &Joiner{maxSize: maxSize} }
+func NewJoiner(maxSize int) *Joiner {
+	return &Joiner{out: streamJoiner{maxSize: maxSize}, err: streamJoiner{maxSize: maxSize}}
+}
 
 // Joined is a complete line.
 type Joined struct {
@@ -107,8 +117,15 @@ type Joined struct {
 }
 
 // Add feeds the entry read from [start, end). It returns the complete line
-// when e ends one (its Content is valid until the next Add).
+// when e ends one (its Content is valid until the next Add or Flush).
 func (j *Joiner) Add(e Entry, start int64, truncated bool) (Joined, bool) {
+	if e.Stream == "stderr" {
+		return j.err.add(e, start, truncated)
+	}
+	return j.out.add(e, start, truncated)
+}
+
+func (j *streamJoiner) add(e Entry, start int64, truncated bool) (Joined, bool) {
 	if !j.pending && !e.Partial {
 		if len(e.Content) > j.maxSize {
 			e.Content = e.Content[:j.maxSize]
@@ -131,14 +148,27 @@ func (j *Joiner) Add(e Entry, start int64, truncated bool) (Joined, bool) {
 	if e.Partial {
 		return Joined{}, false
 	}
-	return j.Flush()
+	return j.flush()
 }
 
-// Pending returns the file offset of the first buffered chunk.
-func (j *Joiner) Pending() (start int64, ok bool) { return j.start, j.pending }
+// Pending returns the file offset of the first buffered chunk (the earliest
+// over both streams).
+func (j *Joiner) Pending() (start int64, ok bool) {
+	switch {
+	case j.out.pending && j.err.pending:
+		return min(j.out.start, j.err.start), true
+	case j.out.pending:
+		return j.out.start, true
+	case j.err.pending:
+		return j.err.start, true
+	}
+	return 0, false
+}
 
 // PendingBytes is the size of the buffered chunks.
-func (j *Joiner) PendingBytes() int {
+func (j *Joiner) PendingBytes() int { return j.out.pendingBytes() + j.err.pendingBytes() }
+
+func (j *streamJoiner) pendingBytes() int {
 	if !j.pending {
 		return 0
 	}
@@ -153,9 +183,18 @@ func (j *Joiner) FlushOrNil() (Joined, bool) {
 	return j.Flush()
 }
 
-// Flush returns the buffered chunks as a line (used when a file is released
-// with an unfinished partial line).
+// Flush returns the buffered chunks of one stream as a line, the earliest
+// first (used when a file is released with an unfinished partial line). Call
+// it until it returns false to flush both streams; each line's Content is
+// valid until the next Add.
 func (j *Joiner) Flush() (Joined, bool) {
+	if j.err.pending && (!j.out.pending || j.err.start < j.out.start) {
+		return j.err.flush()
+	}
+	return j.out.flush()
+}
+
+func (j *streamJoiner) flush() (Joined, bool) {
 	if !j.pending {
 		return Joined{}, false
 	}

@@ -1,0 +1,153 @@
+package filetailreceiver
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCRIPartialChunksAreJoinedPerStream: containerd writes stdout and stderr
+// of a container into one file from two goroutines, so a stdout line split
+// into P chunks can be interleaved with stderr lines. Chunks must be joined
+// within their own stream only.
+func TestCRIPartialChunksAreJoinedPerStream(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.log")
+	appendRaw(t, path,
+		"2024-05-01T12:00:00Z stdout P out one \n"+
+			"2024-05-01T12:00:01Z stderr F err whole\n"+
+			"2024-05-01T12:00:02Z stdout F out two\n")
+	cfg := testConfig(dir)
+	cfg.Format = FormatCRI
+	sink := &recordingSink{}
+	h := newHarness(t, cfg, sink, fileStore(t))
+	h.pass()
+	require.ElementsMatch(t, []string{"err whole", "out one out two"}, sink.bodies())
+	for _, r := range sink.records {
+		want := "stdout"
+		if strings.HasPrefix(r.Body().AsString(), "err") {
+			want = "stderr"
+		}
+		assert.Equal(t, want, attr(r, attrIOStream), r.Body().AsString())
+	}
+	assert.Equal(t, int64(len("2024-05-01T12:00:00Z stdout P out one \n"+
+		"2024-05-01T12:00:01Z stderr F err whole\n"+
+		"2024-05-01T12:00:02Z stdout F out two\n")), h.saved(path))
+	h.stop()
+}
+
+// TestCRIPendingChunkOfOneStreamHoldsCheckpoint: while a stdout chunk waits
+// for its end, a complete stderr line after it must not move the checkpoint
+// past the pending chunk.
+func TestCRIPendingChunkOfOneStreamHoldsCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.log")
+	first := "2024-05-01T12:00:00Z stdout F whole\n"
+	appendRaw(t, path, first+
+		"2024-05-01T12:00:01Z stdout P out one \n"+
+		"2024-05-01T12:00:02Z stderr F err whole\n")
+	cfg := testConfig(dir)
+	cfg.Format = FormatCRI
+	sink := &recordingSink{}
+	h := newHarness(t, cfg, sink, fileStore(t))
+	h.pass()
+	assert.Equal(t, []string{"whole", "err whole"}, sink.bodies())
+	assert.Equal(t, int64(len(first)), h.saved(path), "the checkpoint stays before the pending stdout chunk")
+	appendRaw(t, path, "2024-05-01T12:00:03Z stdout F out two\n")
+	h.pass()
+	assert.Equal(t, []string{"whole", "err whole", "out one out two"}, sink.bodies())
+	h.stop()
+}
+
+// TestDockerPartialChunksAreJoinedPerStream is the json-file counterpart.
+func TestDockerPartialChunksAreJoinedPerStream(t *testing.T) {
+	dir := t.TempDir()
+	appendRaw(t, filepath.Join(dir, "d.log"),
+		`{"log":"out one ","stream":"stdout","time":"2024-05-01T12:00:00Z"}`+"\n"+
+			`{"log":"err whole\n","stream":"stderr","time":"2024-05-01T12:00:01Z"}`+"\n"+
+			`{"log":"out two\n","stream":"stdout","time":"2024-05-01T12:00:02Z"}`+"\n")
+	sink := &recordingSink{}
+	h := newHarness(t, testConfig(dir), sink, fileStore(t))
+	h.pass()
+	require.ElementsMatch(t, []string{"err whole", "out one out two"}, sink.bodies())
+	h.stop()
+}
+
+// TestFileRewrittenToSameSizeWhileDownIsRead: a file whose content was
+// replaced while the agent was down (copytruncate and regrowth, or a new
+// file on a reused inode) with exactly the saved offset as its size must be
+// read, not taken for the unchanged known file.
+func TestFileRewrittenToSameSizeWhileDownIsRead(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	appendLines(t, path, "a", 0, 10)
+	h := newHarness(t, testConfig(dir), &recordingSink{}, fileStore(t))
+	h.pass()
+	require.Len(t, h.sink.bodies(), 10)
+	h.stop()
+	// Same inode, same size, new content.
+	require.NoError(t, os.Truncate(path, 0))
+	appendLines(t, path, "b", 0, 10)
+	h.start()
+	h.pass()
+	h.pass()
+	assert.Equal(t, 0, expectLines(t, h.sink.bodies(), "b", 10))
+	h.stop()
+}
+
+// TestSymlinkRetargeted: /var/log/containers/*.log are symlinks the kubelet
+// retargets. The old target is read to its end, the new one from its start.
+func TestSymlinkRetargeted(t *testing.T) {
+	dir := t.TempDir()
+	pods := filepath.Join(dir, "pods")
+	links := filepath.Join(dir, "containers")
+	require.NoError(t, os.MkdirAll(pods, 0o700))
+	require.NoError(t, os.MkdirAll(links, 0o700))
+	a, b := filepath.Join(pods, "0.log"), filepath.Join(pods, "1.log")
+	link := filepath.Join(links, "x.log")
+	appendLines(t, a, "a", 0, 5)
+	require.NoError(t, os.Symlink(a, link))
+	cfg := testConfig(links)
+	h := newHarness(t, cfg, &recordingSink{}, fileStore(t))
+	h.pass()
+	appendLines(t, a, "a", 5, 10)
+	appendLines(t, b, "b", 0, 5)
+	require.NoError(t, os.Remove(link))
+	require.NoError(t, os.Symlink(b, link))
+	h.pass()
+	appendLines(t, a, "a", 10, 12) // the old target still gets its last lines
+	h.pass()
+	h.pass()
+	h.pass()
+	bodies := h.sink.bodies()
+	assert.Equal(t, 0, expectLines(t, bodies, "a", 12))
+	assert.Equal(t, 0, expectLines(t, bodies, "b", 5))
+	assert.Len(t, bodies, 17)
+	h.stop()
+}
+
+// TestReleaseFlushesPendingChunksOfBothStreams: a deleted container log
+// with an unfinished stdout line and an unfinished stderr line emits both.
+func TestReleaseFlushesPendingChunksOfBothStreams(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.log")
+	appendRaw(t, path,
+		"2024-05-01T12:00:00Z stdout P out one \n"+
+			"2024-05-01T12:00:01Z stderr P err one \n"+
+			"2024-05-01T12:00:02Z stdout P out two\n")
+	cfg := testConfig(dir)
+	cfg.Format = FormatCRI
+	sink := &recordingSink{}
+	h := newHarness(t, cfg, sink, fileStore(t))
+	h.pass()
+	assert.Empty(t, sink.bodies())
+	require.NoError(t, os.Remove(path))
+	h.pass()
+	h.pass()
+	assert.Equal(t, []string{"out one out two", "err one "}, sink.bodies())
+	h.stop()
+}
