@@ -151,3 +151,43 @@ func TestReleaseFlushesPendingChunksOfBothStreams(t *testing.T) {
 	assert.Equal(t, []string{"out one out two", "err one "}, sink.bodies())
 	h.stop()
 }
+
+// TestCopyTruncateByNonAppendingWriterSkipsNULRun: a writer without O_APPEND
+// keeps its offset after copytruncate, so the truncated file restarts with a
+// hole of NUL bytes as long as the old file. The hole is not a record: the
+// line written after it is delivered as is, even when the hole is longer
+// than max_record_size (its tail would otherwise swallow that line).
+func TestCopyTruncateByNonAppendingWriterSkipsNULRun(t *testing.T) {
+	for _, lines := range []int{10, 1000} { // hole shorter and longer than max_record_size
+		t.Run(pad6(lines), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.log")
+			appendLines(t, path, "a", 0, lines)
+			cfg := testConfig(dir)
+			cfg.MaxRecordSize = 1024
+			cfg.MaxBatchBytes = 4096
+			h := newHarness(t, cfg, &recordingSink{}, fileStore(t))
+			for range 5 {
+				h.pass() // read it all: 4096 bytes per pass
+			}
+			require.Len(t, h.sink.bodies(), lines)
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			require.NoError(t, os.Truncate(path, 0))
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt([]byte("b-000000\nb-000001\n"), fi.Size())
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			for range 5 {
+				h.pass()
+			}
+			bodies := h.sink.bodies()
+			assert.Equal(t, 0, expectLines(t, bodies, "a", lines))
+			assert.Equal(t, 0, expectLines(t, bodies, "b", 2))
+			assert.Len(t, bodies, lines+2, "no record made of the NUL hole")
+			assert.Equal(t, fi.Size()+18, h.saved(path))
+			h.stop()
+		})
+	}
+}

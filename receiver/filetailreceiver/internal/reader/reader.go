@@ -51,6 +51,10 @@ type Reader struct {
 	lineStart int64
 	// skipping is set while the tail of an over-long line is dropped.
 	skipping bool
+	// hole is the offset up to which NULs at the start of the file were
+	// skipped, -1 once a byte other than NUL was seen there (or when reading
+	// did not start at offset 0).
+	hole int64
 	// BytesRead counts bytes read from the file (for self-metrics).
 	BytesRead int64
 }
@@ -58,7 +62,7 @@ type Reader struct {
 // New returns a Reader of src positioned at offset. maxLine bounds the bytes
 // kept for one line.
 func New(src io.ReaderAt, offset int64, maxLine int) *Reader {
-	return &Reader{src: src, maxLine: maxLine, readPos: offset, lineStart: offset}
+	return &Reader{src: src, maxLine: maxLine, readPos: offset, lineStart: offset, hole: holeAt(offset)}
 }
 
 // Offset returns the offset just after the last line returned by Next (the
@@ -77,13 +81,26 @@ func (r *Reader) Reset(offset int64) {
 	r.r, r.w, r.scan = 0, 0, 0
 	r.readPos, r.lineStart = offset, offset
 	r.skipping = false
+	r.hole = holeAt(offset)
 	r.shrink()
+}
+
+// holeAt is the initial hole offset for reading from offset: NULs are
+// skipped only at the start of the file.
+func holeAt(offset int64) int64 {
+	if offset == 0 {
+		return 0
+	}
+	return -1
 }
 
 // Next returns the next complete line. ok is false when no complete line is
 // available yet (the file has no further bytes for now).
 func (r *Reader) Next() (line Line, ok bool, err error) {
 	for {
+		if r.lineStart == r.hole && r.scan == r.r && r.r < r.w && r.buf[r.r] == 0 {
+			r.skipHole()
+		}
 		if i := bytes.IndexByte(r.buf[r.scan:r.w], '\n'); i >= 0 {
 			return r.cut(r.scan + i), true, nil
 		}
@@ -101,6 +118,26 @@ func (r *Reader) Next() (line Line, ok bool, err error) {
 			}
 			return Line{}, false, nil
 		}
+	}
+}
+
+// skipHole consumes NUL bytes at the start of the file. A writer without
+// O_APPEND keeps writing at its old offset after copytruncate, which leaves
+// the truncated file starting with a hole of NULs as long as the old file
+// (often far longer than a line may be) before its next line: the hole is
+// not data, and kept as a line it would bury that next line.
+func (r *Reader) skipHole() {
+	n := 0
+	for r.r+n < r.w && r.buf[r.r+n] == 0 {
+		n++
+	}
+	r.r += n
+	r.scan = r.r
+	r.lineStart += int64(n)
+	if r.r < r.w {
+		r.hole = -1 // the hole ended: later NULs are data
+	} else {
+		r.hole = r.lineStart // the hole may go on past what is read
 	}
 }
 
