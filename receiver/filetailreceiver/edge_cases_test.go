@@ -191,3 +191,71 @@ func TestCopyTruncateByNonAppendingWriterSkipsNULRun(t *testing.T) {
 		})
 	}
 }
+
+// TestStartAtEndAppliesToFilesBeyondMaxOpenFiles: at the very first start
+// with start_at end, a file that cannot be opened yet (max_open_files) must
+// still have its existing content skipped when it is opened later, also
+// after a restart in between; what it gains after the start is read.
+func TestStartAtEndAppliesToFilesBeyondMaxOpenFiles(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "running", true: "restarted"}[restart], func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig(dir)
+			cfg.MaxOpenFiles = 1
+			cfg.StartAt = StartAtEnd
+			appendLines(t, filepath.Join(dir, "a.log"), "a", 0, 5)
+			appendLines(t, filepath.Join(dir, "b.log"), "b", 0, 5)
+			h := newHarness(t, cfg, &recordingSink{}, fileStore(t))
+			h.pass()
+			require.Equal(t, 1, len(h.tailer.files))
+			appendLines(t, filepath.Join(dir, "b.log"), "b", 5, 8)
+			if restart {
+				h.stop()
+				h.start()
+			}
+			for range 3 {
+				h.clock.advance(cfg.CloseInactive)
+				h.pass()
+			}
+			bodies := h.sink.bodies()
+			assert.Equal(t, 0, expectLinesFrom(t, bodies, "b", 5, 8))
+			assert.Len(t, bodies, 3, "content present at the first start is skipped")
+			h.stop()
+		})
+	}
+}
+
+// TestMultilineFramesContainerStreamsApart: a stderr line between a stdout
+// exception header and its stack frames must not take the frames.
+func TestMultilineFramesContainerStreamsApart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.log")
+	appendRaw(t, path,
+		"2024-05-01T12:00:00Z stdout F java.lang.IllegalStateException: boom\n"+
+			"2024-05-01T12:00:01Z stderr F unrelated stderr line\n"+
+			"2024-05-01T12:00:02Z stdout F \tat com.example.Foo.bar(Foo.java:10)\n"+
+			"2024-05-01T12:00:03Z stdout F next record\n")
+	cfg := testConfig(dir)
+	cfg.Format = FormatCRI
+	cfg.Multiline.Preset = "java"
+	sink := &recordingSink{}
+	h := newHarness(t, cfg, sink, fileStore(t))
+	h.pass()
+	assert.Equal(t, []string{"java.lang.IllegalStateException: boom\n\tat com.example.Foo.bar(Foo.java:10)"}, sink.bodies())
+	assert.Equal(t, int64(len("2024-05-01T12:00:00Z stdout F java.lang.IllegalStateException: boom\n")), h.saved(path),
+		"the checkpoint stays before the pending stderr record")
+	h.clock.advance(cfg.Multiline.FlushTimeout)
+	h.pass()
+	require.ElementsMatch(t, []string{
+		"java.lang.IllegalStateException: boom\n\tat com.example.Foo.bar(Foo.java:10)",
+		"unrelated stderr line", "next record",
+	}, sink.bodies())
+	for _, r := range sink.records {
+		want := "stdout"
+		if r.Body().AsString() == "unrelated stderr line" {
+			want = "stderr"
+		}
+		assert.Equal(t, want, attr(r, attrIOStream))
+	}
+	h.stop()
+}

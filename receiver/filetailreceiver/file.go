@@ -64,6 +64,10 @@ type tailedFile struct {
 	rd     *reader.Reader
 	joiner *container.Joiner
 	agg    *multiline.Aggregator[lineMeta]
+	// aggErr frames the stderr lines of a container log (created on the
+	// first one): the runtime interleaves stdout and stderr in one file, and
+	// a record must not take lines of the other stream.
+	aggErr *multiline.Aggregator[lineMeta]
 	emit   func(multiline.Record[lineMeta]) // bound once, no per-line closure
 
 	// acked is the offset up to which every record was accepted downstream.
@@ -103,6 +107,11 @@ func (f *tailedFile) safeOffset() int64 {
 	if f.agg != nil {
 		if s, ok := f.agg.Pending(); ok && s < off {
 			off = s
+		}
+		if f.aggErr != nil {
+			if s, ok := f.aggErr.Pending(); ok && s < off {
+				off = s
+			}
 		}
 	}
 	return off

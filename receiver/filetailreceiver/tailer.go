@@ -301,6 +301,9 @@ func (t *tailer) consider(c candidate, now time.Time) {
 		return // closed earlier, nothing new
 	}
 	if len(t.open) >= t.cfg.MaxOpenFiles && !t.closeIdle(now) {
+		if !t.scanned && t.fresh && t.cfg.StartAt == StartAtEnd {
+			t.skipToEnd(c, now)
+		}
 		if !t.warnFull {
 			t.warnFull = true
 			t.logger.Warn("max_open_files reached; new files wait until an open file is idle", zap.Int("max_open_files", t.cfg.MaxOpenFiles))
@@ -350,6 +353,37 @@ func (t *tailer) consider(c candidate, now time.Time) {
 	}
 	delete(t.warned, c.path)
 	t.addFile(fh, c.path, key, prefix, offset, size, now)
+}
+
+// skipToEnd applies start_at end to a file present at the very first start
+// that cannot be opened yet (max_open_files): its current end is recorded as
+// a checkpoint, so the content it had then is skipped whenever it is opened,
+// also after a restart.
+func (t *tailer) skipToEnd(c candidate, now time.Time) {
+	fh, err := t.openFile(c.path)
+	if err != nil {
+		return // read from its start once it can be opened
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return
+	}
+	prefix, err := fingerprint.ReadPrefix(fh, t.cfg.FingerprintSize, nil)
+	if err != nil || len(prefix) == 0 {
+		return
+	}
+	key := keyOf(fi)
+	t.known = append(t.known, checkpoint.Entry{
+		Fingerprint: fingerprint.Of(prefix),
+		Offset:      fi.Size(),
+		Read:        fi.Size(),
+		Path:        c.path,
+		Dev:         key.dev,
+		Ino:         key.ino,
+		Updated:     now.Unix(),
+	})
+	t.dirty = true
 }
 
 // unchangedKnown reports whether c is a closed file read to its end: its
@@ -531,6 +565,9 @@ func (t *tailer) flushPending(f *tailedFile) {
 	}
 	if f.agg != nil {
 		f.agg.Flush(f.emit)
+		if f.aggErr != nil {
+			f.aggErr.Flush(f.emit)
+		}
 	}
 }
 
@@ -585,6 +622,9 @@ func (t *tailer) readFile(ctx context.Context, f *tailedFile, now time.Time) err
 	}
 	if f.agg != nil {
 		f.agg.FlushIdle(now, t.cfg.Multiline.FlushTimeout, f.emit)
+		if f.aggErr != nil {
+			f.aggErr.FlushIdle(now, t.cfg.Multiline.FlushTimeout, f.emit)
+		}
 	}
 	if f.rd.Buffered() == 0 {
 		f.rd.Release()
@@ -686,7 +726,14 @@ func (t *tailer) decodeDocker(line []byte) (container.Entry, bool) { return t.do
 
 func (t *tailer) afterEnvelope(f *tailedFile, data []byte, meta lineMeta, start, end int64, truncated bool) {
 	if f.agg != nil {
-		f.agg.Add(data, meta, start, end, truncated, t.observed, f.emit)
+		agg := f.agg
+		if meta.stream == "stderr" { // stdout and stderr records are framed apart
+			if f.aggErr == nil {
+				f.aggErr = multiline.NewAggregator[lineMeta](t.newClassifier(), t.cfg.MaxRecordSize)
+			}
+			agg = f.aggErr
+		}
+		agg.Add(data, meta, start, end, truncated, t.observed, f.emit)
 		return
 	}
 	t.emitRecord(f, data, meta, truncated)
