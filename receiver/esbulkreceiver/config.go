@@ -24,6 +24,14 @@ const (
 	// DefaultMaxRequestBodySize matches Elasticsearch's http.max_content_length
 	// (100mb), applied to the decompressed body.
 	DefaultMaxRequestBodySize = 100 << 20
+	// DefaultMaxInFlightBytes bounds the decompressed request bodies being
+	// processed at once. Parsed into log records, a body takes a few times
+	// its size in heap (about 4x for Filebeat-like documents) until the
+	// pipeline accepts it, so 256 MiB of bodies is roughly 1 GiB of heap:
+	// safe for a 2-core gateway with GOMEMLIMIT around 1-2 GiB, and at least
+	// DefaultMaxRequestBodySize so a largest request always fits beside
+	// smaller ones.
+	DefaultMaxInFlightBytes = 256 << 20
 	// DefaultReadTimeout bounds reading a whole request (headers and body).
 	DefaultReadTimeout = time.Minute
 	// minWriteTimeout keeps the pipeline's share of write_timeout useful:
@@ -60,6 +68,20 @@ type Config struct {
 	// of 429 responses given when the pipeline refuses data. 0 omits the header.
 	RetryAfter time.Duration `mapstructure:"retry_after"`
 
+	// MaxInFlightBytes bounds the decompressed body bytes of _bulk and
+	// document requests being processed at once, across all connections
+	// (like Elasticsearch's indexing_pressure.memory.limit). Each request
+	// reserves its Content-Length before reading, then whatever it reads
+	// beyond (compressed or chunked bodies), and releases it once it has been
+	// handed to the pipeline and answered. A request that cannot reserve is
+	// answered 429 with Retry-After at once, without reading further, and
+	// nothing of it is forwarded; shippers retry. It never waits for budget.
+	// A single request may exceed the bound when nothing else is in flight
+	// (so one request up to max_request_body_size is never refused for good):
+	// the bound is max(max_in_flight_bytes, max_request_body_size). The heap
+	// held is a few times this (parsed log records). 0 means no limit.
+	MaxInFlightBytes int64 `mapstructure:"max_in_flight_bytes"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -81,6 +103,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ServerConfig.MaxRequestBodySize < 0 {
 		errs = append(errs, fmt.Errorf("max_request_body_size: must be 0 (collector default) or a positive number of bytes, got %d", c.ServerConfig.MaxRequestBodySize))
+	}
+	if c.MaxInFlightBytes < 0 {
+		errs = append(errs, fmt.Errorf("max_in_flight_bytes: must be 0 (no limit) or a positive number of bytes, got %d", c.MaxInFlightBytes))
 	}
 	return errors.Join(errs...)
 }

@@ -23,6 +23,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.ClusterName = "logs"
 	custom.RetryAfter = 30 * time.Second
 	custom.ServerConfig.MaxRequestBodySize = 10485760
+	custom.MaxInFlightBytes = 64 << 20
 	custom.ServerConfig.ReadTimeout = 10 * time.Second
 	custom.ServerConfig.IdleTimeout = 2 * time.Minute
 
@@ -37,6 +38,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "empty_cluster_name", wantErr: "cluster_name: must not be empty"},
 		{name: "negative_retry_after", wantErr: "retry_after: must be between 0s and 1h0m0s, got -1s"},
 		{name: "short_write_timeout", wantErr: "write_timeout: must be 0 (no limit) or at least 1s, got 500ms"},
+		{name: "negative_in_flight", wantErr: "max_in_flight_bytes: must be 0 (no limit) or a positive number of bytes, got -1"},
 		{name: "negative_body_size", wantErr: "max_request_body_size: must be 0 (collector default) or a positive number of bytes, got -1"},
 	}
 	for _, tt := range tests {
@@ -61,5 +63,7 @@ func TestDefaultConfig(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, DefaultEndpoint, cfg.ServerConfig.NetAddr.Endpoint)
 	assert.Equal(t, int64(DefaultMaxRequestBodySize), cfg.ServerConfig.MaxRequestBodySize)
+	assert.Equal(t, int64(DefaultMaxInFlightBytes), cfg.MaxInFlightBytes)
+	assert.GreaterOrEqual(t, cfg.MaxInFlightBytes, cfg.ServerConfig.MaxRequestBodySize)
 	assert.Equal(t, "8", cfg.majorVersion())
 }

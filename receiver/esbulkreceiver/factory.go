@@ -30,6 +30,8 @@ func createDefaultConfig() component.Config {
 		Version:      DefaultVersion,
 		ClusterName:  DefaultClusterName,
 		RetryAfter:   DefaultRetryAfter,
+
+		MaxInFlightBytes: DefaultMaxInFlightBytes,
 	}
 }
 

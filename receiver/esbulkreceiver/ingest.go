@@ -150,7 +150,12 @@ func (r *esBulkReceiver) handleBulk(w http.ResponseWriter, req *http.Request, de
 	st := r.getState()
 	defer r.putState(st)
 
-	body := &countingReader{r: req.Body}
+	body, ok := r.newBudgetReader(req)
+	defer body.release()
+	if !ok {
+		r.refuseInFlight(w, req)
+		return
+	}
 	st.reader.Reset(body, defaultIndex)
 	logs := plog.NewLogs()
 	var it bulk.Item
@@ -161,7 +166,7 @@ func (r *esBulkReceiver) handleBulk(w http.ResponseWriter, req *http.Request, de
 		}
 		if err != nil {
 			r.telemetry.EsBulkRequestBodySize.Add(req.Context(), body.n)
-			r.writeReadError(w, err)
+			r.writeReadError(w, req, err)
 			return
 		}
 		res := itemResult{op: it.Op, index: st.internIndex(it.Index), id: validutf8.String(string(it.ID))}
@@ -239,12 +244,17 @@ func (r *esBulkReceiver) handleDocument(w http.ResponseWriter, req *http.Request
 		return
 	}
 	index, id = validutf8.String(index), validutf8.String(id) // the path may carry %FF
-	body := &countingReader{r: req.Body}
+	body, ok := r.newBudgetReader(req)
+	defer body.release()
+	if !ok {
+		r.refuseInFlight(w, req)
+		return
+	}
 	doc, err := readAllInto(st.out[:0], body)
 	st.out = doc
 	r.telemetry.EsBulkRequestBodySize.Add(ctx, body.n)
 	if err != nil {
-		r.writeReadError(w, err)
+		r.writeReadError(w, req, err)
 		return
 	}
 	logs := plog.NewLogs()
@@ -341,11 +351,16 @@ func (r *esBulkReceiver) refuse(ctx context.Context, w http.ResponseWriter, err 
 	r.writeError(w, http.StatusTooManyRequests, errTypeRejected, "rejected execution: the pipeline refused the data, retry later: "+err.Error())
 }
 
-// writeReadError answers a body that could not be read: 413 when it exceeds
+// writeReadError answers a body that could not be read: 429 when reading it
+// would exceed max_in_flight_bytes; 413 when it exceeds
 // max_request_body_size after decompression; 503 when it arrived too slowly
 // (read_timeout) or cut short, which a retry can cure and every shipper
 // retries (Vector does not retry a 408); else 400 (corrupt compression).
-func (r *esBulkReceiver) writeReadError(w http.ResponseWriter, err error) {
+func (r *esBulkReceiver) writeReadError(w http.ResponseWriter, req *http.Request, err error) {
+	if errors.Is(err, errInFlightBudget) {
+		r.refuseInFlight(w, req)
+		return
+	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		r.writeError(w, http.StatusRequestEntityTooLarge, errTypeTooLarge,
@@ -370,18 +385,6 @@ func (r *esBulkReceiver) countRejected(ctx context.Context, rejected map[string]
 			r.telemetry.EsBulkDocumentsRejected.Add(ctx, n, r.reasonAttrs[reason])
 		}
 	}
-}
-
-// countingReader counts the (decompressed) body bytes read.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // readAllInto reads r to the end, appending to buf.

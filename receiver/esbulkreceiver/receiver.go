@@ -40,6 +40,7 @@ type esBulkReceiver struct {
 	clusterUUID string    // reported by GET /
 	infoBody    []byte    // GET / response, built once
 	states      sync.Pool // *requestState, reused between requests
+	budget      inFlightBudget
 	seqNo       atomic.Int64
 	autoID      atomic.Uint64
 
@@ -74,6 +75,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*esBul
 		telemetry: tb,
 		now:       time.Now,
 	}
+	r.budget.limit = cfg.MaxInFlightBytes
 	if cfg.RetryAfter > 0 {
 		r.retryAfter = strconv.FormatInt(int64(math.Ceil(cfg.RetryAfter.Seconds())), 10)
 	}

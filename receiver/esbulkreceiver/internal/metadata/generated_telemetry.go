@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	EsBulkDocumentsAccepted metric.Int64Counter
 	EsBulkDocumentsRefused  metric.Int64Counter
 	EsBulkDocumentsRejected metric.Int64Counter
+	EsBulkInFlightRefusals  metric.Int64Counter
 	EsBulkRequestBodySize   metric.Int64Counter
 	EsBulkRequests          metric.Int64Counter
 }
@@ -78,6 +79,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_es_bulk_documents_rejected",
 		metric.WithDescription("Number of documents answered with a per-item 400, by reason (the shipper does not retry them). [Development]"),
 		metric.WithUnit("{document}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.EsBulkInFlightRefusals, err = builder.meter.Int64Counter(
+		"otelcol_es_bulk_in_flight_refusals",
+		metric.WithDescription("Number of requests refused with 429 before their body was read (or part way through it) because max_in_flight_bytes of request bodies were already being processed (the shipper retries them). [Development]"),
+		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.EsBulkRequestBodySize, err = builder.meter.Int64Counter(

@@ -22,6 +22,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.EsBulkDocumentsAccepted.Add(context.Background(), 1)
 	tb.EsBulkDocumentsRefused.Add(context.Background(), 1)
 	tb.EsBulkDocumentsRejected.Add(context.Background(), 1)
+	tb.EsBulkInFlightRefusals.Add(context.Background(), 1)
 	tb.EsBulkRequestBodySize.Add(context.Background(), 1)
 	tb.EsBulkRequests.Add(context.Background(), 1)
 	AssertEqualEsBulkDocumentsAccepted(t, testTel,
@@ -31,6 +32,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualEsBulkDocumentsRejected(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualEsBulkInFlightRefusals(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualEsBulkRequestBodySize(t, testTel,
