@@ -200,16 +200,17 @@ func TestInFlightBudgetRefusesConcurrentRequests(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 60, bc.sink.LogRecordCount())
-	assert.Zero(t, r.budget.used.Load(), "the reservation is released once answered")
+	assertBudgetReleased(t, r)
 
 	// The budget is free again: the same requests now go through.
 	res := sendBody(url, budgetBody("D", 60), "", false)
 	assert.Equal(t, http.StatusOK, res.status, res.body)
+	assertBudgetReleased(t, r)
 	res = sendBody(url, budgetBody("E", 60), "", true)
 	assert.Equal(t, http.StatusOK, res.status, res.body)
 	assert.Equal(t, 180, bc.sink.LogRecordCount())
 	assert.Equal(t, int64(2), inFlightRefusals(t, tel))
-	assert.Zero(t, r.budget.used.Load())
+	assertBudgetReleased(t, r)
 }
 
 // A request larger than the whole budget (but within max_request_body_size)
@@ -224,7 +225,7 @@ func TestInFlightBudgetLoneRequestLargerThanBudget(t *testing.T) {
 			assert.Equal(t, http.StatusOK, res.status, res.body)
 			assert.Equal(t, 1000, sink.LogRecordCount())
 			assert.Zero(t, inFlightRefusals(t, tel))
-			assert.Zero(t, r.budget.used.Load())
+			assertBudgetReleased(t, r)
 		})
 	}
 }
@@ -260,7 +261,7 @@ func TestInFlightBudgetCountsDecompressedBytes(t *testing.T) {
 	close(bc.release)
 	assert.Equal(t, http.StatusOK, awaitResult(t, first).status)
 	assert.Equal(t, 10, bc.sink.LogRecordCount())
-	assert.Zero(t, r.budget.used.Load())
+	assertBudgetReleased(t, r)
 
 	// Alone, the same compressed request goes through.
 	res := sendBody(url, gz.Bytes(), "gzip", false)
@@ -271,7 +272,7 @@ func TestInFlightBudgetCountsDecompressedBytes(t *testing.T) {
 // The document API shares the budget.
 func TestInFlightBudgetDocumentAPI(t *testing.T) {
 	bc := newBlockingConsumer()
-	_, url, tel := startBudgetServer(t, bc.consumer(t), 100<<10)
+	r, url, tel := startBudgetServer(t, bc.consumer(t), 100<<10)
 	t.Cleanup(func() {
 		select {
 		case <-bc.release:
@@ -286,6 +287,16 @@ func TestInFlightBudgetDocumentAPI(t *testing.T) {
 	assert.Equal(t, int64(1), inFlightRefusals(t, tel))
 	close(bc.release)
 	assert.Equal(t, http.StatusOK, awaitResult(t, first).status)
+	assertBudgetReleased(t, r)
 	res := sendBody(strings.TrimSuffix(url, "/_bulk")+"/logs/_doc", doc, "", false)
 	assert.Equal(t, http.StatusCreated, res.status, res.body)
+}
+
+// assertBudgetReleased waits for the reservation to be given back: it is
+// released when the handler returns, just after the response was written, so
+// the client may read its answer first.
+func assertBudgetReleased(t *testing.T, r *esBulkReceiver) {
+	t.Helper()
+	assert.Eventually(t, func() bool { return r.budget.used.Load() == 0 }, 5*time.Second, time.Millisecond,
+		"the reservation is released once answered")
 }
