@@ -106,14 +106,19 @@ func TestCatalogSelectLongServiceName(t *testing.T) {
 		{oldLong, []string{files[3], files[2]}}, // sorted: '%' < 'o'
 		{strings.Repeat("s", 300), nil},
 	} {
-		r, err := c.Select(ctx, Selection{Service: tc.service, HasService: true})
-		require.NoError(t, err)
-		var got []string
-		for _, f := range r.Files {
-			got = append(got, f.Key)
+		// Without a range the listing stops above the service level; with
+		// one it walks the service directories.
+		for _, sel := range []Selection{{}, {From: h10, To: h10.Add(time.Hour)}} {
+			sel.Service, sel.HasService = tc.service, true
+			r, err := c.Select(ctx, sel)
+			require.NoError(t, err)
+			var got []string
+			for _, f := range r.Files {
+				got = append(got, f.Key)
+			}
+			sort.Strings(got)
+			assert.Equal(t, tc.want, got, "service of %d bytes, range %v", len(tc.service), !sel.From.IsZero())
 		}
-		sort.Strings(got)
-		assert.Equal(t, tc.want, got, "service of %d bytes", len(tc.service))
 	}
 }
 

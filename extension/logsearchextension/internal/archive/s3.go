@@ -66,6 +66,33 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]Object, error) {
 	return out, nil
 }
 
+// ListDirs pages through ListObjectsV2 with delimiter "/" under prefix
+// and returns the names of the common prefixes (one per subdirectory);
+// hidden ones are skipped.
+func (s *S3Store) ListDirs(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	full := s.prefix + prefix
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket:    aws.String(s.bucket),
+		Prefix:    aws.String(full),
+		Delimiter: aws.String("/"),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", s.bucket, full, err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), full), "/")
+			if name == "" || strings.Contains(name, "/") || strings.HasPrefix(name, ".") {
+				continue
+			}
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
 // IsHidden reports whether any element of a '/'-separated key starts with
 // '.', i.e. belongs to a temporary the writer has not published.
 func IsHidden(key string) bool {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/apache/arrow-go/v18/parquet"
 )
@@ -33,6 +34,17 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]Object, error)
 	// Open returns a random-access reader over one object.
 	Open(ctx context.Context, obj Object) (ReadAtCloser, error)
+}
+
+// DirLister is implemented by stores that can list one directory level
+// (S3: ListObjectsV2 with delimiter "/"; local: ReadDir). The catalog uses
+// it to walk only the partition directories a query can match; stores
+// without it are listed by prefix only.
+type DirLister interface {
+	// ListDirs returns the names of the immediate subdirectories of prefix
+	// ("" or ending in '/'), without hidden ones (names starting with '.').
+	// A missing prefix is not an error.
+	ListDirs(ctx context.Context, prefix string) ([]string, error)
 }
 
 // ReadAtCloser is what the Parquet reader needs, plus Close.
@@ -60,8 +72,9 @@ func (s *LocalStore) List(ctx context.Context, prefix string) ([]Object, error) 
 	var out []Object
 	err := filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				// Root missing, or a retention sweep removed a directory
+			if errors.Is(err, fs.ErrNotExist) || path == start && errors.Is(err, syscall.ENOTDIR) {
+				// Root missing (or a file where the prefix names a
+				// directory), or a retention sweep removed a directory
 				// while we walked: nothing to list there.
 				return nil
 			}
@@ -95,6 +108,29 @@ func (s *LocalStore) List(ctx context.Context, prefix string) ([]Object, error) 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list archive directory %s: %w", start, err)
+	}
+	return out, nil
+}
+
+// ListDirs reads the directory root/prefix and returns its visible
+// subdirectories.
+func (s *LocalStore) ListDirs(ctx context.Context, prefix string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.root, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list archive directory %s: %w", dir, err)
+	}
+	var out []string
+	for _, d := range ents {
+		if d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+			out = append(out, d.Name())
+		}
 	}
 	return out, nil
 }
