@@ -194,6 +194,13 @@ func TestAPIOverHTTP(t *testing.T) {
 		reasons[r.AsString()] += dp.Value
 	}
 	assert.Positive(t, reasons["bloom_filter"], "trace lookup skipped row groups by bloom filter")
+	m, err = tt.GetMetric("otelcol_extension_log_search_files_skipped")
+	require.NoError(t, err)
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		if r, _ := dp.Attributes.Value("reason"); r.AsString() == "limit" {
+			reasons["limit"] += dp.Value // files left unread count as well
+		}
+	}
 	assert.Positive(t, reasons["limit"], "paged search stopped early")
 	m, err = tt.GetMetric("otelcol_extension_log_search_files_scanned")
 	require.NoError(t, err)

@@ -148,6 +148,7 @@ func (h *Handler) record(ctx context.Context, ep attribute.KeyValue, outcome str
 	skip(tb.ExtensionLogSearchFilesSkipped, st.FilesSkippedPartition, "partition")
 	skip(tb.ExtensionLogSearchFilesSkipped, st.FilesSkippedStatistics, "statistics")
 	skip(tb.ExtensionLogSearchFilesSkipped, st.FilesSkippedMissing, "missing")
+	skip(tb.ExtensionLogSearchFilesSkipped, st.FilesSkippedLimit, "limit")
 	skip(tb.ExtensionLogSearchRowGroupsSkipped, st.RowGroupsSkippedStatistics, "statistics")
 	skip(tb.ExtensionLogSearchRowGroupsSkipped, st.RowGroupsSkippedBloom, "bloom_filter")
 	skip(tb.ExtensionLogSearchRowGroupsSkipped, st.RowGroupsSkippedLimit, "limit")

@@ -71,7 +71,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExtensionLogSearchFilesSkipped, err = builder.meter.Int64Counter(
 		"otelcol_extension_log_search_files_skipped",
-		metric.WithDescription("Archive files not read, by reason (partition = pruned by its path, statistics = every row group pruned by the footer, missing = deleted after it was listed, e.g. by retention). [Development]"),
+		metric.WithDescription("Archive files not read, by reason (partition = pruned by its path, statistics = every row group pruned by the footer, missing = deleted after it was listed, e.g. by retention, limit = a search skipped it, footer unread, as its partition ends before every result already found). [Development]"),
 		metric.WithUnit("{files}"),
 	)
 	errs = errors.Join(errs, err)

@@ -40,7 +40,7 @@ func AssertEqualExtensionLogSearchFilesScanned(t *testing.T, tt *componenttest.T
 func AssertEqualExtensionLogSearchFilesSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_extension_log_search_files_skipped",
-		Description: "Archive files not read, by reason (partition = pruned by its path, statistics = every row group pruned by the footer, missing = deleted after it was listed, e.g. by retention). [Development]",
+		Description: "Archive files not read, by reason (partition = pruned by its path, statistics = every row group pruned by the footer, missing = deleted after it was listed, e.g. by retention, limit = a search skipped it, footer unread, as its partition ends before every result already found). [Development]",
 		Unit:        "{files}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

@@ -19,14 +19,18 @@ import (
 
 // Stats counts what a query read and what pruning let it skip.
 type Stats struct {
-	FilesScanned               int   `json:"files_scanned"`
-	FilesSkippedPartition      int   `json:"files_skipped_partition"`
-	FilesSkippedStatistics     int   `json:"files_skipped_statistics"`
-	RowGroupsScanned           int   `json:"row_groups_scanned"`
-	RowGroupsSkippedStatistics int   `json:"row_groups_skipped_statistics"`
-	RowGroupsSkippedBloom      int   `json:"row_groups_skipped_bloom_filter"`
-	RowGroupsSkippedLimit      int   `json:"row_groups_skipped_limit"`
-	RowsScanned                int64 `json:"rows_scanned"`
+	FilesScanned               int `json:"files_scanned"`
+	FilesSkippedPartition      int `json:"files_skipped_partition"`
+	FilesSkippedStatistics     int `json:"files_skipped_statistics"`
+	RowGroupsScanned           int `json:"row_groups_scanned"`
+	RowGroupsSkippedStatistics int `json:"row_groups_skipped_statistics"`
+	RowGroupsSkippedBloom      int `json:"row_groups_skipped_bloom_filter"`
+	RowGroupsSkippedLimit      int `json:"row_groups_skipped_limit"`
+	// FilesSkippedLimit counts files a search left unread (footer
+	// included) because their partition ends before the oldest of the
+	// newest records it already holds.
+	FilesSkippedLimit int   `json:"files_skipped_limit"`
+	RowsScanned       int64 `json:"rows_scanned"`
 	// FilesSkippedMissing counts listed files deleted before they could be
 	// read (retention at the edge of the range).
 	FilesSkippedMissing int `json:"files_skipped_missing"`
@@ -52,52 +56,73 @@ type plan struct {
 // plan lists the files the filter's partitions allow and keeps the row
 // groups that statistics and bloom filters cannot rule out.
 func (e *Engine) plan(ctx context.Context, f *Filter, st *Stats) (*plan, error) {
+	files, err := e.selectFiles(ctx, f, st)
+	if err != nil {
+		return nil, err
+	}
+	p := newPlan(len(files))
+	for _, af := range files {
+		if _, err := e.addFile(ctx, p, af, f, st); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// selectFiles lists the files the filter's partitions allow.
+func (e *Engine) selectFiles(ctx context.Context, f *Filter, st *Stats) ([]archive.File, error) {
 	lr, err := e.catalog.Select(ctx, archive.Selection{From: f.From, To: f.To, Service: f.Service, HasService: f.HasService})
 	if err != nil {
 		return nil, err
 	}
 	st.FilesSkippedPartition += lr.Skipped
-	p := &plan{}
-	for _, af := range lr.Files {
-		rdr, fi, err := e.footers.Open(ctx, e.store, af.Object)
+	return lr.Files, nil
+}
+
+// newPlan returns an empty plan for at most n files.
+func newPlan(n int) *plan {
+	return &plan{scanned: make([]atomic.Bool, n), missing: make([]atomic.Bool, n)}
+}
+
+// addFile reads the footer of af and adds the file to p with the row
+// groups pruning keeps, which it returns (a file with none, or deleted
+// since it was listed, is counted and left out).
+func (e *Engine) addFile(ctx context.Context, p *plan, af archive.File, f *Filter, st *Stats) ([]rowGroupRef, error) {
+	rdr, fi, err := e.footers.Open(ctx, e.store, af.Object)
+	if err != nil {
+		if e.vanished(ctx, af.Object, err) {
+			st.FilesSkippedMissing++
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer rdr.Close()
+	idx := len(p.files)
+	first := len(p.groups)
+	for rg := 0; rg < fi.Meta.NumRowGroups(); rg++ {
+		ref, reason, err := pruneRowGroup(rdr, fi, rg, f)
 		if err != nil {
-			if e.vanished(ctx, af.Object, err) {
-				st.FilesSkippedMissing++
-				continue
-			}
-			return nil, err
+			p.groups = p.groups[:first]
+			return nil, fmt.Errorf("file %s row group %d: %w", af.Key, rg, err)
 		}
-		idx := len(p.files)
-		kept := 0
-		for rg := 0; rg < fi.Meta.NumRowGroups(); rg++ {
-			ref, reason, err := pruneRowGroup(rdr, fi, rg, f)
-			if err != nil {
-				rdr.Close()
-				return nil, fmt.Errorf("file %s row group %d: %w", af.Key, rg, err)
-			}
-			switch reason {
-			case pruneStatistics:
-				st.RowGroupsSkippedStatistics++
-				continue
-			case pruneBloom:
-				st.RowGroupsSkippedBloom++
-				continue
-			}
-			ref.file = idx
-			p.groups = append(p.groups, ref)
-			kept++
-		}
-		rdr.Close()
-		if kept == 0 {
-			st.FilesSkippedStatistics++
+		switch reason {
+		case pruneStatistics:
+			st.RowGroupsSkippedStatistics++
+			continue
+		case pruneBloom:
+			st.RowGroupsSkippedBloom++
 			continue
 		}
-		p.files = append(p.files, af)
-		p.infos = append(p.infos, fi)
+		ref.file = idx
+		p.groups = append(p.groups, ref)
 	}
-	p.scanned = make([]atomic.Bool, len(p.files))
-	p.missing = make([]atomic.Bool, len(p.files))
-	return p, nil
+	if len(p.groups) == first {
+		st.FilesSkippedStatistics++
+		return nil, nil
+	}
+	p.files = append(p.files, af)
+	p.infos = append(p.infos, fi)
+	return p.groups[first:], nil
 }
 
 // vanished reports whether err, from reading obj, is because obj was

@@ -79,21 +79,51 @@ func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor)
 			f.To = bound
 		}
 	}
-	p, err := e.plan(ctx, &f, &st)
+	files, err := e.selectFiles(ctx, &f, &st)
 	if err != nil {
 		return nil, err
 	}
-	// Newest row groups first, so the limit can stop the scan early.
-	sort.SliceStable(p.groups, func(i, j int) bool { return p.groups[i].maxTS > p.groups[j].maxTS })
+	// Files by the end of their partition, newest first: a file's records
+	// are older than its partition's end, so once limit+1 records are held
+	// the files ending at or before the oldest of them cannot change the
+	// result, and their footers are never read.
+	sort.SliceStable(files, func(i, j int) bool { return files[i].End.After(files[j].End) })
+	p := newPlan(len(files))
 	top := &newestHeap{p: p}
 	want := limit + 1 // one more tells whether a next page exists
 	km := newKeywordMatcher(f.Keyword)
 	fc := &fileCursor{e: e, p: p, size: e.batchSize}
 	defer fc.close()
-	for gi, ref := range p.groups {
-		if top.Len() >= want && ref.maxTS < top.hits[0].ts {
-			st.RowGroupsSkippedLimit += len(p.groups) - gi
-			break
+	full := func(ts int64) bool { return top.Len() >= want && ts < top.hits[0].ts }
+	// Newest row groups first, so the limit can stop the scan early; a
+	// file's footer is read once its partition could hold records as new
+	// as the newest row group pending.
+	pending := &groupHeap{}
+	next := 0
+	for next < len(files) || pending.Len() > 0 {
+		for next < len(files) && (pending.Len() == 0 || files[next].End.UnixMicro() > pending.refs[0].maxTS) {
+			if full(files[next].End.UnixMicro() - 1) {
+				st.FilesSkippedLimit += len(files) - next
+				next = len(files)
+				break
+			}
+			refs, err := e.addFile(ctx, p, files[next], &f, &st)
+			if err != nil {
+				return nil, err
+			}
+			next++
+			for _, ref := range refs {
+				heap.Push(pending, ref)
+			}
+		}
+		if pending.Len() == 0 {
+			continue
+		}
+		ref := heap.Pop(pending).(rowGroupRef)
+		if full(ref.maxTS) {
+			st.RowGroupsSkippedLimit += 1 + pending.Len()
+			pending.refs = nil
+			continue
 		}
 		err := e.scanRowGroup(ctx, fc, ref, &f, km, &st, func(b *batch, i int, row int64) error {
 			h := hit{ts: b.timeMicros(i), file: ref.file, rg: ref.rg, row: row}
@@ -176,6 +206,19 @@ func (h *newestHeap) Push(x any)         { h.hits = append(h.hits, x.(hit)) }
 func (h *newestHeap) Pop() any {
 	x := h.hits[len(h.hits)-1]
 	h.hits = h.hits[:len(h.hits)-1]
+	return x
+}
+
+// groupHeap is a max-heap of row groups by their newest timestamp.
+type groupHeap struct{ refs []rowGroupRef }
+
+func (h *groupHeap) Len() int           { return len(h.refs) }
+func (h *groupHeap) Less(i, j int) bool { return h.refs[i].maxTS > h.refs[j].maxTS }
+func (h *groupHeap) Swap(i, j int)      { h.refs[i], h.refs[j] = h.refs[j], h.refs[i] }
+func (h *groupHeap) Push(x any)         { h.refs = append(h.refs, x.(rowGroupRef)) }
+func (h *groupHeap) Pop() any {
+	x := h.refs[len(h.refs)-1]
+	h.refs = h.refs[:len(h.refs)-1]
 	return x
 }
 
