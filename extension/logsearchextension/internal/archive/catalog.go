@@ -120,6 +120,13 @@ func (c *Catalog) listPrefix(sel Selection) string {
 // range lists the subtree above the date instead.
 const maxListDays = 366
 
+// maxListPrefixes bounds the per-service, per-day listings of one query.
+// They run one after another, and each costs at least one LIST request on
+// S3: 50 services over a week would be 350 requests where one listing of
+// the subtree takes one per 1,000 objects. Past the bound the subtree is
+// listed instead.
+var maxListPrefixes = 128 // a variable for tests
+
 // listPrefixes returns the prefixes to list for sel. With a bounded time
 // range and a template whose date segments (day-level placeholders only)
 // can be reached through literal and {service} segments, it returns one
@@ -192,6 +199,9 @@ func (c *Catalog) listPrefixes(ctx context.Context, sel Selection) ([]string, er
 		if len(rendered) == 0 || rendered[len(rendered)-1] != r {
 			rendered = append(rendered, r)
 		}
+	}
+	if len(prefixes)*len(rendered) > maxListPrefixes {
+		return fallback, nil
 	}
 	out := make([]string, 0, len(prefixes)*len(rendered))
 	for _, prefix := range prefixes {

@@ -179,3 +179,31 @@ func TestListingFollowsTheRangeNotTheArchive(t *testing.T) {
 		})
 	}
 }
+
+// Past maxListPrefixes the per-service, per-day listings would cost more
+// requests than one listing of the subtree: the subtree is listed instead,
+// with the same files found.
+func TestManyServicesAndDaysListTheSubtree(t *testing.T) {
+	ctx := context.Background()
+	layout, err := logarchive.NewLayout(logarchive.DefaultTemplate)
+	require.NoError(t, err)
+	bucket, _ := bigArchive(t, layout)
+	store := NewS3Store(bucket, "b", "root")
+	narrow := &Catalog{Store: store, Layout: layout, Signal: logarchive.SignalLogs}
+	full := &Catalog{Store: store, Layout: layout, Signal: logarchive.SignalLogs, listAll: true}
+	sel := Selection{From: archiveStart.Add(10 * 24 * time.Hour), To: archiveStart.Add(12 * 24 * time.Hour)}
+
+	bucket.take()
+	want, err := full.Select(ctx, sel)
+	require.NoError(t, err)
+	fullReq, _ := bucket.take()
+
+	saved := maxListPrefixes
+	maxListPrefixes = archiveServices // fewer than services × 2 days
+	t.Cleanup(func() { maxListPrefixes = saved })
+	got, err := narrow.Select(ctx, sel)
+	require.NoError(t, err)
+	req, _ := bucket.take()
+	assert.Equal(t, want.Files, got.Files)
+	assert.Equal(t, fullReq+1, req, "the one-level listing of the services, then the subtree")
+}
