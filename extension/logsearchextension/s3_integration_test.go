@@ -85,6 +85,13 @@ func TestS3ArchiveOnMinIO(t *testing.T) {
 	var res api.SearchResponse
 	getJSON(t, base+"/api/v1/search?"+url.Values{"q": {"declined"}, "limit": {"1000"}}.Encode(), 200, &res)
 	assert.Len(t, res.Records, spec.Records/spec.KeywordEvery)
+	// A bounded range lists the service directories (LIST with a delimiter)
+	// and one prefix per service and day: the same records.
+	var bounded api.SearchResponse
+	now := time.Now().UTC()
+	getJSON(t, base+"/api/v1/search?"+url.Values{"q": {"declined"}, "limit": {"1000"},
+		"from": {now.Add(-30 * 24 * time.Hour).Format(time.RFC3339)}, "to": {now.Add(24 * time.Hour).Format(time.RFC3339)}}.Encode(), 200, &bounded)
+	assert.Len(t, bounded.Records, spec.Records/spec.KeywordEvery)
 	id := archivetest.TraceID(42)
 	var tr api.TraceResponse
 	getJSON(t, base+"/api/v1/trace/"+hex.EncodeToString(id[:]), 200, &tr)
