@@ -89,8 +89,10 @@ func TestS3ArchiveOnMinIO(t *testing.T) {
 	// and one prefix per service and day: the same records.
 	var bounded api.SearchResponse
 	now := time.Now().UTC()
-	getJSON(t, base+"/api/v1/search?"+url.Values{"q": {"declined"}, "limit": {"1000"},
-		"from": {now.Add(-30 * 24 * time.Hour).Format(time.RFC3339)}, "to": {now.Add(24 * time.Hour).Format(time.RFC3339)}}.Encode(), 200, &bounded)
+	getJSON(t, base+"/api/v1/search?"+url.Values{
+		"q": {"declined"}, "limit": {"1000"},
+		"from": {now.Add(-30 * 24 * time.Hour).Format(time.RFC3339)}, "to": {now.Add(24 * time.Hour).Format(time.RFC3339)},
+	}.Encode(), 200, &bounded)
 	assert.Len(t, bounded.Records, spec.Records/spec.KeywordEvery)
 	id := archivetest.TraceID(42)
 	var tr api.TraceResponse
