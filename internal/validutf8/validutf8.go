@@ -27,3 +27,22 @@ func Append(dst []byte, s string) []byte {
 	}
 	return dst
 }
+
+// Cut returns the length of s cut to at most n bytes without splitting a
+// character: n moved back to the start of the character it falls in. Over
+// invalid UTF-8 it moves back at most utf8.UTFMax-1 bytes, so it stays
+// bounded whatever the input.
+func Cut(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	if n <= 0 {
+		return 0
+	}
+	for k := n; k > n-utf8.UTFMax && k >= 0; k-- {
+		if utf8.RuneStart(s[k]) {
+			return k
+		}
+	}
+	return n
+}

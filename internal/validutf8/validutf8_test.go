@@ -36,3 +36,22 @@ func FuzzString(f *testing.F) {
 		require.Equal(t, viaJSON, got)
 	})
 }
+
+func TestCut(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want int
+	}{
+		{"ab", 5, 2},
+		{"ab", 0, 0},
+		{"aé", 2, 1},                 // not inside the two bytes of é
+		{"aéb", 3, 3},                // after é
+		{"漢", 2, 0},                  // back to the start of the only character
+		{"a\x80\x80\x80\x80b", 5, 5}, // invalid: at most UTFMax-1 bytes back
+	} {
+		if got := Cut(tc.s, tc.n); got != tc.want {
+			t.Errorf("Cut(%q, %d) = %d, want %d", tc.s, tc.n, got, tc.want)
+		}
+	}
+}

@@ -10,13 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/sluicelogs/sluice/internal/validutf8"
 	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/detect"
 	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/mask"
 	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/metadata"
@@ -346,7 +346,7 @@ func (p *piiMask) scanString(st *state, s, key string, id bool, loc location) (s
 	}
 	scanned := s
 	if len(s) > p.maxBytes {
-		scanned = s[:runeCut(s, p.maxBytes)]
+		scanned = s[:validutf8.Cut(s, p.maxBytes)]
 		st.overBytes++
 	}
 	st.bytes += int64(len(scanned))
@@ -377,7 +377,7 @@ func (p *piiMask) scanString(st *state, s, key string, id bool, loc location) (s
 		}
 		rescan := out
 		if len(rescan) > p.maxBytes {
-			rescan = rescan[:runeCut(rescan, p.maxBytes)]
+			rescan = rescan[:validutf8.Cut(rescan, p.maxBytes)]
 		}
 		st.matches = sc.Scan(st.matches[:0], rescan, key)
 		if len(st.matches) == 0 {
@@ -385,17 +385,6 @@ func (p *piiMask) scanString(st *state, s, key string, id bool, loc location) (s
 		}
 	}
 	return out, out != s, drop
-}
-
-// runeCut moves a cut of s at n back to a character boundary, so a match
-// ending at the cut does not split a character a partial mask then stars.
-func runeCut(s string, n int) int {
-	for k := n; k > 0 && k > n-utf8.UTFMax; k-- {
-		if utf8.RuneStart(s[k]) {
-			return k
-		}
-	}
-	return n
 }
 
 // wholeValue masks all of v under rule, as its key demands: mask_keys

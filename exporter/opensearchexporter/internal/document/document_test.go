@@ -167,13 +167,6 @@ func TestLongAttributeValuesAreCutAndKeptWhole(t *testing.T) {
 	assert.NotContains(t, string(AppendLog(nil, res, scope, "", lr)), "untruncated")
 }
 
-func TestCutUTF8(t *testing.T) {
-	assert.Equal(t, "ab", cutUTF8("ab", 5))
-	assert.Equal(t, "a", cutUTF8("aé", 2), "not inside the two bytes of é")
-	assert.Equal(t, "aé", cutUTF8("aéb", 3))
-	assert.Empty(t, cutUTF8("漢", 2))
-}
-
 func TestContentIDIsDeterministicAndDistinct(t *testing.T) {
 	res, scope, lr := sampleLog()
 	a := AppendContentID(nil, AppendLog(nil, res, scope, "", lr))

@@ -3,9 +3,10 @@ package document // import "github.com/sluicelogs/sluice/exporter/opensearchexpo
 import (
 	"encoding/base64"
 	"strconv"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/sluicelogs/sluice/internal/validutf8"
 )
 
 // MaxIndexedValue is the longest string (in bytes) written as a leaf of a
@@ -89,7 +90,7 @@ func tooLong(v pcommon.Value) bool {
 func appendCut(dst []byte, v pcommon.Value) []byte {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		return AppendString(dst, cutUTF8(v.Str(), MaxIndexedValue))
+		return AppendString(dst, v.Str()[:validutf8.Cut(v.Str(), MaxIndexedValue)])
 	case pcommon.ValueTypeBytes:
 		b := v.Bytes().AsRaw()
 		if n := base64.StdEncoding.DecodedLen(MaxIndexedValue); len(b) > n {
@@ -122,17 +123,6 @@ func appendCut(dst []byte, v pcommon.Value) []byte {
 		return append(dst, ']')
 	}
 	return AppendValue(dst, v)
-}
-
-// cutUTF8 returns s cut to at most n bytes, not inside a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // closeDocument ends the top-level document, adding "untruncated" with the

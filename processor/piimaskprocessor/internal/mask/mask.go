@@ -15,6 +15,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/sluicelogs/sluice/internal/validutf8"
+
 	"github.com/sluicelogs/sluice/processor/piimaskprocessor/internal/detect"
 )
 
@@ -220,7 +222,7 @@ func partialParts(dst []byte, kind detect.Detector, v string) []byte {
 		return p.Addr().AppendTo(dst)
 	case detect.JWT, detect.AWSAccessKey, detect.GitHubToken, detect.GitLabToken,
 		detect.SlackToken, detect.StripeKey, detect.GoogleAPIKey:
-		return append(append(dst, v[:runePrefix(v, min(4, len(v)/4))]...), stars...)
+		return append(append(dst, v[:validutf8.Cut(v, min(4, len(v)/4))]...), stars...)
 	case detect.BearerToken, detect.AWSSecretKey, detect.PrivateKey, detect.SecretKeyValue, detect.URLCredentials:
 		return append(dst, stars...)
 	default: // custom detectors and key rules
@@ -272,15 +274,6 @@ func keepEnds(dst []byte, v string, head, tail int) []byte {
 		i += size
 	}
 	return dst
-}
-
-// runePrefix returns the byte length of at most n leading bytes of v cut
-// back to a character boundary.
-func runePrefix(v string, n int) int {
-	for n > 0 && n < len(v) && !utf8.RuneStart(v[n]) {
-		n--
-	}
-	return n
 }
 
 // starInvalid replaces each invalid byte of dst[start:] with '*', for input
