@@ -2,6 +2,7 @@ package opensearchexporter
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,6 +28,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sluicelogs/sluice/exporter/opensearchexporter/internal/metadata"
 )
@@ -661,4 +664,71 @@ func TestShutdownWithUnreachableClusterDoesNotWaitPerRequest(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("shutdown still draining after 30 s: pushes wait for the template install")
 	}
+}
+
+// A dead letter the dead-letter index refuses permanently (here its mapping
+// rejects it) cannot be stored by retrying: the document is dropped, counted
+// and logged with its content, instead of being retried forever.
+func TestDeadLetterRefusedByDeadLetterIndexIsDroppedAndCounted(t *testing.T) {
+	f := newFakeOpenSearch(t)
+	var attempts int
+	f.itemFault = func(index, _ string, doc []byte) (int, string) {
+		if strings.HasPrefix(index, "sluice-dlq") {
+			attempts++
+			return 400, "mapper_parsing_exception"
+		}
+		if seqOf(doc)%10 == 3 {
+			return 400, "illegal_argument_exception"
+		}
+		return 0, ""
+	}
+	cfg := testConfig(f.srv.URL)
+	core, logs := observer.New(zap.ErrorLevel)
+	h := &harness{tel: componenttest.NewTelemetry()}
+	t.Cleanup(func() { require.NoError(t, h.tel.Shutdown(context.Background())) })
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = h.tel.NewTelemetrySettings()
+	set.Logger = zap.New(core)
+	exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
+
+	const n = 50
+	require.NoError(t, exp.ConsumeLogs(context.Background(), makeLogs(n)))
+	assert.Equal(t, n-5, f.count(testLogsIndex))
+	assert.Equal(t, 5, attempts, "each refused dead letter is tried once, not retried")
+	assert.Equal(t, int64(5), h.sum(t, "exporter_opensearch_documents_dropped", attribute.String("reason", "illegal_argument_exception")))
+	assert.Zero(t, h.sum(t, "exporter_opensearch_documents_dead_lettered"))
+	dropped := logs.FilterMessageSnippet("document dropped").All()
+	require.Len(t, dropped, 5)
+	for _, e := range dropped {
+		doc := e.ContextMap()["document"].(string)
+		assert.Equal(t, 3, seqOf([]byte(doc))%10, "the log keeps the dropped document")
+	}
+}
+
+// With a dead-letter file as well, a dead letter the index refuses is in
+// the file: dead-lettered, not dropped.
+func TestDeadLetterRefusedByIndexButInFileIsNotDropped(t *testing.T) {
+	f := newFakeOpenSearch(t)
+	f.itemFault = func(index, _ string, doc []byte) (int, string) {
+		if strings.HasPrefix(index, "sluice-dlq") {
+			return 400, "mapper_parsing_exception"
+		}
+		if seqOf(doc) == 4 {
+			return 400, "illegal_argument_exception"
+		}
+		return 0, ""
+	}
+	cfg := testConfig(f.srv.URL)
+	file := filepath.Join(t.TempDir(), "rejected.ndjson")
+	cfg.DeadLetter.File = file
+	h := startExporter(t, cfg)
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), makeLogs(10)))
+	assert.Equal(t, int64(1), h.sum(t, "exporter_opensearch_documents_dead_lettered"))
+	assert.Zero(t, h.sum(t, "exporter_opensearch_documents_dropped"))
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, 1, bytes.Count(data, []byte("\n")))
 }

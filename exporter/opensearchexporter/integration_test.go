@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -130,6 +131,7 @@ func TestIntegration(t *testing.T) {
 	srv := backend.OpenSearchFor(t)
 	t.Run("IndexSearchAndTemplates", func(t *testing.T) { testIndexSearchAndTemplates(t, srv) })
 	t.Run("MappingConflictGoesToDeadLetter", func(t *testing.T) { testMappingConflictGoesToDeadLetter(t, srv) })
+	t.Run("DeadLetterIndexRefusalIsDropped", func(t *testing.T) { testDeadLetterIndexRefusalIsDropped(t, srv) })
 	t.Run("OutageWithPersistentQueue", func(t *testing.T) { testOutageWithPersistentQueue(t, srv) })
 	t.Run("LongAttributeValuesAreIndexed", func(t *testing.T) { testLongAttributeValuesAreIndexed(t, srv) })
 	t.Run("OverlappingPatternsBothInstalled", func(t *testing.T) { testOverlappingPatternsBothInstalled(t, srv) })
@@ -282,6 +284,35 @@ func testMappingConflictGoesToDeadLetter(t *testing.T, srv *backend.OpenSearch) 
 	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
 	assert.Equal(t, 30, api.count(index, ""))
 	assert.Equal(t, 10, api.count(dlq, ""))
+}
+
+// testDeadLetterIndexRefusalIsDropped: an operator-made dead-letter index
+// whose mapping cannot take dead letters refuses them permanently; the
+// exporter must not retry them forever but count them as dropped.
+func testDeadLetterIndexRefusalIsDropped(t *testing.T, srv *backend.OpenSearch) {
+	api := osAPI{t, srv.URL}
+	prefix := uniquePrefix(t)
+	cfg := integrationConfig(srv.URL, prefix)
+	cfg.LogsIndex = prefix + "-logs-{yyyy.MM.dd}"
+	index := prefix + "-logs-2026.01.02"
+	status, out := api.do(http.MethodPut, "/"+index, `{"settings":{"number_of_replicas":0},"mappings":{"properties":{"body":{"type":"long"}}}}`)
+	require.Equal(t, http.StatusOK, status, out)
+	dlq := prefix + "-dlq-2026.01.02"
+	status, out = api.do(http.MethodPut, "/"+dlq, `{"settings":{"number_of_replicas":0},"mappings":{"properties":{"document":{"type":"long"}}}}`)
+	require.Equal(t, http.StatusOK, status, out)
+	h := startExporter(t, cfg)
+
+	ld := makeLogs(20)
+	for i, lr := range ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().All() {
+		if i%4 != 0 {
+			lr.Body().SetStr(fmt.Sprint(1000 + i))
+		}
+	}
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
+	assert.Equal(t, 15, api.waitCount(index, 15))
+	assert.Equal(t, 0, api.count(dlq, ""))
+	assert.Equal(t, int64(5), h.sum(t, "exporter_opensearch_documents_dropped", attribute.String("reason", "mapper_parsing_exception")))
+	assert.Zero(t, h.sum(t, "exporter_opensearch_documents_dead_lettered"))
 }
 
 // tcpProxy forwards to an upstream address and can be cut and restored on the

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelogs/sluice/exporter/opensearchexporter/internal/indexname"
 	"github.com/sluicelogs/sluice/exporter/opensearchexporter/internal/metadata"
 	"github.com/sluicelogs/sluice/exporter/opensearchexporter/internal/osclient"
+	"github.com/sluicelogs/sluice/internal/validutf8"
 )
 
 // bulkClient is the part of osclient.Client the sender needs.
@@ -294,6 +295,10 @@ func (s *sender) deadLetter(ctx context.Context, items []item, states []itemStat
 		}
 	}
 	stored := make([]bool, len(dead))
+	// refused marks dead letters the dead-letter index itself rejected
+	// permanently: retrying could only repeat that forever and, with
+	// max_elapsed_time 0, hold a queue consumer for good.
+	refused := make([]bool, len(dead))
 	if s.dlqFile != nil {
 		if err := s.dlqFile.Write(entries); err != nil {
 			s.logger.Error("dead-letter file write failed; documents will be retried", zap.Error(err))
@@ -304,10 +309,14 @@ func (s *sender) deadLetter(ctx context.Context, items []item, states []itemStat
 		}
 	}
 	if s.dlqIndex != nil {
-		s.indexDeadLetters(ctx, items, dead, entries, stored)
+		s.indexDeadLetters(ctx, items, dead, entries, stored, refused)
 	}
 	var retry []int
 	for k, i := range dead {
+		if !stored[k] && refused[k] {
+			s.drop(ctx, &entries[k])
+			continue
+		}
 		if !stored[k] {
 			retry = append(retry, items[i].ordinal)
 			continue
@@ -315,11 +324,38 @@ func (s *sender) deadLetter(ctx context.Context, items []item, states []itemStat
 		s.tb.ExporterOpensearchDocumentsDeadLettered.Add(ctx, 1,
 			metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", entries[k].ErrType))))
 	}
-	if n := len(dead) - len(retry); n > 0 {
+	if n := countTrue(stored); n > 0 {
 		s.logger.Warn("documents rejected by OpenSearch were dead-lettered",
 			zap.String("signal", s.signal), zap.Int("documents", n), zap.String("first_reason", entries[0].ErrType))
 	}
 	return retry
+}
+
+// maxDroppedDocLogBytes bounds the document quoted in a drop's error log.
+const maxDroppedDocLogBytes = 16 << 10
+
+// drop gives up a document that neither OpenSearch nor the dead-letter index
+// will take: it is counted and logged at error level with the document, the
+// only place it is still kept.
+func (s *sender) drop(ctx context.Context, e *deadletter.Entry) {
+	s.tb.ExporterOpensearchDocumentsDropped.Add(ctx, 1,
+		metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", e.ErrType))))
+	doc := string(e.Document)
+	cut := validutf8.Cut(doc, maxDroppedDocLogBytes)
+	s.logger.Error("document dropped: OpenSearch rejected it and the dead-letter index rejected its dead letter",
+		zap.String("signal", s.signal), zap.String("index", e.Index), zap.String("document_id", e.DocumentID),
+		zap.String("error_type", e.ErrType), zap.String("reason", e.Reason),
+		zap.Bool("document_truncated", cut < len(doc)), zap.String("document", doc[:cut]))
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // maxDeadLetterDocBytes bounds the original document kept in a dead-letter
@@ -328,7 +364,7 @@ const maxDeadLetterDocBytes = 1 << 20
 
 // indexDeadLetters indexes dead-letter records with the original document id,
 // so a retried dead-letter is recognised as a duplicate too.
-func (s *sender) indexDeadLetters(ctx context.Context, items []item, dead []int, entries []deadletter.Entry, stored []bool) {
+func (s *sender) indexDeadLetters(ctx context.Context, items []item, dead []int, entries []deadletter.Entry, stored, refused []bool) {
 	dl := make([]item, len(dead))
 	now := s.now()
 	for k, i := range dead {
@@ -350,6 +386,7 @@ func (s *sender) indexDeadLetters(ctx context.Context, items []item, dead []int,
 		case outcomeDead:
 			s.logger.Error("dead-letter index rejected a record", zap.String("index", dl[k].index),
 				zap.String("error_type", states[k].errType), zap.String("reason", states[k].reason))
+			refused[k] = true
 		}
 		if stored[k] {
 			fileOnly++

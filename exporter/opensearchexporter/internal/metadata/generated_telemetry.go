@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	ExporterOpensearchBulkLatency           metric.Float64Histogram
 	ExporterOpensearchBulkRequests          metric.Int64Counter
 	ExporterOpensearchDocumentsDeadLettered metric.Int64Counter
+	ExporterOpensearchDocumentsDropped      metric.Int64Counter
 	ExporterOpensearchDocumentsDuplicate    metric.Int64Counter
 	ExporterOpensearchDocumentsIndexed      metric.Int64Counter
 	ExporterOpensearchDocumentsRetried      metric.Int64Counter
@@ -79,6 +80,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ExporterOpensearchDocumentsDeadLettered, err = builder.meter.Int64Counter(
 		"otelcol_exporter_opensearch_documents_dead_lettered",
 		metric.WithDescription("Documents OpenSearch rejected permanently (mapping and other 4xx errors) and written to the dead-letter destination. [Development]"),
+		metric.WithUnit("{documents}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterOpensearchDocumentsDropped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_opensearch_documents_dropped",
+		metric.WithDescription("Documents OpenSearch rejected permanently whose dead letter the dead-letter index rejected permanently too (and no dead-letter file took it); each is logged at error level with the document. [Development]"),
 		metric.WithUnit("{documents}"),
 	)
 	errs = errors.Join(errs, err)

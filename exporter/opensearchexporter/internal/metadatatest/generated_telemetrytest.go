@@ -68,6 +68,22 @@ func AssertEqualExporterOpensearchDocumentsDeadLettered(t *testing.T, tt *compon
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualExporterOpensearchDocumentsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_exporter_opensearch_documents_dropped",
+		Description: "Documents OpenSearch rejected permanently whose dead letter the dead-letter index rejected permanently too (and no dead-letter file took it); each is logged at error level with the document. [Development]",
+		Unit:        "{documents}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_exporter_opensearch_documents_dropped")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualExporterOpensearchDocumentsDuplicate(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_opensearch_documents_duplicate",

@@ -22,6 +22,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterOpensearchBulkLatency.Record(context.Background(), 1)
 	tb.ExporterOpensearchBulkRequests.Add(context.Background(), 1)
 	tb.ExporterOpensearchDocumentsDeadLettered.Add(context.Background(), 1)
+	tb.ExporterOpensearchDocumentsDropped.Add(context.Background(), 1)
 	tb.ExporterOpensearchDocumentsDuplicate.Add(context.Background(), 1)
 	tb.ExporterOpensearchDocumentsIndexed.Add(context.Background(), 1)
 	tb.ExporterOpensearchDocumentsRetried.Add(context.Background(), 1)
@@ -32,6 +33,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterOpensearchDocumentsDeadLettered(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterOpensearchDocumentsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterOpensearchDocumentsDuplicate(t, testTel,
