@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/collector/config/configcompression"
 	"go.opentelemetry.io/collector/config/configgrpc"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
@@ -54,6 +55,12 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.ClientConfig.Endpoint == "" {
 		errs = append(errs, errors.New(`endpoint: must be set, e.g. "gateway:4317"`))
+	}
+	switch c.ClientConfig.Compression {
+	case "", "none", configcompression.TypeGzip, configcompression.TypeSnappy, configcompression.TypeZstd:
+	default:
+		// gRPC registers only these; anything else would fail every send.
+		errs = append(errs, fmt.Errorf("compression: %q is not supported over gRPC; use none, gzip, snappy or zstd", c.ClientConfig.Compression))
 	}
 	if c.MaxRequestBytes < minMaxRequestBytes {
 		errs = append(errs, fmt.Errorf("max_request_bytes: must be at least %d, got %d", minMaxRequestBytes, c.MaxRequestBytes))

@@ -60,6 +60,7 @@ func TestConfig(t *testing.T) {
 		}},
 		{name: "no_endpoint", wantErr: `endpoint: must be set, e.g. "gateway:4317"`},
 		{name: "batch", wantErr: "sending_queue.batch: not supported by otlp_forward (requests are forwarded as encoded); remove it and batch before the exporter if needed"},
+		{name: "lz4", wantErr: `compression: "lz4" is not supported over gRPC; use none, gzip, snappy or zstd`},
 		{name: "small_request", wantErr: "max_request_bytes: must be at least 1024, got 100"},
 		{name: "no_endpoint_and_batch", wantErr: `endpoint: must be set, e.g. "gateway:4317"` + "\n" +
 			"sending_queue.batch: not supported by otlp_forward (requests are forwarded as encoded); remove it and batch before the exporter if needed"},
