@@ -17,7 +17,6 @@ import (
 	"github.com/sluicelogs/sluice/exporter/opensearchexporter/internal/indexname"
 	"github.com/sluicelogs/sluice/exporter/opensearchexporter/internal/metadata"
 	"github.com/sluicelogs/sluice/exporter/opensearchexporter/internal/osclient"
-	"github.com/sluicelogs/sluice/internal/validutf8"
 )
 
 // bulkClient is the part of osclient.Client the sender needs.
@@ -295,10 +294,10 @@ func (s *sender) deadLetter(ctx context.Context, items []item, states []itemStat
 		}
 	}
 	stored := make([]bool, len(dead))
-	// refused marks dead letters the dead-letter index itself rejected
-	// permanently: retrying could only repeat that forever and, with
-	// max_elapsed_time 0, hold a queue consumer for good.
-	refused := make([]bool, len(dead))
+	// refused holds, for dead letters the dead-letter index itself rejected
+	// permanently, that rejection's type: retrying could only repeat it
+	// forever and, with max_elapsed_time 0, hold a queue consumer for good.
+	refused := make([]string, len(dead))
 	if s.dlqFile != nil {
 		if err := s.dlqFile.Write(entries); err != nil {
 			s.logger.Error("dead-letter file write failed; documents will be retried", zap.Error(err))
@@ -313,8 +312,8 @@ func (s *sender) deadLetter(ctx context.Context, items []item, states []itemStat
 	}
 	var retry []int
 	for k, i := range dead {
-		if !stored[k] && refused[k] {
-			s.drop(ctx, &entries[k])
+		if !stored[k] && refused[k] != "" {
+			s.drop(ctx, &entries[k], refused[k])
 			continue
 		}
 		if !stored[k] {
@@ -331,21 +330,16 @@ func (s *sender) deadLetter(ctx context.Context, items []item, states []itemStat
 	return retry
 }
 
-// maxDroppedDocLogBytes bounds the document quoted in a drop's error log.
-const maxDroppedDocLogBytes = 16 << 10
-
 // drop gives up a document that neither OpenSearch nor the dead-letter index
-// will take: it is counted and logged at error level with the document, the
-// only place it is still kept.
-func (s *sender) drop(ctx context.Context, e *deadletter.Entry) {
+// will take: counted and logged at error level. The log names the document,
+// never its content nor OpenSearch's reason text (which quotes field values):
+// the collector's own logs must not carry what masking may have missed.
+func (s *sender) drop(ctx context.Context, e *deadletter.Entry, dlqErrType string) {
 	s.tb.ExporterOpensearchDocumentsDropped.Add(ctx, 1,
 		metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", e.ErrType))))
-	doc := string(e.Document)
-	cut := validutf8.Cut(doc, maxDroppedDocLogBytes)
 	s.logger.Error("document dropped: OpenSearch rejected it and the dead-letter index rejected its dead letter",
 		zap.String("signal", s.signal), zap.String("index", e.Index), zap.String("document_id", e.DocumentID),
-		zap.String("error_type", e.ErrType), zap.String("reason", e.Reason),
-		zap.Bool("document_truncated", cut < len(doc)), zap.String("document", doc[:cut]))
+		zap.String("error_type", e.ErrType), zap.String("dead_letter_error_type", dlqErrType))
 }
 
 func countTrue(bs []bool) int {
@@ -364,7 +358,7 @@ const maxDeadLetterDocBytes = 1 << 20
 
 // indexDeadLetters indexes dead-letter records with the original document id,
 // so a retried dead-letter is recognised as a duplicate too.
-func (s *sender) indexDeadLetters(ctx context.Context, items []item, dead []int, entries []deadletter.Entry, stored, refused []bool) {
+func (s *sender) indexDeadLetters(ctx context.Context, items []item, dead []int, entries []deadletter.Entry, stored []bool, refused []string) {
 	dl := make([]item, len(dead))
 	now := s.now()
 	for k, i := range dead {
@@ -384,9 +378,13 @@ func (s *sender) indexDeadLetters(ctx context.Context, items []item, dead []int,
 			stored[k] = true
 			continue
 		case outcomeDead:
+			// No reason text: OpenSearch quotes the field's value in it.
 			s.logger.Error("dead-letter index rejected a record", zap.String("index", dl[k].index),
-				zap.String("error_type", states[k].errType), zap.String("reason", states[k].reason))
-			refused[k] = true
+				zap.String("error_type", states[k].errType))
+			refused[k] = states[k].errType
+			if refused[k] == "" {
+				refused[k] = fmt.Sprintf("http_%d", states[k].status)
+			}
 		}
 		if stored[k] {
 			fileOnly++

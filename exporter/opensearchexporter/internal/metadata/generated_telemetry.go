@@ -85,7 +85,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterOpensearchDocumentsDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_opensearch_documents_dropped",
-		metric.WithDescription("Documents OpenSearch rejected permanently whose dead letter the dead-letter index rejected permanently too (and no dead-letter file took it); each is logged at error level with the document. [Development]"),
+		metric.WithDescription("Documents OpenSearch rejected permanently whose dead letter the dead-letter index rejected permanently too (and no dead-letter file took it); each is logged at error level by index and _id. [Development]"),
 		metric.WithUnit("{documents}"),
 	)
 	errs = errors.Join(errs, err)

@@ -71,7 +71,7 @@ func AssertEqualExporterOpensearchDocumentsDeadLettered(t *testing.T, tt *compon
 func AssertEqualExporterOpensearchDocumentsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_opensearch_documents_dropped",
-		Description: "Documents OpenSearch rejected permanently whose dead letter the dead-letter index rejected permanently too (and no dead-letter file took it); each is logged at error level with the document. [Development]",
+		Description: "Documents OpenSearch rejected permanently whose dead letter the dead-letter index rejected permanently too (and no dead-letter file took it); each is logged at error level by index and _id. [Development]",
 		Unit:        "{documents}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
