@@ -92,12 +92,15 @@ func TestKill9MidStream(t *testing.T) {
 
 func testKill9MidStream(t *testing.T, signal string) {
 	dir := t.TempDir()
+	// The killed helper cannot remove its own t.TempDir directories: give
+	// it a temporary root that this test removes.
+	helperTmp := t.TempDir()
 	acked := map[int64]bool{}
 	for round := 0; round < 3; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Helper$", "-test.count=1")
 		// Each round restarts on the previous round's staging (recovery runs
 		// while new data arrives) with its own record ids.
-		cmd.Env = append(os.Environ(), killHelperEnv+"="+dir, killHelperOffsetEnv+"="+strconv.Itoa(round*1_000_000), killHelperSignalEnv+"="+signal)
+		cmd.Env = append(os.Environ(), killHelperEnv+"="+dir, killHelperOffsetEnv+"="+strconv.Itoa(round*1_000_000), killHelperSignalEnv+"="+signal, "TMPDIR="+helperTmp)
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
