@@ -36,9 +36,11 @@ type Config struct {
 	// InlineMax is the largest value also held in memory; larger values
 	// are read back from their segment (the page cache, normally).
 	InlineMax int `mapstructure:"inline_max"`
-	// OnCorruption is what a client does when its journal is damaged (a bad
-	// frame in a segment other than the newest): "recreate" moves the
-	// directory aside and starts empty, "fail" fails the component's start.
+	// OnCorruption is what a client does when its journal is damaged.
+	// "recreate" skips a damaged frame that valid frames follow, and moves
+	// the directory aside and starts empty when a segment other than the
+	// newest does not end in a whole frame; "fail" fails the component's
+	// start in both cases.
 	OnCorruption string `mapstructure:"on_corruption"`
 }
 

@@ -79,6 +79,8 @@ func (j *journalStorage) GetClient(_ context.Context, kind component.Kind, id co
 		SegmentSize: j.cfg.SegmentSize,
 		InlineMax:   j.cfg.InlineMax,
 		FSync:       j.cfg.FSync,
+		// "fail" is for operators who inspect any damage themselves.
+		FailOnDamage: j.cfg.OnCorruption == onCorruptionFail,
 	}
 	store, err := kvlog.Open(dir, opts)
 	if errors.Is(err, kvlog.ErrCorrupt) && j.cfg.OnCorruption == onCorruptionRecreate {
@@ -94,6 +96,10 @@ func (j *journalStorage) GetClient(_ context.Context, kind component.Kind, id co
 	if torn := store.Stats().TornBytes; torn > 0 {
 		j.logger.Warn("Discarded the unfinished last write of a journal (the process stopped mid-write; it was never acknowledged)",
 			zap.String("client", dirName), zap.Int64("bytes", torn))
+	}
+	for _, r := range store.Skipped() {
+		j.logger.Warn("Skipped a damaged frame in a journal segment; the writes in it are lost (a value they set is missing, one they deleted is back)",
+			zap.String("client", dirName), zap.String("file", r.Path), zap.Int64("offset", r.Offset), zap.Int64("bytes", r.Bytes))
 	}
 	c.report()
 	j.mu.Lock()
@@ -228,6 +234,7 @@ func (c *client) report() {
 		BytesWritten:    st.BytesWritten - c.reported.BytesWritten,
 		BytesCopied:     st.BytesCopied - c.reported.BytesCopied,
 		TornBytes:       st.TornBytes - c.reported.TornBytes,
+		SkippedBytes:    st.SkippedBytes - c.reported.SkippedBytes,
 		SegmentsRemoved: st.SegmentsRemoved - c.reported.SegmentsRemoved,
 
 		MaintenanceErrors: st.MaintenanceErrors - c.reported.MaintenanceErrors,
@@ -244,6 +251,9 @@ func (c *client) report() {
 	}
 	if d.TornBytes > 0 {
 		t.ExtensionJournalStorageTorn.Add(ctx, d.TornBytes)
+	}
+	if d.SkippedBytes > 0 {
+		t.ExtensionJournalStorageDamaged.Add(ctx, d.SkippedBytes)
 	}
 	if d.SegmentsRemoved > 0 {
 		t.ExtensionJournalStorageSegmentsRemoved.Add(ctx, d.SegmentsRemoved)

@@ -18,6 +18,8 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sluicelogs/sluice/extension/journalstorageextension/internal/metadatatest"
 )
@@ -252,8 +254,9 @@ func TestLegacyClientDirIsRenamed(t *testing.T) {
 	require.NoError(t, ext.Shutdown(ctx))
 }
 
-// corruptOlderSegment writes two segments through a client and damages the
-// first.
+// corruptOlderSegment writes two segments through a client and cuts the
+// first short, so it does not end in a whole frame: damage of unknown
+// extent, which no skipping can recover from.
 func corruptOlderSegment(t *testing.T, cfg *Config) string {
 	t.Helper()
 	ctx := context.Background()
@@ -268,11 +271,59 @@ func corruptOlderSegment(t *testing.T, cfg *Config) string {
 	segs, err := filepath.Glob(filepath.Join(clientDir, "*.seg"))
 	require.NoError(t, err)
 	require.Greater(t, len(segs), 1)
+	st, err := os.Stat(segs[0])
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(segs[0], st.Size()-10))
+	return segs[0]
+}
+
+// A damaged frame that valid frames follow is skipped, logged with its file
+// and offset and counted; with on_corruption: fail the client does not open.
+func TestDamagedFrameIsSkippedLoggedAndCounted(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t.TempDir())
+	ext, _ := newTestExtension(t, cfg)
+	c, err := ext.GetClient(ctx, component.KindExporter, exporterID, "")
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, c.Set(ctx, fmt.Sprint("k", i), bytes.Repeat([]byte("v"), 100)))
+	}
+	require.NoError(t, ext.Shutdown(ctx))
+	clientDir := filepath.Join(cfg.Directory, clientDirName(component.KindExporter, exporterID, ""))
+	segs, err := filepath.Glob(filepath.Join(clientDir, "*.seg"))
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
 	data, err := os.ReadFile(segs[0])
 	require.NoError(t, err)
-	data[100] ^= 0xff
+	frameLen := len(data) / 3 // three frames of the same size
+	data[frameLen+50] ^= 0xff // in the second one
 	require.NoError(t, os.WriteFile(segs[0], data, 0o600))
-	return segs[0]
+
+	ext, tel := newTestExtension(t, cfg)
+	core, logs := observer.New(zap.WarnLevel)
+	ext.logger = zap.New(core)
+	c, err = ext.GetClient(ctx, component.KindExporter, exporterID, "")
+	require.NoError(t, err)
+	for i, want := range [][]byte{bytes.Repeat([]byte("v"), 100), nil, bytes.Repeat([]byte("v"), 100)} {
+		v, err := c.Get(ctx, fmt.Sprint("k", i))
+		require.NoError(t, err)
+		require.Equal(t, want, v, i)
+	}
+	metadatatest.AssertEqualExtensionJournalStorageDamaged(t, tel, []metricdata.DataPoint[int64]{{Value: int64(frameLen)}},
+		metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
+	skipped := logs.FilterMessageSnippet("Skipped a damaged frame").All()
+	require.Len(t, skipped, 1)
+	fields := skipped[0].ContextMap()
+	require.Equal(t, segs[0], fields["file"])
+	require.Equal(t, int64(frameLen), fields["offset"])
+	require.Equal(t, int64(frameLen), fields["bytes"])
+	require.NoError(t, ext.Shutdown(ctx))
+
+	cfg.OnCorruption = onCorruptionFail
+	ext, _ = newTestExtension(t, cfg)
+	_, err = ext.GetClient(ctx, component.KindExporter, exporterID, "")
+	require.ErrorContains(t, err, fmt.Sprintf("%s has a damaged frame at byte %d", segs[0], frameLen))
+	require.NoError(t, ext.Shutdown(ctx))
 }
 
 func TestCorruptJournalIsMovedAside(t *testing.T) {

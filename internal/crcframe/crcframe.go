@@ -118,3 +118,32 @@ func (fr *Reader) Torn() bool { return fr.torn }
 
 // Err is a read error of the underlying reader (not a torn frame).
 func (fr *Reader) Err() error { return fr.err }
+
+// CheckAt reports whether a whole frame whose CRC matches starts at offset
+// off of the first size bytes of r, and the length of its payload. It reads
+// the payload through buf (at least HeaderSize bytes) piece by piece, so a
+// corrupt length costs reading, not allocating; recovery uses it to look for
+// the next valid frame after a damaged one.
+func CheckAt(r io.ReaderAt, off, size int64, buf []byte) (payloadLen int64, ok bool, err error) {
+	if off < 0 || size-off < HeaderSize {
+		return 0, false, nil
+	}
+	if _, err := r.ReadAt(buf[:HeaderSize], off); err != nil {
+		return 0, false, err
+	}
+	n := int64(binary.LittleEndian.Uint32(buf[0:4]))
+	sum := binary.LittleEndian.Uint32(buf[4:8])
+	if n > MaxPayload || n > size-off-HeaderSize {
+		return 0, false, nil
+	}
+	var crc uint32
+	for p := off + HeaderSize; p < off+HeaderSize+n; {
+		chunk := buf[:min(int64(len(buf)), off+HeaderSize+n-p)]
+		if _, err := r.ReadAt(chunk, p); err != nil {
+			return 0, false, err
+		}
+		crc = crc32.Update(crc, castagnoli, chunk)
+		p += int64(len(chunk))
+	}
+	return n, crc == sum, nil
+}

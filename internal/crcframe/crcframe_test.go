@@ -75,3 +75,42 @@ func FuzzReader(f *testing.F) {
 		require.Equal(t, r.Torn(), len(again) < len(data))
 	})
 }
+
+// CheckAt agrees with the Reader on where whole, valid frames are.
+func TestCheckAt(t *testing.T) {
+	first := Append(nil, []byte("one"))
+	second := Append(nil, bytes.Repeat([]byte("x"), 100))
+	data := append(bytes.Clone(first), second...)
+	buf := make([]byte, HeaderSize+3) // smaller than a payload: read in pieces
+	r := bytes.NewReader(data)
+	size := int64(len(data))
+
+	n, ok, err := CheckAt(r, 0, size, buf)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, int64(3), n)
+	n, ok, err = CheckAt(r, int64(len(first)), size, buf)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, int64(100), n)
+
+	for name, c := range map[string]struct{ off, size int64 }{
+		"inside a frame":        {1, size},
+		"cut short":             {int64(len(first)), size - 1},
+		"header past the end":   {size - 4, size},
+		"at the end":            {size, size},
+		"negative offset":       {-1, size},
+		"length past the limit": {0, 10},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, ok, err := CheckAt(r, c.off, c.size, buf)
+			require.NoError(t, err)
+			require.False(t, ok)
+		})
+	}
+	bad := bytes.Clone(data)
+	bad[len(first)+HeaderSize+50] ^= 1
+	_, ok, err = CheckAt(bytes.NewReader(bad), int64(len(first)), size, buf)
+	require.NoError(t, err)
+	require.False(t, ok, "a flipped payload byte fails the CRC")
+}

@@ -28,6 +28,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -64,6 +65,9 @@ type Options struct {
 	// FSync syncs every write before it returns (survives power loss, not
 	// only a process crash).
 	FSync bool
+	// FailOnDamage makes Open fail with ErrCorrupt on a damaged frame
+	// that valid frames follow, instead of skipping it.
+	FailOnDamage bool
 
 	// files replaces the file operations that can run out of space, in tests.
 	files *fileOps
@@ -97,6 +101,9 @@ type Stats struct {
 	// TornBytes counts bytes after the last valid frame of the newest
 	// segment, found and discarded when the store was opened.
 	TornBytes int64
+	// SkippedBytes counts the bytes of damaged frames skipped when the
+	// store was opened (valid frames followed them; see Skipped).
+	SkippedBytes int64
 	// SegmentsRemoved counts segment files removed by compaction.
 	SegmentsRemoved int64
 	// MaintenanceErrors counts failed segment rotations and compactions
@@ -107,11 +114,23 @@ type Stats struct {
 // ErrClosed is returned by operations on a closed store.
 var ErrClosed = errors.New("journal storage client is closed")
 
-// ErrCorrupt is returned by Open when a segment other than the newest has a
-// bad frame. Only the newest segment can end in an unfinished write, so this
-// is damage (or a power loss with fsync off), and replaying the segments
-// after it could bring back values deleted in the lost part.
+// ErrCorrupt is returned by Open when a segment other than the newest does
+// not end in a valid frame: only the newest can end in an unfinished write,
+// so this is damage (a truncated copy, or a power loss with fsync off) of
+// unknown extent. With Options.FailOnDamage it is also returned for a
+// damaged frame that valid frames follow.
 var ErrCorrupt = errors.New("journal segment is corrupt")
+
+// SkippedRegion is a damaged part of a segment that Open skipped: the
+// operations of the frames in it are lost.
+type SkippedRegion struct {
+	// Path is the segment file.
+	Path string
+	// Offset is where the damaged frame starts in the file.
+	Offset int64
+	// Bytes is its length, up to the next valid frame.
+	Bytes int64
+}
 
 type segment struct {
 	id   uint64
@@ -154,6 +173,7 @@ type Store struct {
 	valueOffsets []int
 	lock         *os.File
 	stats        Stats
+	skipped      []SkippedRegion // found by Open
 	closed       bool
 	brokenBy     error // set when a failed write could not be undone
 	// maintenanceErr is the last rotation or compaction failure.
@@ -256,9 +276,13 @@ func (s *Store) segmentPath(id uint64) string {
 	return filepath.Join(s.dir, fmt.Sprintf("%016x%s", id, segmentSuffix))
 }
 
-// replay applies one segment's frames to the index. A torn tail of the
-// newest segment (the only one appended to) is counted and cut off so new
-// frames follow the last valid one; in an older segment it is corruption.
+// replay applies one segment's frames to the index. A frame that fails its
+// check but is followed by valid frames is damage: it is skipped (its
+// operations are lost), recorded and counted, and replay goes on at the
+// next valid frame. Where no valid frame follows, the rest is a torn tail:
+// in the newest segment (the only one appended to) an unfinished write,
+// counted and cut off so new frames follow the last valid one; in an older
+// segment corruption.
 func (s *Store) replay(id uint64, newest bool) (*segment, error) {
 	path := s.segmentPath(id)
 	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
@@ -270,33 +294,150 @@ func (s *Store) replay(id uint64, newest bool) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("stat segment: %w", err)
 	}
+	fail := func(err error) (*segment, error) {
+		f.Close()
+		return nil, err
+	}
 	seg := &segment{id: id, f: f}
-	frames := crcframe.NewReader(bufio.NewReaderSize(f, 1<<20), st.Size())
+	size := st.Size()
+	for {
+		end, err := s.replayFrames(seg, seg.size, size)
+		if err != nil {
+			return fail(fmt.Errorf("read segment %s: %w", path, err))
+		}
+		seg.size = end
+		if end == size {
+			break
+		}
+		next, err := s.resync(f, end, size)
+		if err != nil {
+			return fail(fmt.Errorf("read segment %s: %w", path, err))
+		}
+		if next < 0 {
+			break // no valid frame follows: a torn tail
+		}
+		if s.opts.FailOnDamage {
+			return fail(fmt.Errorf("%w: %s has a damaged frame at byte %d (%d bytes before the next valid frame)", ErrCorrupt, path, end, next-end))
+		}
+		s.skipped = append(s.skipped, SkippedRegion{Path: path, Offset: end, Bytes: next - end})
+		s.stats.SkippedBytes += next - end
+		seg.size = next // the skipped bytes count as dead: compaction reclaims them
+	}
+	if torn := size - seg.size; torn > 0 {
+		if !newest {
+			return fail(fmt.Errorf("%w: %s has a bad frame at byte %d of %d", ErrCorrupt, path, seg.size, size))
+		}
+		s.stats.TornBytes += torn
+		if err := f.Truncate(seg.size); err != nil {
+			return fail(fmt.Errorf("cut torn tail of %s: %w", path, err))
+		}
+	}
+	return seg, nil
+}
+
+// replayFrames applies the frames of seg from offset from on, up to the
+// first one that fails its check, and returns where the valid ones end.
+func (s *Store) replayFrames(seg *segment, from, size int64) (int64, error) {
+	frames := crcframe.NewReader(bufio.NewReaderSize(io.NewSectionReader(seg.f, from, size-from), 1<<20), size-from)
+	end := from
 	for frames.Next() {
-		start := frames.Consumed() - int64(len(frames.Payload())) // payload offset
-		if err := s.applyFrame(seg, start, frames.Payload()); err != nil {
+		payload := frames.Payload()
+		if len(payload) == 0 {
+			// Never written by a store (a batch holds at least one set
+			// or delete): an all-zero header, i.e. a preallocated or
+			// extended region the write never reached.
+			break
+		}
+		start := from + frames.Consumed() - int64(len(payload))
+		if err := s.applyFrame(seg, start, payload); err != nil {
 			// A valid CRC over operations that do not parse: written by
 			// something else. Stop here as for a torn frame.
 			break
 		}
-		seg.size = frames.Consumed()
+		end = from + frames.Consumed()
 	}
-	if err := frames.Err(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("read segment %s: %w", path, err)
-	}
-	if torn := st.Size() - seg.size; torn > 0 {
-		if !newest {
-			f.Close()
-			return nil, fmt.Errorf("%w: %s has a bad frame at byte %d of %d", ErrCorrupt, path, seg.size, st.Size())
+	return end, frames.Err()
+}
+
+// minPayload is the smallest payload a store writes: a delete of the empty
+// key.
+const minPayload = 2
+
+// resync looks for the first offset after bad, the start of a frame that
+// fails its check, where a valid frame starts that is followed by another
+// valid frame or by the end of the data; -1 when there is none (a torn
+// tail). Requiring two valid frames in a row (or one ending exactly at the
+// end) keeps bytes inside a damaged frame that happen to look like a frame
+// from being taken for one. The damaged frame's own length is tried first:
+// when only its payload was damaged, that is where the next frame is.
+func (s *Store) resync(f *os.File, bad, size int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	if _, err := f.ReadAt(buf[:crcframe.HeaderSize], bad); err == nil {
+		if next := bad + crcframe.HeaderSize + int64(binary.LittleEndian.Uint32(buf)); next > bad+crcframe.HeaderSize && next < size {
+			ok, err := s.validRun(f, next, size, buf)
+			if err != nil || ok {
+				return next, err
+			}
 		}
-		s.stats.TornBytes += torn
-		if err := f.Truncate(seg.size); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("cut torn tail of %s: %w", path, err)
-		}
+	} else if !errors.Is(err, io.EOF) {
+		return -1, err
 	}
-	return seg, nil
+	window := make([]byte, 64<<10)
+	for pos := bad + 1; pos+crcframe.HeaderSize+minPayload <= size; {
+		n, err := f.ReadAt(window, pos)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return -1, err
+		}
+		// Offsets whose header and first payload byte are in the window.
+		last := n - crcframe.HeaderSize - 1
+		for i := 0; i <= last; i++ {
+			plen := int64(binary.LittleEndian.Uint32(window[i:]))
+			at := pos + int64(i)
+			if plen < minPayload || plen > size-at-crcframe.HeaderSize {
+				continue
+			}
+			if kind := window[i+crcframe.HeaderSize]; kind != opSet && kind != opDelete {
+				continue
+			}
+			ok, err := s.validRun(f, at, size, buf)
+			if err != nil {
+				return -1, err
+			}
+			if ok {
+				return at, nil
+			}
+		}
+		pos += int64(last + 1)
+	}
+	return -1, nil
+}
+
+// validRun reports whether a valid frame starts at off and is followed by
+// another valid frame or ends exactly at size.
+func (s *Store) validRun(f *os.File, off, size int64, buf []byte) (bool, error) {
+	end, ok, err := validFrame(f, off, size, buf)
+	if err != nil || !ok || end == size {
+		return ok, err
+	}
+	_, ok, err = validFrame(f, end, size, buf)
+	return ok, err
+}
+
+// validFrame reports whether a frame a store could have written starts at
+// off (non-empty, matching CRC, operations that parse) and where it ends.
+func validFrame(f *os.File, off, size int64, buf []byte) (int64, bool, error) {
+	n, ok, err := crcframe.CheckAt(f, off, size, buf)
+	if err != nil || !ok || n < minPayload {
+		return 0, false, err
+	}
+	payload := make([]byte, n)
+	if _, err := f.ReadAt(payload, off+crcframe.HeaderSize); err != nil {
+		return 0, false, err
+	}
+	if walkOps(payload, func(byte, string, int, int) {}) != nil {
+		return 0, false, nil
+	}
+	return off + crcframe.HeaderSize + n, true, nil
 }
 
 // applyFrame applies the operations of a frame whose payload starts at
@@ -830,6 +971,13 @@ func (s *Store) writeCopies(ops []*storage.Operation) error {
 		s.setAt(op.Key, op.Value, seg, base+int64(s.valueOffsets[i]))
 	}
 	return nil
+}
+
+// Skipped returns the damaged regions Open skipped.
+func (s *Store) Skipped() []SkippedRegion {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.skipped)
 }
 
 // Stats returns the running totals.

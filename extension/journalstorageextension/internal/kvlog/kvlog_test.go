@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/goleak"
+
+	"github.com/sluicelogs/sluice/internal/crcframe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -368,16 +370,178 @@ func TestBatchWithFailingGetChangesNothing(t *testing.T) {
 	require.Nil(t, get(t, s, "b"))
 }
 
-// A bad frame in a segment other than the newest is not an unfinished
-// write: replaying the later segments could bring back values deleted in
-// the lost frames, so Open refuses, naming the file.
-func TestBadFrameInOlderSegmentIsCorruption(t *testing.T) {
+// frameStarts returns the offset of every frame in a segment's bytes.
+func frameStarts(t *testing.T, data []byte) []int {
+	t.Helper()
+	var starts []int
+	for p := 0; p < len(data); p += 8 + int(binary.LittleEndian.Uint32(data[p:])) {
+		starts = append(starts, p)
+	}
+	return starts
+}
+
+// A damaged frame in the middle of a segment (the file otherwise whole) is
+// skipped: every valid frame after it is kept, the damage is reported with
+// its file and offset and counted, and it is not taken for a torn tail.
+func TestDamagedFrameIsSkipped(t *testing.T) {
+	for name, damage := range map[string]func(frame []byte){
+		"payload":  func(frame []byte) { frame[12] ^= 0xff; frame[13] ^= 0x0f },
+		"length":   func(frame []byte) { frame[0] ^= 0x40; frame[2] ^= 0x01 },
+		"checksum": func(frame []byte) { frame[5] ^= 0x80 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := testOptions()
+			s, err := Open(dir, opts)
+			require.NoError(t, err)
+			big := bytes.Repeat([]byte("b"), 500) // read back from the file
+			set(t, s, "a", []byte("1"))
+			require.NoError(t, s.Batch([]*storage.Operation{storage.SetOperation("lost", []byte("2")), storage.DeleteOperation("a")}))
+			set(t, s, "c", big)
+			set(t, s, "d", []byte("4"))
+			require.NoError(t, s.Close())
+			seg := segments(t, dir)[0]
+			data, err := os.ReadFile(seg)
+			require.NoError(t, err)
+			starts := frameStarts(t, data)
+			require.Len(t, starts, 4)
+			damage(data[starts[1]:starts[2]])
+			require.NoError(t, os.WriteFile(seg, data, 0o600))
+
+			s = open(t, dir, opts)
+			require.Equal(t, []SkippedRegion{{Path: seg, Offset: int64(starts[1]), Bytes: int64(starts[2] - starts[1])}}, s.Skipped())
+			st := s.Stats()
+			require.Equal(t, int64(starts[2]-starts[1]), st.SkippedBytes)
+			require.Zero(t, st.TornBytes)
+			require.Nil(t, get(t, s, "lost"), "the damaged frame's writes are lost")
+			require.Equal(t, []byte("1"), get(t, s, "a"), "including its delete")
+			require.Equal(t, big, get(t, s, "c"))
+			require.Equal(t, []byte("4"), get(t, s, "d"))
+			set(t, s, "e", []byte("5"))
+			require.NoError(t, s.Close())
+
+			// New frames follow the old ones; the damage is skipped again.
+			s = open(t, dir, opts)
+			require.Len(t, s.Skipped(), 1)
+			require.Equal(t, big, get(t, s, "c"))
+			require.Equal(t, []byte("4"), get(t, s, "d"))
+			require.Equal(t, []byte("5"), get(t, s, "e"))
+			require.NoError(t, s.Close())
+
+			opts.FailOnDamage = true
+			_, err = Open(dir, opts)
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, fmt.Sprintf("%s has a damaged frame at byte %d", seg, starts[1]))
+		})
+	}
+}
+
+// A damaged last frame has no valid frame after it: it cannot be told from
+// an unfinished write, so it is cut off as a torn tail.
+func TestDamagedLastFrameIsATornTail(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions())
+	require.NoError(t, err)
+	set(t, s, "a", []byte("kept"))
+	set(t, s, "b", []byte("damaged"))
+	require.NoError(t, s.Close())
+	seg := segments(t, dir)[0]
+	data, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	starts := frameStarts(t, data)
+	data[len(data)-2] ^= 0xff
+	require.NoError(t, os.WriteFile(seg, data, 0o600))
+
+	s = open(t, dir, testOptions())
+	require.Empty(t, s.Skipped())
+	require.Equal(t, int64(len(data)-starts[1]), s.Stats().TornBytes)
+	require.Equal(t, []byte("kept"), get(t, s, "a"))
+	require.Nil(t, get(t, s, "b"))
+}
+
+// Bytes inside an unfinished write that happen to form a valid frame (a
+// value holding a journal frame) are not taken for the next frame: a
+// candidate must be followed by another valid frame or end the data.
+func TestFrameInsideATornValueIsNotTakenForOne(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions())
+	require.NoError(t, err)
+	set(t, s, "a", []byte("kept"))
+	// A value holding a whole frame setting "a", then more bytes.
+	inner := appendKey(nil, opSet, "a")
+	inner = binary.AppendUvarint(inner, 6)
+	inner = append(inner, "forged"...)
+	value := append(crcframe.Append(nil, inner), bytes.Repeat([]byte("z"), 200)...)
+	set(t, s, "torn", value)
+	require.NoError(t, s.Close())
+	seg := segments(t, dir)[0]
+	data, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	starts := frameStarts(t, data)
+	// A crash partway into the value, after the inner frame.
+	cut := bytes.Index(data, value) + len(value) - 100
+	require.NoError(t, os.Truncate(seg, int64(cut)))
+
+	s = open(t, dir, testOptions())
+	require.Empty(t, s.Skipped())
+	require.Equal(t, int64(cut-starts[1]), s.Stats().TornBytes)
+	require.Equal(t, []byte("kept"), get(t, s, "a"))
+	require.Nil(t, get(t, s, "torn"))
+}
+
+// A zero-filled tail (a preallocated or extended region the writes never
+// reached, after a crash) is the end of the data: it is cut off and counted
+// as a torn tail, not read as empty frames that new frames would follow.
+func TestZeroFilledTailIsCut(t *testing.T) {
+	for name, zeros := range map[string]struct{ from, n int }{
+		"after the last frame":          {0, 4096},
+		"over the last frame's payload": {-5, 4096}, // its header kept
+		"a short run":                   {0, 3},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(dir, testOptions())
+			require.NoError(t, err)
+			set(t, s, "a", []byte("kept"))
+			require.NoError(t, s.Close())
+			seg := segments(t, dir)[0]
+			before, err := os.ReadFile(seg)
+			require.NoError(t, err)
+			data := append(bytes.Clone(before[:len(before)+zeros.from]), make([]byte, zeros.n)...)
+			require.NoError(t, os.WriteFile(seg, data, 0o600))
+			valid := before
+			if zeros.from < 0 {
+				valid = nil
+			}
+
+			s = open(t, dir, testOptions())
+			require.Empty(t, s.Skipped())
+			require.Equal(t, int64(len(data)-len(valid)), s.Stats().TornBytes)
+			st, err := os.Stat(seg)
+			require.NoError(t, err)
+			require.Equal(t, int64(len(valid)), st.Size(), "cut back to the valid frames")
+			set(t, s, "b", []byte("after"))
+			require.NoError(t, s.Close())
+
+			s = open(t, dir, testOptions())
+			require.Zero(t, s.Stats().TornBytes)
+			require.Equal(t, []byte("after"), get(t, s, "b"))
+			if valid != nil {
+				require.Equal(t, []byte("kept"), get(t, s, "a"))
+			}
+		})
+	}
+}
+
+// A damaged frame in an older segment is skipped as in the newest one.
+func TestDamagedFrameInOlderSegmentIsSkipped(t *testing.T) {
 	dir := t.TempDir()
 	opts := testOptions()
 	s := open(t, dir, opts)
 	require.NoError(t, s.Batch([]*storage.Operation{storage.SetOperation("victim", []byte("deleted later")), storage.SetOperation("anchor", bytes.Repeat([]byte("a"), 3000))}))
 	require.NoError(t, s.Batch([]*storage.Operation{storage.DeleteOperation("victim")}))
 	set(t, s, "filler", bytes.Repeat([]byte("f"), 2000)) // closes segment 1
+	set(t, s, "later", []byte("l"))
 	require.Len(t, segments(t, dir), 2)
 	require.NoError(t, s.Close())
 
@@ -385,9 +549,35 @@ func TestBadFrameInOlderSegmentIsCorruption(t *testing.T) {
 	first := segments(t, dir)[0]
 	data, err := os.ReadFile(first)
 	require.NoError(t, err)
-	frame1 := 8 + int(binary.LittleEndian.Uint32(data))
-	data[frame1+9] ^= 0xff
+	starts := frameStarts(t, data)
+	data[starts[1]+9] ^= 0xff
 	require.NoError(t, os.WriteFile(first, data, 0o600))
+
+	s = open(t, dir, opts)
+	require.Equal(t, []SkippedRegion{{Path: first, Offset: int64(starts[1]), Bytes: int64(starts[2] - starts[1])}}, s.Skipped())
+	require.Equal(t, []byte("deleted later"), get(t, s, "victim"), "the lost delete: documented")
+	require.Len(t, get(t, s, "anchor"), 3000)
+	require.Len(t, get(t, s, "filler"), 2000)
+	require.Equal(t, []byte("l"), get(t, s, "later"))
+}
+
+// A segment other than the newest that does not end in a valid frame (cut
+// short, or damaged in its last frame) lost an unknown part: Open refuses,
+// naming the file, since replaying the segments after it could bring back
+// values deleted in the lost part.
+func TestOlderSegmentCutShortIsCorruption(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions()
+	s := open(t, dir, opts)
+	set(t, s, "anchor", bytes.Repeat([]byte("a"), 3000))
+	set(t, s, "filler", bytes.Repeat([]byte("f"), 2000)) // closes segment 1
+	require.Len(t, segments(t, dir), 2)
+	require.NoError(t, s.Close())
+
+	first := segments(t, dir)[0]
+	st, err := os.Stat(first)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(first, st.Size()-10))
 
 	_, err = Open(dir, opts)
 	require.ErrorIs(t, err, ErrCorrupt)

@@ -27,6 +27,7 @@ type TelemetryBuilder struct {
 	mu                                      sync.Mutex
 	registrations                           []metric.Registration
 	ExtensionJournalStorageCompactionCopied metric.Int64Counter
+	ExtensionJournalStorageDamaged          metric.Int64Counter
 	ExtensionJournalStorageSegmentsRemoved  metric.Int64Counter
 	ExtensionJournalStorageTorn             metric.Int64Counter
 	ExtensionJournalStorageWritten          metric.Int64Counter
@@ -64,6 +65,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ExtensionJournalStorageCompactionCopied, err = builder.meter.Int64Counter(
 		"otelcol_extension_journal_storage_compaction_copied",
 		metric.WithDescription("Bytes of live values compaction re-appended before it removed their old segment. [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExtensionJournalStorageDamaged, err = builder.meter.Int64Counter(
+		"otelcol_extension_journal_storage_damaged",
+		metric.WithDescription("Bytes of damaged frames skipped when a client opened (valid frames followed them; the writes in them are lost). Each skipped region is logged with its file and offset. [Development]"),
 		metric.WithUnit("By"),
 	)
 	errs = errors.Join(errs, err)

@@ -20,10 +20,14 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.ExtensionJournalStorageCompactionCopied.Add(context.Background(), 1)
+	tb.ExtensionJournalStorageDamaged.Add(context.Background(), 1)
 	tb.ExtensionJournalStorageSegmentsRemoved.Add(context.Background(), 1)
 	tb.ExtensionJournalStorageTorn.Add(context.Background(), 1)
 	tb.ExtensionJournalStorageWritten.Add(context.Background(), 1)
 	AssertEqualExtensionJournalStorageCompactionCopied(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExtensionJournalStorageDamaged(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExtensionJournalStorageSegmentsRemoved(t, testTel,
