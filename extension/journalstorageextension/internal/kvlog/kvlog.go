@@ -9,7 +9,8 @@
 // size; the oldest closed segment is then removed, after its live values
 // were appended to the active segment, when less than half of it is live or
 // when the closed segments hold more dead bytes than max(segment size, live
-// bytes). Only the oldest segment is ever removed, so a delete in a later
+// bytes). The copying is spread over the following writes in bounded steps,
+// so no call waits for a whole segment to be copied. Only the oldest segment is ever removed, so a delete in a later
 // segment can never be lost while an older segment still holds the value it
 // deleted.
 //
@@ -29,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -71,6 +73,8 @@ type Options struct {
 
 	// files replaces the file operations that can run out of space, in tests.
 	files *fileOps
+	// step replaces compactStep, in tests.
+	step compactBudget
 }
 
 // fileOps are the file operations a full disk makes fail.
@@ -183,6 +187,13 @@ type Store struct {
 	spareReady       bool     // spare has spareBytes allocated
 	spareUnsupported bool     // the file system cannot preallocate
 	compacting       bool
+	// compactBefore: closed segments with a lower id are due for
+	// compaction; 0 when none is in progress.
+	compactBefore uint64
+	// moving is the segment whose live values compaction is copying;
+	// movingKeys the keys it held when that began, not yet looked at.
+	moving     *segment
+	movingKeys []string
 }
 
 // MkdirAll creates dir and its missing parents with perm. With syncParents,
@@ -235,7 +246,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = s.closeFiles()
 		return nil, err
 	}
-	s.maintain(s.compact())
+	s.startCompaction()
+	s.maintain(s.compact(unbounded))
 	s.refillSpare()
 	return s, nil
 }
@@ -656,16 +668,22 @@ func (s *Store) Batch(ops []*storage.Operation) error {
 	// The batch is written and applied whatever happens here: a failed
 	// rotation leaves the active segment growing, a failed compaction
 	// leaves old segments on disk, and both are tried again next time.
-	switch {
-	case s.active().size >= s.opts.SegmentSize:
+	if s.active().size >= s.opts.SegmentSize {
 		if err := s.rotate(); err != nil {
 			s.maintain(err)
 		} else {
-			s.maintain(s.compact())
+			s.startCompaction()
 		}
+	}
+	switch {
 	case s.lowOnSpace():
 		// Free whole segments as soon as the drain makes them dead.
-		s.maintain(s.compact())
+		s.startCompaction()
+		s.maintain(s.compact(unbounded))
+	case s.compactBefore != 0:
+		// One bounded step: other callers wait for it, not for copying
+		// whole segments.
+		s.maintain(s.compact(s.compactStep()))
 	}
 	return nil
 }
@@ -717,6 +735,13 @@ func (s *Store) growth(ops []*storage.Operation) int64 {
 		}
 	}
 	return g
+}
+
+func (s *Store) compactStep() compactBudget {
+	if s.opts.step != (compactBudget{}) {
+		return s.opts.step
+	}
+	return compactStep
 }
 
 // maintain records a rotation or compaction failure.
@@ -781,7 +806,8 @@ func (s *Store) makeRoom() {
 		return
 	}
 	if !s.compacting {
-		s.maintain(s.compact())
+		s.startCompaction()
+		s.maintain(s.compact(unbounded))
 	}
 }
 
@@ -852,12 +878,38 @@ func (s *Store) get(key string) ([]byte, error) {
 	return v, nil
 }
 
-// compact removes oldest closed segments, re-appending their live values to
-// the active segment first, while the oldest is less than half live or the
-// closed segments hold more dead bytes than max(segment size, live bytes).
-// The second rule reclaims dead segments behind a mostly live one; it
-// copies at most the live data to free at least as many dead bytes.
-func (s *Store) compact() error {
+// compactStep bounds the copying one write does for a compaction in
+// progress, so the lock is never held while a whole segment's live values
+// are copied: the rest is done by the next writes.
+var compactStep = compactBudget{bytes: 256 << 10, keys: 1024}
+
+// unbounded is the budget of a compaction that must finish now (at open, or
+// to free space on a full disk).
+var unbounded = compactBudget{bytes: math.MaxInt64, keys: math.MaxInt}
+
+// compactBudget is how much copying one compact call may do: bytes of
+// copies and keys looked at.
+type compactBudget struct {
+	bytes int64
+	keys  int
+}
+
+// startCompaction makes every closed segment a candidate for compaction
+// (done by compact, now or spread over the next writes).
+func (s *Store) startCompaction() { s.compactBefore = s.active().id }
+
+// compact removes oldest closed segments with an id below compactBefore,
+// re-appending their live values to the active segment first, while the
+// oldest is less than half live or the closed segments hold more dead bytes
+// than max(segment size, live bytes). The second rule reclaims dead
+// segments behind a mostly live one; it copies at most the live data to
+// free at least as many dead bytes. Bounding the segments by compactBefore
+// keeps copies made by this compaction from being copied again. It returns
+// early once it has used budget; the next call goes on from there. Each
+// copy is a set of a key's current value appended after everything
+// written before it, so stopping anywhere (or crashing) loses nothing, and
+// a segment is removed only once no key points into it.
+func (s *Store) compact(budget compactBudget) error {
 	s.compacting = true
 	removed := false
 	defer func() {
@@ -866,42 +918,49 @@ func (s *Store) compact() error {
 			s.refillSpare()
 		}
 	}()
-	// Each pass removes one segment; bounding the passes by the segments
-	// there are now keeps copies made by this run from being copied again.
-	for passes := len(s.segs) - 1; passes > 0 && len(s.segs) > 1; passes-- {
-		old := s.segs[0]
-		if !s.worthRemoving(old) {
-			return nil
-		}
-		if !old.gone {
-			if s.active().size >= s.opts.SegmentSize {
-				if err := s.rotate(); err != nil {
+	err := func() error {
+		for s.compactBefore != 0 {
+			if len(s.segs) < 2 || s.segs[0].id >= s.compactBefore {
+				s.compactBefore = 0
+				return nil
+			}
+			old := s.segs[0]
+			if s.moving != old && !s.worthRemoving(old) {
+				s.compactBefore = 0
+				return nil
+			}
+			if !old.gone {
+				done, err := s.moveLive(old, &budget)
+				if err != nil || !done {
+					return err
+				}
+				old.f.Close()
+				old.gone = true
+				s.moving, s.movingKeys = nil, nil
+			}
+			if err := s.files.remove(old.f, s.segmentPath(old.id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				// It stays first in segs, so no later segment (which may hold
+				// a delete of one of its values) is removed before it.
+				return fmt.Errorf("remove segment: %w", err)
+			}
+			s.segs = s.segs[1:]
+			s.stats.SegmentsRemoved++
+			removed = true
+			if s.opts.FSync {
+				// A removed segment that came back after a power loss could
+				// bring back a value deleted in a segment removed after it.
+				if err := syncDirectory(s.dir); err != nil {
 					return err
 				}
 			}
-			if err := s.moveLive(old); err != nil {
-				return err
-			}
-			old.f.Close()
-			old.gone = true
 		}
-		if err := s.files.remove(old.f, s.segmentPath(old.id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			// It stays first in segs, so no later segment (which may hold
-			// a delete of one of its values) is removed before it.
-			return fmt.Errorf("remove segment: %w", err)
-		}
-		s.segs = s.segs[1:]
-		s.stats.SegmentsRemoved++
-		removed = true
-		if s.opts.FSync {
-			// A removed segment that came back after a power loss could
-			// bring back a value deleted in a segment removed after it.
-			if err := syncDirectory(s.dir); err != nil {
-				return err
-			}
-		}
+		return nil
+	}()
+	if err != nil {
+		// Tried again at the next rotation, not at every write.
+		s.compactBefore = 0
 	}
-	return nil
+	return err
 }
 
 // worthRemoving applies compact's rules to the oldest segment.
@@ -920,44 +979,70 @@ func (s *Store) worthRemoving(old *segment) bool {
 }
 
 // moveLive re-appends the live values of old to the active segment, in
-// frames of at most the segment size.
-func (s *Store) moveLive(old *segment) error {
-	if old.live == 0 {
-		return nil
+// frames of at most the segment size, until budget is used up; done once
+// no key points into old. The keys old held are listed when it starts; a
+// key changed since then no longer points into it and is passed over.
+func (s *Store) moveLive(old *segment, budget *compactBudget) (done bool, err error) {
+	if s.moving != old {
+		s.moving, s.movingKeys = old, s.keysIn(old)
 	}
+	for {
+		if len(s.movingKeys) == 0 {
+			if old.live == 0 {
+				return true, nil
+			}
+			if s.movingKeys = s.keysIn(old); len(s.movingKeys) == 0 {
+				return true, nil
+			}
+		}
+		if budget.bytes <= 0 || budget.keys <= 0 {
+			return false, nil
+		}
+		if s.active().size >= s.opts.SegmentSize {
+			if err := s.rotate(); err != nil {
+				return false, err
+			}
+		}
+		var batch []*storage.Operation
+		var size int64
+		n := 0
+		for n < len(s.movingKeys) && n < budget.keys && size < min(s.opts.SegmentSize, budget.bytes) {
+			k := s.movingKeys[n]
+			if e, ok := s.index[k]; ok && e.seg == old {
+				v, err := s.get(k)
+				if err != nil {
+					return false, err
+				}
+				batch = append(batch, storage.SetOperation(k, v))
+				size += weight(k, len(v))
+			}
+			n++
+		}
+		if len(batch) > 0 {
+			before := s.stats.BytesWritten
+			err := s.writeCopies(batch)
+			s.stats.BytesCopied += s.stats.BytesWritten - before
+			if err != nil {
+				return false, err
+			}
+		}
+		s.movingKeys = s.movingKeys[n:]
+		budget.bytes -= size
+		budget.keys -= n
+	}
+}
+
+// keysIn lists the keys whose values are in seg, sorted (a deterministic
+// file, for tests and debugging).
+func (s *Store) keysIn(seg *segment) []string {
 	var keys []string
 	for k, e := range s.index {
-		if e.seg == old {
+		if e.seg == seg {
 			keys = append(keys, k)
 		}
 	}
-	slices.Sort(keys) // a deterministic file, for tests and debugging
-	var batch []*storage.Operation
-	var size int64
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		before := s.stats.BytesWritten
-		err := s.writeCopies(batch)
-		s.stats.BytesCopied += s.stats.BytesWritten - before
-		batch, size = batch[:0], 0
-		return err
-	}
-	for _, k := range keys {
-		v, err := s.get(k)
-		if err != nil {
-			return err
-		}
-		batch = append(batch, storage.SetOperation(k, v))
-		size += weight(k, len(v))
-		if size >= s.opts.SegmentSize {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return flush()
+	slices.Sort(keys)
+	return keys
 }
 
 // writeCopies writes sets to the active segment and points the index at
