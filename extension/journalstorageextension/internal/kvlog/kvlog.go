@@ -712,8 +712,11 @@ func (s *Store) Batch(ops []*storage.Operation) error {
 		s.maintain(s.compact(unbounded))
 	case s.compactBefore != 0:
 		// One bounded step: other callers wait for it, not for copying
-		// whole segments.
-		s.maintain(s.compact(s.compactStep()))
+		// whole segments. It copies at least twice what this write added,
+		// so compaction keeps pace with writes larger than the step.
+		step := s.compactStep()
+		step.bytes = max(step.bytes, 2*int64(len(s.frame)))
+		s.maintain(s.compact(step))
 	}
 	return nil
 }
