@@ -113,16 +113,8 @@ type aggregator struct {
 	done         chan struct{}
 	release      func()
 
-	// The sender: outputs queue in close order and one goroutine sends them.
-	sendCtx    context.Context
-	sendCancel context.CancelFunc
-	wake       chan struct{}
-	sendStop   chan struct{}
-	sendDone   chan struct{}
-	flushErr   error // set by the sender, read after sendDone
-	qmu        sync.Mutex
-	queue      []outgoing
-	pending    int // queued or being sent
+	// senders deliver metrics and alert events, each from its own queue.
+	senders senders
 
 	mu            sync.Mutex
 	closed        bool // set by Shutdown's flush; later batches are refused
@@ -185,16 +177,21 @@ func newAggregator(set component.TelemetrySettings, resource pcommon.Resource, c
 		logger:     set.Logger,
 		telemetry:  tb,
 		signalOpt:  metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal))),
-		metricsOpt: metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal), attribute.String("output", "metrics"))),
-		logsOpt:    metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal), attribute.String("output", "logs"))),
+		metricsOpt: metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal), attribute.String("output", outputMetrics))),
+		logsOpt:    metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signal), attribute.String("output", outputLogs))),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
-		wake:       make(chan struct{}, 1),
-		sendStop:   make(chan struct{}),
-		sendDone:   make(chan struct{}),
 		groups:     make(map[string]*group),
 	}
-	a.sendCtx, a.sendCancel = context.WithCancel(context.Background())
+	// The next consumers are registered after construction, before Start.
+	a.senders = senders{
+		metrics: newSender(outputMetrics, signal, func(ctx context.Context, md pmetric.Metrics) error {
+			return a.metricsNext.ConsumeMetrics(ctx, md)
+		}, set.Logger, tb, a.metricsOpt),
+		logs: newSender(outputLogs, signal, func(ctx context.Context, ld plog.Logs) error {
+			return a.logsNext.ConsumeLogs(ctx, ld)
+		}, set.Logger, tb, a.logsOpt),
+	}
 	a.closedThrough = spec.LastClosable(clock.Now())
 	if cfg.Fingerprints.Enabled {
 		a.templater = fingerprint.NewTemplater(cfg.Fingerprints.MaxLength)
@@ -207,13 +204,13 @@ func newAggregator(set component.TelemetrySettings, resource pcommon.Resource, c
 func (a *aggregator) start() {
 	a.startOnce.Do(func() {
 		go a.run(a.clock.NewTicker(min(a.spec.Step, maxTickInterval)))
-		go a.sendLoop()
+		a.senders.start()
 	})
 }
 
 // shutdown stops the loop, force-closes open buckets, refuses later batches
-// and waits until the sender has delivered everything or ctx expires. Safe
-// to call several times and without start.
+// and waits until both senders have delivered everything or ctx expires.
+// Safe to call several times and without start.
 func (a *aggregator) shutdown(ctx context.Context) error {
 	var err error
 	a.shutdownOnce.Do(func() {
@@ -226,10 +223,9 @@ func (a *aggregator) shutdown(ctx context.Context) error {
 			case <-ctx.Done():
 				err = ctx.Err()
 			}
-		} else {
-			// Outputs queued by batches consumed without Start still go out.
-			go a.sendLoop()
 		}
+		// Outputs queued by batches consumed without Start still go out.
+		a.senders.start()
 		a.mu.Lock()
 		out := a.flushLocked(a.clock.Now())
 		out.final = true
@@ -237,18 +233,8 @@ func (a *aggregator) shutdown(ctx context.Context) error {
 		a.closed = true
 		groups := len(a.groups)
 		a.mu.Unlock()
-		close(a.sendStop)
-		if err == nil {
-			select {
-			case <-a.sendDone:
-				err = a.flushErr
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
-		if err != nil && ctx.Err() != nil {
-			// Unblocks a send stuck past the deadline; the sender then drops the rest.
-			a.sendCancel()
+		if sendErr := a.senders.finish(ctx); err == nil {
+			err = sendErr
 		}
 		a.telemetry.ConnectorErrorRateGroups.Add(context.Background(), -int64(groups), a.signalOpt)
 		a.telemetry.Shutdown()

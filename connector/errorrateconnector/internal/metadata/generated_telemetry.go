@@ -82,8 +82,8 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ConnectorErrorRateEmitDropped, err = builder.meter.Int64Counter(
 		"otelcol_connector_error_rate_emit_dropped",
-		metric.WithDescription("Window closes whose metrics and alert events were dropped unsent, because too many closes were already waiting for a blocked next consumer or the Shutdown deadline passed. [Development]"),
-		metric.WithUnit("{windows}"),
+		metric.WithDescription("Batches of metrics or alert events dropped unsent, because 100 batches of that output were already waiting for its blocked next consumer or the Shutdown deadline passed. [Development]"),
+		metric.WithUnit("{batches}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ConnectorErrorRateEmitFailures, err = builder.meter.Int64Counter(

@@ -56,8 +56,8 @@ func AssertEqualConnectorErrorRateAlertsResolved(t *testing.T, tt *componenttest
 func AssertEqualConnectorErrorRateEmitDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_connector_error_rate_emit_dropped",
-		Description: "Window closes whose metrics and alert events were dropped unsent, because too many closes were already waiting for a blocked next consumer or the Shutdown deadline passed. [Development]",
-		Unit:        "{windows}",
+		Description: "Batches of metrics or alert events dropped unsent, because 100 batches of that output were already waiting for its blocked next consumer or the Shutdown deadline passed. [Development]",
+		Unit:        "{batches}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
 			IsMonotonic: true,
