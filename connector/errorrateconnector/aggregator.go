@@ -42,6 +42,9 @@ type bucket struct {
 	templates *topk.Sketch
 }
 
+// noBucket marks an unused ring slot; no real bucket index is that low.
+const noBucket = -1 << 62
+
 // group is the state of one combination of group_by values.
 type group struct {
 	key      string
@@ -286,9 +289,73 @@ func (a *aggregator) closeDueLocked(now time.Time) outgoing {
 // restart raises no false alert.
 func (a *aggregator) flushLocked(now time.Time) outgoing {
 	out := a.newOutgoing()
+	open, end := a.spec.Bucket(now), now
+	if a.spec.Start(open).Equal(now) {
+		// Shutdown on a step boundary: the step starting now has no length,
+		// and a close of it would repeat the timestamp of the step ending now
+		// in every series, which Prometheus rejects as a duplicate sample.
+		switch {
+		case open-1 > a.closedThrough:
+			// Its records, stamped exactly now, join the step ending now.
+			a.mergeBucketLocked(open, open-1)
+			open--
+		case !a.bucketHasRecordsLocked(open):
+			open--
+		default:
+			// The step ending now was already sent, so records stamped
+			// exactly now go out one millisecond (Prometheus' resolution)
+			// later rather than be lost.
+			end = now.Add(time.Millisecond)
+		}
+	}
 	a.closeThroughLocked(&out, a.spec.LastClosable(now), now, true)
-	a.closeThroughLocked(&out, a.spec.Bucket(now), now, false)
+	a.closeThroughLocked(&out, open, end, false)
 	return out
+}
+
+// mergeBucketLocked moves bucket from of every group into bucket into, which
+// is still open, and starts a series born in from at into instead: no point
+// of it was sent yet.
+func (a *aggregator) mergeBucketLocked(from, into int64) {
+	for _, g := range a.groups {
+		src := a.slot(g, from)
+		if src.idx != from {
+			continue
+		}
+		dst := a.slot(g, into)
+		if dst.idx != into {
+			dst.idx, dst.records, dst.errors = into, 0, 0
+			if dst.templates != nil {
+				dst.templates.Reset()
+			}
+		}
+		dst.records += src.records
+		dst.errors += src.errors
+		if src.templates != nil && src.templates.Len() > 0 {
+			if dst.templates == nil {
+				dst.templates = topk.New(a.cfg.Fingerprints.Tracked)
+			}
+			a.topBuf = src.templates.Top(src.templates.Len(), a.topBuf[:0])
+			for _, c := range a.topBuf {
+				dst.templates.AddCounter(c)
+			}
+		}
+		src.idx, src.records, src.errors = noBucket, 0, 0
+		if g.startIdx == from {
+			g.startIdx = into
+			g.start = pcommon.NewTimestampFromTime(a.spec.Start(into))
+		}
+	}
+}
+
+// bucketHasRecordsLocked reports whether any group has records in bucket idx.
+func (a *aggregator) bucketHasRecordsLocked(idx int64) bool {
+	for _, g := range a.groups {
+		if b := a.slot(g, idx); b.idx == idx && b.records > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // closeThroughLocked closes buckets closedThrough+1 … target.
@@ -703,7 +770,7 @@ func (a *aggregator) newGroup(key string, values []pcommon.Value, idx, nowNanos 
 		alerts:   make([]alert.State, len(a.rules)),
 	}
 	for i := range g.ring {
-		g.ring[i].idx = -1 << 62
+		g.ring[i].idx = noBucket
 	}
 	a.groups[key] = g
 	a.telemetry.ConnectorErrorRateGroups.Add(context.Background(), 1, a.signalOpt)
