@@ -118,6 +118,10 @@ type aggregator struct {
 
 	// senders deliver metrics and alert events, each from its own queue.
 	senders senders
+	// id names the connector to the storage extension.
+	id component.ID
+	// store keeps the alert state across restarts (cfg.Storage); nil without.
+	store *alertStore
 
 	mu            sync.Mutex
 	closed        bool // set by Shutdown's flush; later batches are refused
@@ -191,9 +195,7 @@ func newAggregator(set component.TelemetrySettings, resource pcommon.Resource, c
 		metrics: newSender(outputMetrics, signal, func(ctx context.Context, md pmetric.Metrics) error {
 			return a.metricsNext.ConsumeMetrics(ctx, md)
 		}, set.Logger, tb, a.metricsOpt),
-		logs: newSender(outputLogs, signal, func(ctx context.Context, ld plog.Logs) error {
-			return a.logsNext.ConsumeLogs(ctx, ld)
-		}, set.Logger, tb, a.logsOpt),
+		logs: newSender(outputLogs, signal, a.sendAlerts, set.Logger, tb, a.logsOpt),
 	}
 	a.closedThrough = spec.LastClosable(clock.Now())
 	if cfg.Fingerprints.Enabled {
@@ -203,12 +205,52 @@ func newAggregator(set component.TelemetrySettings, resource pcommon.Resource, c
 	return a, nil
 }
 
-// start launches the window-closing loop and the sender once.
-func (a *aggregator) start() {
+// start restores the alert state (with storage) and launches the
+// window-closing loop and the senders, once.
+func (a *aggregator) start(ctx context.Context, host component.Host) error {
+	var err error
 	a.startOnce.Do(func() {
+		if a.cfg.Storage != nil && a.alertsEvaluated() {
+			err = a.openAlertState(ctx, host)
+		}
 		go a.run(a.clock.NewTicker(min(a.spec.Step, maxTickInterval)))
 		a.senders.start()
 	})
+	return err
+}
+
+// alertsEvaluated reports whether rules run: only with a logs output.
+func (a *aggregator) alertsEvaluated() bool {
+	return a.logsNext != nil && len(a.rules) > 0
+}
+
+// openAlertState opens the storage and restores the groups that were
+// alerting. State that cannot be restored is logged and ignored: the
+// connector then starts as it would without storage.
+func (a *aggregator) openAlertState(ctx context.Context, host component.Host) error {
+	store, err := openAlertStore(ctx, host, a.id, a.cfg, a.signal)
+	if err != nil {
+		return err
+	}
+	data, err := store.load(ctx)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Set even when loading fails, so that Shutdown closes it.
+	a.store = store
+	if err != nil {
+		return fmt.Errorf("storage: load alert state: %w", err)
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	n, err := a.restoreAlertsLocked(data)
+	if err != nil {
+		a.logger.Warn("error_rate: stored alert state not restored", zap.String("signal", a.signal), zap.Error(err))
+	}
+	if n > 0 {
+		a.logger.Info("error_rate: restored firing alerts", zap.String("signal", a.signal), zap.Int("alerts", n))
+	}
+	return nil
 }
 
 // shutdown stops the loop, force-closes open buckets, refuses later batches
@@ -238,6 +280,11 @@ func (a *aggregator) shutdown(ctx context.Context) error {
 		a.mu.Unlock()
 		if sendErr := a.senders.finish(ctx); err == nil {
 			err = sendErr
+		}
+		if a.store != nil {
+			if closeErr := a.store.close(ctx); err == nil && closeErr != nil {
+				err = fmt.Errorf("storage: close: %w", closeErr)
+			}
 		}
 		a.telemetry.ConnectorErrorRateGroups.Add(context.Background(), -int64(groups), a.signalOpt)
 		a.telemetry.Shutdown()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/sluicelogs/sluice/connector/errorrateconnector/internal/alert"
@@ -91,6 +92,10 @@ type Config struct {
 	Fingerprints FingerprintsConfig `mapstructure:"fingerprints"`
 	// Alerts configures alert rules; alert events go to logs pipelines.
 	Alerts AlertsConfig `mapstructure:"alerts"`
+	// Storage is the ID of a storage extension (e.g. journal_storage,
+	// file_storage) that keeps which groups are alerting across restarts;
+	// without it that state lives in memory only.
+	Storage *component.ID `mapstructure:"storage"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}

@@ -36,6 +36,8 @@ func TestLoadConfig(t *testing.T) {
 		{Name: "high_error_ratio", RatioThreshold: 0.05, MinRecords: 100, FireAfter: 2, ResolveAfter: 5},
 		{Name: "error_burst", ErrorsThreshold: 500},
 	}
+	storageID := component.MustNewID("journal_storage")
+	full.Storage = &storageID
 	processing := createDefaultConfig()
 	processing.Window.TimeSource = TimeSourceProcessing
 

@@ -43,6 +43,7 @@ func newNode(ctx context.Context, set connector.Settings, cfg *Config, signal st
 		if err != nil {
 			return nil, err
 		}
+		agg.id = set.ID
 		agg.release = func() {
 			sharedMu.Lock()
 			defer sharedMu.Unlock()
@@ -64,10 +65,9 @@ func newNode(ctx context.Context, set connector.Settings, cfg *Config, signal st
 	return &node{agg: agg, ingests: !ok}, nil
 }
 
-// Start starts the shared window loop (once).
-func (n *node) Start(context.Context, component.Host) error {
-	n.agg.start()
-	return nil
+// Start restores the alert state and starts the shared window loop (once).
+func (n *node) Start(ctx context.Context, host component.Host) error {
+	return n.agg.start(ctx, host)
 }
 
 // Shutdown flushes the open windows to every output. The first node to shut

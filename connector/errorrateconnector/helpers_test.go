@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/connector/connectortest"
@@ -93,6 +94,8 @@ func newHarness(t *testing.T, cfg *Config, now time.Time) *harness {
 	}
 	t.Cleanup(func() { require.NoError(t, h.tel.Shutdown(context.Background())) })
 	set := connectortest.NewNopSettings(metadata.Type)
+	// A stable ID, as in a collector: it names the state in storage.
+	set.ID = component.NewID(metadata.Type)
 	set.TelemetrySettings = h.tel.NewTelemetrySettings()
 	ctx := contextWithClock(context.Background(), h.clock)
 	f := NewFactory()
@@ -104,10 +107,13 @@ func newHarness(t *testing.T, cfg *Config, now time.Time) *harness {
 	return h
 }
 
-func (h *harness) start() {
+func (h *harness) start() { h.startOn(componenttest.NewNopHost()) }
+
+// startOn starts both nodes on host (one holding storage extensions).
+func (h *harness) startOn(host component.Host) {
 	h.t.Helper()
-	require.NoError(h.t, h.toM.Start(context.Background(), componenttest.NewNopHost()))
-	require.NoError(h.t, h.toL.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(h.t, h.toM.Start(context.Background(), host))
+	require.NoError(h.t, h.toL.Start(context.Background(), host))
 	h.t.Cleanup(h.shutdown)
 }
 

@@ -184,7 +184,14 @@ func (s *sender[T]) finish(ctx context.Context) error {
 // senders are the aggregator's two outputs.
 type senders struct {
 	metrics *sender[pmetric.Metrics]
-	logs    *sender[plog.Logs]
+	logs    *sender[alertBatch]
+}
+
+// alertBatch is one close's alert events and, with storage, the alert state
+// after them.
+type alertBatch struct {
+	logs  plog.Logs
+	state []byte
 }
 
 func (ss senders) start() {
@@ -221,8 +228,26 @@ func (a *aggregator) enqueueLocked(out outgoing) {
 		a.senders.metrics.enqueue(out.metrics, out.final)
 	}
 	if a.logsNext != nil && out.logs.LogRecordCount() > 0 {
-		a.senders.logs.enqueue(out.logs, out.final)
+		b := alertBatch{logs: out.logs}
+		if a.store != nil && out.fired+out.resolve > 0 {
+			b.state = a.alertStateLocked()
+		}
+		a.senders.logs.enqueue(b, out.final)
 	}
+}
+
+// sendAlerts delivers alert events, then saves the state they leave: a crash
+// in between sends an event twice rather than never.
+func (a *aggregator) sendAlerts(ctx context.Context, b alertBatch) error {
+	err := a.logsNext.ConsumeLogs(ctx, b.logs)
+	if b.state != nil {
+		if saveErr := a.store.save(ctx, b.state); saveErr != nil {
+			a.telemetry.ConnectorErrorRateAlertStateSaveFailures.Add(context.Background(), 1, a.signalOpt)
+			a.logger.Warn("error_rate: alert state not saved; a restart may fire or resolve again",
+				zap.String("signal", a.signal), zap.Error(saveErr))
+		}
+	}
+	return err
 }
 
 // pendingOutputs is the number of batches queued or being sent.

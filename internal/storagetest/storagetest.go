@@ -49,3 +49,16 @@ func Start(t testing.TB, kind, dir, name string) (component.ID, extension.Extens
 	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
 	return set.ID, ext
 }
+
+// Host returns a host whose only extension is ext, registered as id, for
+// starting the component under test.
+func Host(id component.ID, ext extension.Extension) component.Host {
+	return host{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{id: ext}}
+}
+
+type host struct {
+	component.Host
+	exts map[component.ID]component.Component
+}
+
+func (h host) GetExtensions() map[component.ID]component.Component { return h.exts }

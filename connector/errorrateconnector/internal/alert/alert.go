@@ -54,6 +54,10 @@ type State struct {
 	streak int
 }
 
+// Restored returns the state of a rule that was firing before a restart.
+// The streak starts over: windows missed while down were not observed.
+func Restored(firing bool) State { return State{firing: firing} }
+
 // Firing reports whether the rule is firing.
 func (s *State) Firing() bool { return s.firing }
 

@@ -68,3 +68,19 @@ func TestFireAfterOneByDefault(t *testing.T) {
 		t.Fatal("zero FireAfter/ResolveAfter must act as 1")
 	}
 }
+
+func TestRestoredFiringResolvesWithoutFiringAgain(t *testing.T) {
+	s := Restored(true)
+	r := &Rule{FireAfter: 1, ResolveAfter: 2}
+	if !s.Firing() {
+		t.Fatal("restored state is not firing")
+	}
+	for i, st := range []struct {
+		breach bool
+		want   Transition
+	}{{true, None}, {false, None}, {false, Resolved}} {
+		if got := s.Observe(r, st.breach); got != st.want {
+			t.Fatalf("step %d (breach=%v): got %v, want %v", i, st.breach, got, st.want)
+		}
+	}
+}

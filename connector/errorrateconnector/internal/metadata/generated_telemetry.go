@@ -23,20 +23,21 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                             metric.Meter
-	mu                                sync.Mutex
-	registrations                     []metric.Registration
-	ConnectorErrorRateAlertsFired     metric.Int64Counter
-	ConnectorErrorRateAlertsResolved  metric.Int64Counter
-	ConnectorErrorRateEmitDropped     metric.Int64Counter
-	ConnectorErrorRateEmitFailures    metric.Int64Counter
-	ConnectorErrorRateErrors          metric.Int64Counter
-	ConnectorErrorRateGroups          metric.Int64UpDownCounter
-	ConnectorErrorRateGroupsExpired   metric.Int64Counter
-	ConnectorErrorRateLateRecords     metric.Int64Counter
-	ConnectorErrorRateOverflowRecords metric.Int64Counter
-	ConnectorErrorRateRecords         metric.Int64Counter
-	ConnectorErrorRateWindowsClosed   metric.Int64Counter
+	meter                                    metric.Meter
+	mu                                       sync.Mutex
+	registrations                            []metric.Registration
+	ConnectorErrorRateAlertStateSaveFailures metric.Int64Counter
+	ConnectorErrorRateAlertsFired            metric.Int64Counter
+	ConnectorErrorRateAlertsResolved         metric.Int64Counter
+	ConnectorErrorRateEmitDropped            metric.Int64Counter
+	ConnectorErrorRateEmitFailures           metric.Int64Counter
+	ConnectorErrorRateErrors                 metric.Int64Counter
+	ConnectorErrorRateGroups                 metric.Int64UpDownCounter
+	ConnectorErrorRateGroupsExpired          metric.Int64Counter
+	ConnectorErrorRateLateRecords            metric.Int64Counter
+	ConnectorErrorRateOverflowRecords        metric.Int64Counter
+	ConnectorErrorRateRecords                metric.Int64Counter
+	ConnectorErrorRateWindowsClosed          metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -68,6 +69,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ConnectorErrorRateAlertStateSaveFailures, err = builder.meter.Int64Counter(
+		"otelcol_connector_error_rate_alert_state_save_failures",
+		metric.WithDescription("Saves of the alert state to the storage extension that failed; a restart may then fire or resolve an alert again. [Development]"),
+		metric.WithUnit("{saves}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ConnectorErrorRateAlertsFired, err = builder.meter.Int64Counter(
 		"otelcol_connector_error_rate_alerts_fired",
 		metric.WithDescription("Alert events emitted with state firing. [Development]"),

@@ -19,6 +19,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ConnectorErrorRateAlertStateSaveFailures.Add(context.Background(), 1)
 	tb.ConnectorErrorRateAlertsFired.Add(context.Background(), 1)
 	tb.ConnectorErrorRateAlertsResolved.Add(context.Background(), 1)
 	tb.ConnectorErrorRateEmitDropped.Add(context.Background(), 1)
@@ -30,6 +31,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ConnectorErrorRateOverflowRecords.Add(context.Background(), 1)
 	tb.ConnectorErrorRateRecords.Add(context.Background(), 1)
 	tb.ConnectorErrorRateWindowsClosed.Add(context.Background(), 1)
+	AssertEqualConnectorErrorRateAlertStateSaveFailures(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualConnectorErrorRateAlertsFired(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
