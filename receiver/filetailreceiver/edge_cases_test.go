@@ -259,3 +259,30 @@ func TestMultilineFramesContainerStreamsApart(t *testing.T) {
 	}
 	h.stop()
 }
+
+// TestCRIPartialChunkWithoutFinalIsFlushedAfterTimeout: a container that
+// stalls or dies mid-line leaves a P chunk whose F never comes; it must not
+// wait until the file is released (in Kubernetes, until the pod is deleted).
+func TestCRIPartialChunkWithoutFinalIsFlushedAfterTimeout(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.log")
+	first := "2024-05-01T12:00:00Z stdout F whole\n"
+	chunk := "2024-05-01T12:00:01Z stdout P panic: out of mem\n"
+	appendRaw(t, path, first+chunk)
+	cfg := testConfig(dir)
+	cfg.Format = FormatCRI
+	sink := &recordingSink{}
+	h := newHarness(t, cfg, sink, fileStore(t))
+	h.pass()
+	assert.Equal(t, []string{"whole"}, sink.bodies(), "the chunk may still be continued")
+	assert.Equal(t, int64(len(first)), h.saved(path))
+	h.clock.advance(cfg.Multiline.FlushTimeout)
+	h.pass()
+	assert.Equal(t, []string{"whole", "panic: out of mem"}, sink.bodies())
+	assert.Equal(t, int64(len(first+chunk)), h.saved(path), "the checkpoint passes the flushed chunk")
+	// A final chunk coming after all is a line of its own.
+	appendRaw(t, path, "2024-05-01T12:00:09Z stdout F ory\n")
+	h.pass()
+	assert.Equal(t, []string{"whole", "panic: out of mem", "ory"}, sink.bodies())
+	h.stop()
+}

@@ -556,18 +556,24 @@ func (t *tailer) release(f *tailedFile) {
 // flushPending emits what f buffers (partial container chunks, a pending
 // multiline record) because no continuation can come anymore.
 func (t *tailer) flushPending(f *tailedFile) {
-	for { // chunks of stdout and of stderr are pending apart
-		j, ok := f.joiner.FlushOrNil()
-		if !ok {
-			break
-		}
-		t.afterEnvelope(f, j.Content, lineMeta{time: j.Time, stream: j.Stream}, j.Start, f.rd.Offset(), j.Truncated)
-	}
+	t.flushPartialChunks(f)
 	if f.agg != nil {
 		f.agg.Flush(f.emit)
 		if f.aggErr != nil {
 			f.aggErr.Flush(f.emit)
 		}
+	}
+}
+
+// flushPartialChunks emits the partial container chunks f holds, each
+// stream's as one line.
+func (t *tailer) flushPartialChunks(f *tailedFile) {
+	for { // chunks of stdout and of stderr are pending apart
+		j, ok := f.joiner.FlushOrNil()
+		if !ok {
+			return
+		}
+		t.afterEnvelope(f, j.Content, lineMeta{time: j.Time, stream: j.Stream}, j.Start, f.rd.Offset(), j.Truncated)
 	}
 }
 
@@ -619,6 +625,14 @@ func (t *tailer) readFile(ctx context.Context, f *tailedFile, now time.Time) err
 				return err
 			}
 		}
+	}
+	if f.joiner != nil && now.Sub(f.lastGrowth) >= t.cfg.Multiline.FlushTimeout {
+		// Partial chunks whose final chunk has not come for flush_timeout:
+		// a runtime writes a long line's chunks together, so the writer
+		// stalled or died mid-line (a crashing container's last words).
+		// They go out as they are; a final chunk arriving later is a line
+		// of its own.
+		t.flushPartialChunks(f)
 	}
 	if f.agg != nil {
 		f.agg.FlushIdle(now, t.cfg.Multiline.FlushTimeout, f.emit)
