@@ -209,6 +209,9 @@ func newPIIMask(cfg *Config, tel component.TelemetrySettings) (*piiMask, error) 
 	for _, r := range rules {
 		p.ruleNames = append(p.ruleNames, r.Name)
 	}
+	// Only this processor's own masks count as masked in a secret's value.
+	p.scanner.SetMasked(p.masker.Masked)
+	p.idScanner.SetMasked(p.masker.Masked)
 
 	if p.telemetry, err = metadata.NewTelemetryBuilder(tel); err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
@@ -433,7 +436,7 @@ func (p *piiMask) secretValue(st *state, v pcommon.Value, loc location, depth in
 		return drop
 	}
 	s := v.AsString()
-	if p.masker.Masked(s) || detect.PlaceholderValue(s) && !bracketed(s) {
+	if p.masker.Masked(s) || detect.PlaceholderValue(s) {
 		return false
 	}
 	var d bool
@@ -442,10 +445,6 @@ func (p *piiMask) secretValue(st *state, v pcommon.Value, loc location, depth in
 	v.SetStr(string(st.buf))
 	return d
 }
-
-// bracketed reports "[…]", which detect.PlaceholderValue takes for a mask;
-// under a secret's key only this processor's own masks count as masked.
-func bracketed(s string) bool { return len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' }
 
 // maskValue masks v in place. It reports whether v is to be removed from its
 // map (drop action); a value that cannot be removed is masked instead.
@@ -529,9 +528,12 @@ func (p *piiMask) maskMap(st *state, m pcommon.Map, loc location, depth int) {
 			drop = p.wholeValue(st, v, p.maskedKey, loc)
 		default:
 			kv := p.keyVerdict(st, i, k)
-			if kv.secret {
+			switch {
+			case kv.secret:
 				drop = p.secretValue(st, v, loc, depth)
-			} else {
+			case kv.cvv && cvvValue(v):
+				drop = p.wholeValue(st, v, p.secretRule, loc)
+			default:
 				drop = p.maskValue(st, v, k, kv.id, loc, depth)
 			}
 		}
@@ -558,10 +560,12 @@ func (p *piiMask) maskMap(st *state, m pcommon.Map, loc location, depth int) {
 }
 
 // keyVerdict is what a key names: a secret (detect.IsSecretKey, when
-// secret_kv is enabled) or an id (id_keys).
+// secret_kv is enabled), a card security code (detect.CVVKey, likewise) or
+// an id (id_keys).
 type keyVerdict struct {
 	key    string
 	secret bool
+	cvv    bool
 	id     bool
 }
 
@@ -586,8 +590,22 @@ func (p *piiMask) judgeKey(k string) keyVerdict {
 	return keyVerdict{
 		key:    k,
 		secret: p.secretRule >= 0 && detect.IsSecretKey(k),
+		cvv:    p.secretRule >= 0 && detect.CVVKey(k),
 		id:     p.isIDKey(k),
 	}
+}
+
+// cvvValue reports whether v, under a CVV key, holds a security code: a
+// string of 3 or 4 digits, or an integer below 10000 (a code with a leading
+// zero loses it as an integer).
+func cvvValue(v pcommon.Value) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return detect.CVVValue(v.Str())
+	case pcommon.ValueTypeInt:
+		return v.Int() >= 0 && v.Int() < 10000
+	}
+	return false
 }
 
 // isIDKey reports whether k ends with one of id_keys, ignoring case and the

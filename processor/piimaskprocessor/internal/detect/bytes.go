@@ -64,7 +64,7 @@ var class = func() (t [256]uint16) {
 			v |= cValueStop
 		}
 		switch b {
-		case '@', '=', ':', '+', '(', '-':
+		case '@', '=', ':', '+', '(', '-', '<':
 			v |= cAnchor
 		}
 		switch b {

@@ -93,7 +93,7 @@ func FuzzDetector(f *testing.F) {
 	}
 	scanners := make([]*Scanner, NumBuiltin)
 	for d := range scanners {
-		scanners[d] = NewScanner([]Detector{Detector(d)}, nil)
+		scanners[d] = withMasks(NewScanner([]Detector{Detector(d)}, nil))
 	}
 	f.Fuzz(func(t *testing.T, d uint8, s string) {
 		check(t, scanners[int(d)%int(NumBuiltin)], s)

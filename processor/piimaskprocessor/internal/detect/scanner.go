@@ -39,6 +39,13 @@ type scanMemo struct {
 	// valueRun is the last run of bytes an unquoted value may hold that was
 	// read: a value starting inside it ends where it does.
 	valueRunStart, valueRunEnd int
+	// paramList is the last Digest parameter list matched: a list starting
+	// inside it is already masked, and reading it again from every nested
+	// key would be quadratic.
+	paramListStart, paramListEnd int
+	// cookieList is the last Cookie header's list of cookies: the value
+	// after an '=' in it is a cookie's.
+	cookieListStart, cookieListEnd int
 }
 
 // Scanner finds the enabled detectors' matches in text. It holds no
@@ -46,6 +53,9 @@ type scanMemo struct {
 type Scanner struct {
 	on     [NumBuiltin]bool
 	custom []Custom
+	// masked reports whether a secret's value is already a mask this
+	// processor wrote (nil: none is).
+	masked func(v string) bool
 }
 
 // NewScanner returns a scanner running the enabled built-in detectors and
@@ -59,6 +69,12 @@ func NewScanner(enabled []Detector, custom []Custom) *Scanner {
 	}
 	return sc
 }
+
+// SetMasked tells the scanner which secret values are masks already written
+// (a redact template's text, a hash token), so that they are not masked
+// again; any other bracketed value ("[hunter2]") may be the secret itself.
+// It must be called before the first Scan.
+func (sc *Scanner) SetMasked(masked func(v string) bool) { sc.masked = masked }
 
 // Enabled reports whether the built-in detector d runs.
 func (sc *Scanner) Enabled(d Detector) bool { return sc.on[d] }
@@ -141,8 +157,15 @@ func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
 				m, ok = phoneNANPParen(s, i)
 			}
 		case '-':
-			if sc.on[PrivateKey] {
+			if sc.on[SecretKeyValue] && i+2 < n && s[i+1] == '-' && is(s[i+2], cUpper|cLower) && flagStart(s, i) {
+				m, ok = sc.secretFlag(s, i, &memo)
+			}
+			if !ok && sc.on[PrivateKey] {
 				m, ok = pemBlock(s, i)
+			}
+		case '<':
+			if sc.on[SecretKeyValue] {
+				m, ok = sc.secretElement(s, i, &memo)
 			}
 		}
 		if ok {
@@ -376,7 +399,7 @@ func (sc *Scanner) atSeparator(s string, i int, memo *scanMemo) (Match, bool) {
 		}
 	}
 	if sc.on[SecretKeyValue] {
-		return secretValue(s, i, memo)
+		return sc.secretValue(s, i, memo)
 	}
 	return Match{}, false
 }

@@ -19,7 +19,17 @@ func allScanner() *Scanner {
 	for d := range all {
 		all[d] = Detector(d)
 	}
-	return NewScanner(all, nil)
+	return withMasks(NewScanner(all, nil))
+}
+
+// withMasks makes sc take "[REDACTED]" (the mask the fuzz targets write) and
+// "[REDACTED:<detector>]" (the default template's) for already masked
+// values, as the processor does with its own masks.
+func withMasks(sc *Scanner) *Scanner {
+	sc.SetMasked(func(v string) bool {
+		return v == "[REDACTED]" || (strings.HasPrefix(v, "[REDACTED:") && strings.HasSuffix(v, "]") && !strings.Contains(v[1:], "["))
+	})
+	return sc
 }
 
 // found renders the matches as "detector:value" for compact comparisons.
@@ -189,9 +199,13 @@ func TestIsSecretKey(t *testing.T) {
 	yes := []string{
 		"password", "DB_PASSWORD", "passwd", "user.pwd", "client_secret", "accessToken",
 		"x-api-key", "api_key", "AWS_SECRET_ACCESS_KEY", "private_key", "authorization", "auth", "credentials", "refresh_token",
+		// the word pass ends the key; cookie headers
+		"pass", "DB_PASS", "smtp.pass", "userPass", "cookie", "Set-Cookie", "http.request.header.cookie",
+		"http.response.header.set-cookie", "session_cookie",
 	}
 	no := []string{
-		"pass", "author", "tokens", "max_tokens", "token_count", "password_length", "secretName",
+		"bypass", "compass", "passport", "pass_through", "passenger", "passes", "cookie_consent", "cookies",
+		"cookie_name", "password_stdin", "author", "tokens", "max_tokens", "token_count", "password_length", "secretName",
 		"api_key_id", "PWD", "tokenizer", "enable_auth", "username", "key", "ab",
 	}
 	for _, k := range yes {
@@ -430,6 +444,14 @@ var adversarialInputs = []struct{ name, unit, prefix, lead string }{
 	{"escaped secret values", `a_token=\"`, "", ""},
 	{"gitlab token", "glpat-", "", ""},
 	{"plus digits", "+1 ", "", ""},
+	{"digest parameter lists", `authorization: Digest a="`, "", ""},
+	{"escaped digest parameter lists", `authorization: Digest a=\"`, "", ""},
+	{"cookie lists", `Cookie: a="`, "", ""},
+	{"cookies", "cookie: a=b; ", "", ""},
+	{"command-line flags", `--password "`, "", ""},
+	{"flag names", " --a.", "", ""},
+	{"xml elements", "<password>", "", ""},
+	{"xml namespaces", "<a:", "", ""},
 }
 
 // adversarial returns about n bytes of the input.

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"net/netip"
+	"strings"
 )
 
 // email matches local@domain.tld around the '@' at i. The domain needs two
@@ -173,9 +174,17 @@ func keyBefore(s string, c int) bool {
 }
 
 // secretValue matches the value of key=value, key: value, "key":"value" or
-// ?key=value when the key names a secret (see IsSecretKey); i is at the
-// '=' or ':'.
-func secretValue(s string, i int, memo *scanMemo) (Match, bool) {
+// ?key=value when the key names a secret (see IsSecretKey), or a card
+// security code after a CVV key (see CVVKey); i is at the '=' or ':'.
+func (sc *Scanner) secretValue(s string, i int, memo *scanMemo) (Match, bool) {
+	if s[i] == '=' && i >= memo.cookieListStart && i < memo.cookieListEnd {
+		// A cookie of a Cookie header (see below).
+		vs, ve := memo.valueSpan(s, i+1)
+		if ve <= vs || sc.maskedValue(s[vs:ve]) {
+			return Match{}, false
+		}
+		return Match{vs, ve, int(SecretKeyValue)}, true
+	}
 	// Key: back over blanks ("password" : x, db.password = x), closing
 	// quotes (also escaped ones: \" and \\\" one level deeper), then key
 	// bytes.
@@ -208,15 +217,77 @@ func secretValue(s string, i int, memo *scanMemo) (Match, bool) {
 		}
 	}
 	// A key with no byte a secret word starts with is no secret key.
-	if ks == ke || seen&cSecretStart == 0 || !IsSecretKey(s[ks:ke]) {
+	if ks == ke || seen&cSecretStart == 0 {
 		return Match{}, false
 	}
-	// Value: optional spaces and an opening quote.
+	if !IsSecretKey(s[ks:ke]) {
+		if CVVKey(s[ks:ke]) {
+			return cvvAfter(s, i)
+		}
+		return Match{}, false
+	}
+	if ks > 0 && s[ks-1] == '[' && sc.inMask(s, ks-1, i) {
+		// "[secret_kv:k1:…]", a hash token: its detector name is no key.
+		return Match{}, false
+	}
 	p := i + 1
 	for p < len(s) && (s[p] == ' ' || s[p] == '\t') && p-i < 4 {
 		p++
 	}
-	var vs, ve int
+	// A Cookie header holds a list of cookies (a=1; b=2), a Set-Cookie
+	// header one (its attributes, Path=/, stay): the list is marked here and
+	// each cookie's value is masked at its '=' (names stay readable).
+	if pairs := cookiePairs(s[ks:ke]); pairs > 0 && p < len(s) && s[p] != '"' && s[p] != '\'' && s[p] != '\\' {
+		if p >= memo.cookieListStart && p < memo.cookieListEnd {
+			return Match{}, false
+		}
+		if e := paramList(s, p, ';', pairs); e > p {
+			memo.cookieListStart, memo.cookieListEnd = p, e
+			return Match{}, false
+		}
+	}
+	vs, ve := memo.valueSpan(s, p)
+	if ve > vs && ve+1 < len(s) && s[ve] == ' ' {
+		// "Authorization: Bearer abc…": the credential follows the scheme
+		// word; a Digest credential is its whole parameter list.
+		switch authScheme(s[vs:ve]) {
+		case schemeParams:
+			if m, ok, covered := sc.paramListMatch(s, ve+1, memo); ok || covered {
+				return m, ok
+			}
+			fallthrough
+		case schemeToken:
+			vs = ve + 1
+			ve = memo.unquotedEnd(s, vs)
+		}
+	}
+	if ve <= vs || sc.maskedValue(s[vs:ve]) {
+		return Match{}, false
+	}
+	return Match{vs, ve, int(SecretKeyValue)}, true
+}
+
+// maxMaskLen bounds the bracketed masks inMask looks for (a hash token is
+// its detector's name, the key id and 32 hex digits).
+const maxMaskLen = 256
+
+// inMask reports whether the '[' at o opens a mask the processor wrote that
+// holds the separator at i.
+func (sc *Scanner) inMask(s string, o, i int) bool {
+	if sc.masked == nil {
+		return false
+	}
+	end := min(len(s), o+maxMaskLen)
+	if end <= i {
+		return false
+	}
+	c := strings.IndexByte(s[i:end], ']')
+	return c >= 0 && sc.masked(s[o:i+c+1])
+}
+
+// valueSpan returns the value starting at p: quoted (also with escaped
+// quotes, at any depth), or unquoted up to a byte that ends a value.
+func (memo *scanMemo) valueSpan(s string, p int) (vs, ve int) {
 	b := 0 // backslashes before an opening quote: how deeply it is escaped
 	for p+b < len(s) && s[p+b] == '\\' && b < 8 {
 		b++
@@ -224,33 +295,233 @@ func secretValue(s string, i int, memo *scanMemo) (Match, bool) {
 	switch {
 	case b > 0 && p+b < len(s) && s[p+b] == '"':
 		vs = p + b + 1
-		ve = escapedQuoteEnd(s, vs, b)
+		return vs, escapedQuoteEnd(s, vs, b)
 	case p < len(s) && (s[p] == '"' || s[p] == '\''):
-		q := s[p]
-		vs = p + 1
-		ve = vs
-		for ve < len(s) && s[ve] != q {
-			if s[ve] == '\\' && ve+1 < len(s) {
-				ve++
-			}
+		return p + 1, quoteEnd(s, p+1, s[p])
+	}
+	return p, memo.unquotedEnd(s, p)
+}
+
+// maskedValue reports whether a secret's value hides nothing: a
+// placeholder, or a mask this processor wrote (see SetMasked).
+func (sc *Scanner) maskedValue(v string) bool {
+	return PlaceholderValue(v) || (sc.masked != nil && sc.masked(v))
+}
+
+// quoteEnd returns the index of the quote q closing a value that starts at
+// vs (backslash escapes skipped), or len(s) when it is missing.
+func quoteEnd(s string, vs int, q byte) int {
+	ve := vs
+	for ve < len(s) && s[ve] != q {
+		if s[ve] == '\\' && ve+1 < len(s) {
 			ve++
 		}
-		if ve > len(s) {
-			ve = len(s)
+		ve++
+	}
+	return min(ve, len(s))
+}
+
+// maxParams stands for "the whole list" in paramList.
+const maxParams = 1 << 30
+
+// paramListMatch matches the name=value list of a Digest credential at p.
+// covered reports that p lies in a list already matched: the caller has
+// nothing more to find there.
+func (sc *Scanner) paramListMatch(s string, p int, memo *scanMemo) (m Match, ok, covered bool) {
+	if p >= memo.paramListStart && p < memo.paramListEnd {
+		return Match{}, false, true
+	}
+	e := paramList(s, p, ',', maxParams)
+	if e <= p || sc.maskedValue(s[p:e]) {
+		return Match{}, false, false
+	}
+	memo.paramListStart, memo.paramListEnd = p, e
+	return Match{p, e, int(SecretKeyValue)}, true, false
+}
+
+// paramList returns the end of the list of name=value pairs starting at p,
+// separated by sep and blanks; values may be quoted (also with escaped
+// quotes, as in a JSON string). It returns p when no pair starts there.
+func paramList(s string, p int, sep byte, pairs int) int {
+	end, q := p, p
+	for n := 0; n < pairs; n++ {
+		ne := span(s, q, cKey)
+		if ne == q || ne >= len(s) || s[ne] != '=' {
+			break
 		}
+		v := ne + 1
+		b := 0
+		for v+b < len(s) && s[v+b] == '\\' && b < 8 {
+			b++
+		}
+		switch {
+		case b > 0 && v+b < len(s) && s[v+b] == '"':
+			ve := escapedQuoteEnd(s, v+b+1, b)
+			if !hasPrefix(s, ve, s[v:v+b+1]) {
+				// A less escaped quote closes the enclosing string.
+				return ve
+			}
+			end = ve + b + 1
+		case v < len(s) && s[v] == '"':
+			end = min(quoteEnd(s, v+1, '"')+1, len(s))
+		default:
+			end = v
+			for end < len(s) && class[s[end]]&cValueStop == 0 {
+				end++
+			}
+		}
+		r := end
+		for r < len(s) && s[r] == ' ' && r-end < 4 {
+			r++
+		}
+		if r >= len(s) || s[r] != sep {
+			break
+		}
+		r++
+		for r < len(s) && s[r] == ' ' && r-end < 8 {
+			r++
+		}
+		q = r
+	}
+	return end
+}
+
+// cookiePairs returns how many name=value pairs the value of a cookie
+// header key holds (all for Cookie, the first for Set-Cookie), or 0 for
+// another key.
+func cookiePairs(key string) int {
+	n := len(key) - len("cookie")
+	if n < 0 || !hasPrefixFold(key, n, "cookie") {
+		return 0
+	}
+	if n > 0 && !is(key[n-1], cLower|cUpper) {
+		n--
+	}
+	if n >= 3 && hasPrefixFold(key, n-3, "set") {
+		return 1
+	}
+	return maxParams
+}
+
+// secretFlag matches the value of a command-line flag naming a secret
+// given as a separate argument: --password hunter2, --api-key "k". The '='
+// form (--token=x) is found at the '='. i is at the first '-'.
+func (sc *Scanner) secretFlag(s string, i int, memo *scanMemo) (Match, bool) {
+	ne := span(s, i+2, cKey)
+	if ne-i-2 > 64 || ne+1 >= len(s) || s[ne] != ' ' || !IsSecretKey(s[i+2:ne]) {
+		return Match{}, false
+	}
+	p := ne + 1
+	var vs, ve int
+	switch s[p] {
+	case '-':
+		return Match{}, false // the next flag: this one takes no value
+	case '"', '\'':
+		vs = p + 1
+		ve = quoteEnd(s, vs, s[p])
 	default:
 		vs = p
 		ve = memo.unquotedEnd(s, vs)
 	}
-	if ve > vs && ve+1 < len(s) && s[ve] == ' ' && authScheme(s[vs:ve]) {
-		// "Authorization: Token abc…": the credential follows the scheme.
-		vs = ve + 1
-		ve = memo.unquotedEnd(s, vs)
-	}
-	if ve <= vs || PlaceholderValue(s[vs:ve]) {
+	if ve <= vs || sc.maskedValue(s[vs:ve]) {
 		return Match{}, false
 	}
 	return Match{vs, ve, int(SecretKeyValue)}, true
+}
+
+// flagStart reports whether the "--" at i starts a command-line flag: it
+// stands at the start of an argument, after a blank, a quote, a bracket or
+// a comma (so flag names, which hold '-' and '.', are read once).
+func flagStart(s string, i int) bool {
+	if i == 0 {
+		return true
+	}
+	switch s[i-1] {
+	case ' ', '\t', '"', '\'', '[', ',':
+		return true
+	}
+	return false
+}
+
+// secretElement matches the text of an XML element naming a secret:
+// <password>hunter2</password>, <ns:apiKey>…</ns:apiKey>. i is at the '<'.
+func (sc *Scanner) secretElement(s string, i int, memo *scanMemo) (Match, bool) {
+	ns := i + 1
+	ne := span(s, ns, cKey)
+	for ne+1 < len(s) && s[ne] == ':' && is(s[ne+1], cKey) && ne-i < 64 {
+		ns = ne + 1 // a namespace prefix
+		ne = span(s, ns, cKey)
+	}
+	if ne == ns || ne-i > 64 || ne+1 >= len(s) || s[ne] != '>' || !IsSecretKey(s[ns:ne]) {
+		return Match{}, false
+	}
+	vs := ne + 1
+	// The text runs to the next tag (each '<' then starts the next read,
+	// so the text is read once), or is cut off.
+	ve := strings.IndexByte(s[vs:], '<')
+	if ve < 0 {
+		ve = memo.unquotedEnd(s, vs)
+	} else {
+		ve += vs
+	}
+	if ve <= vs || sc.maskedValue(s[vs:ve]) {
+		return Match{}, false
+	}
+	return Match{vs, ve, int(SecretKeyValue)}, true
+}
+
+// CVVKey reports whether a key names a card security code: its last word
+// is cvv, cvc, cvv2 or cvc2, it ends in security_code (any separator or
+// camelCase), or it is cid.
+func CVVKey(key string) bool {
+	if len(key) < 3 || len(key) > 32 {
+		return false
+	}
+	switch lower(key[len(key)-1]) {
+	case 'v', 'c', '2', 'e', 'd':
+	default:
+		return false
+	}
+	var buf [32]byte
+	n := 0
+	for k := 0; k < len(key); k++ {
+		if c := key[k]; c != '_' && c != '-' && c != '.' && c != ' ' {
+			buf[n] = lower(c)
+			n++
+		}
+	}
+	w := string(buf[:n])
+	if w == "cid" {
+		return true
+	}
+	for _, suffix := range [...]string{"cvv", "cvc", "cvv2", "cvc2", "securitycode"} {
+		if len(w) >= len(suffix) && w[len(w)-len(suffix):] == suffix {
+			return true
+		}
+	}
+	return false
+}
+
+// CVVValue reports whether v is a card security code: 3 or 4 digits.
+func CVVValue(v string) bool {
+	return (len(v) == 3 || len(v) == 4) && span(v, 0, cDigit) == len(v)
+}
+
+// cvvAfter matches a 3 or 4 digit security code (optionally quoted) after
+// the '=' or ':' at i that follows a CVV key.
+func cvvAfter(s string, i int) (Match, bool) {
+	p := i + 1
+	for p < len(s) && (s[p] == ' ' || s[p] == '\t') && p-i < 4 {
+		p++
+	}
+	if p < len(s) && (s[p] == '"' || s[p] == '\'') {
+		p++
+	}
+	e := span(s, p, cDigit)
+	if !CVVValue(s[p:e]) || at(s, e, cWord) || (e+1 < len(s) && (s[e] == '.' || s[e] == '-') && is(s[e+1], cDigit)) {
+		return Match{}, false
+	}
+	return Match{p, e, int(SecretKeyValue)}, true
 }
 
 // secretKeyFirstWord reports whether w, the word before "key", makes a
@@ -302,20 +573,32 @@ func (memo *scanMemo) unquotedEnd(s string, vs int) int {
 	return ve
 }
 
-// authScheme reports whether w is an HTTP authorization scheme whose
-// credential secret_kv masks (Bearer and Basic are left to bearer_token).
-func authScheme(w string) bool {
+// How the credential follows an HTTP authorization scheme word.
+const (
+	schemeNone   = iota
+	schemeToken  // one token: Bearer abc…, Token abc…
+	schemeParams // a parameter list: Digest username="…", response="…"
+)
+
+// authScheme tells whether w is an HTTP authorization scheme word and how
+// its credential follows it. Bearer and Basic credentials are also found by
+// bearer_token, but only with a digit or mixed case; after a secret key
+// (Authorization: bearer abcdefgh…) the key is evidence enough.
+func authScheme(w string) int {
 	var buf [32]byte
 	switch string(lowerWord(&buf, w)) {
-	case "token", "apikey", "api-key", "sso-key", "key", "ntlm", "negotiate", "dsn", "hmac", "aws4-hmac-sha256":
-		return true
+	case "bearer", "basic", "token", "apikey", "api-key", "sso-key", "key", "ntlm", "negotiate", "dsn", "hmac", "aws4-hmac-sha256":
+		return schemeToken
+	case "digest":
+		return schemeParams
 	}
-	return false
+	return schemeNone
 }
 
 // PlaceholderValue reports whether a secret's value carries nothing to hide:
-// empty markers, an HTTP auth scheme word (the token after it is found by
-// bearer_token), or a value that is already masked (bracketed or all '*').
+// empty markers, an HTTP auth scheme word with nothing after it, or stars
+// (a partial mask). A bracketed value is no placeholder: only the masks the
+// processor writes count as masked (see Scanner.SetMasked).
 func PlaceholderValue(v string) bool {
 	switch len(v) {
 	case 0:
@@ -333,9 +616,6 @@ func PlaceholderValue(v string) bool {
 			return true
 		}
 	}
-	if v[0] == '[' && v[len(v)-1] == ']' {
-		return true
-	}
 	for k := 0; k < len(v); k++ {
 		if v[k] != '*' {
 			return false
@@ -348,7 +628,7 @@ func PlaceholderValue(v string) bool {
 // secret word can start at p only if secretFirst[key[p]] and
 // secretSecond[key[p+1]] share a bit (one bit per first letter).
 var secretFirst, secretSecond = func() (f, s [256]uint8) {
-	for b, pairs := range []string{"pawr", "se", "to", "apcu", "cr"} {
+	for b, pairs := range []string{"pawr", "se", "to", "apcu", "cro"} {
 		f[pairs[0]] |= 1 << b
 		f[pairs[0]-'a'+'A'] |= 1 << b
 		for _, c := range []byte(pairs[1:]) {
@@ -362,8 +642,10 @@ var secretFirst, secretSecond = func() (f, s [256]uint8) {
 // IsSecretKey reports whether a key name says its value is a secret:
 // it contains password, passwd, passphrase, pwd, secret, token, api key,
 // access key, private key, credential or authorization (any case, any
-// separator style, a space included), and its last word is not a property of the secret such
-// as _count, _type, _length, _expires_in, _id or _url.
+// separator style, a space included) or ends in the word pass, auth or
+// cookie (db_pass, Set-Cookie; not bypass or compass), and its last word is
+// not a property of the secret such as _count, _type, _length, _expires_in,
+// _id or _url.
 func IsSecretKey(key string) bool {
 	if len(key) < 3 || len(key) > 64 {
 		return false
@@ -383,7 +665,8 @@ func IsSecretKey(key string) bool {
 			switch c1 {
 			case 'a':
 				found = hasPrefixFold(key, p, "password") || hasPrefixFold(key, p, "passwd") ||
-					hasPrefixFold(key, p, "passphrase")
+					hasPrefixFold(key, p, "passphrase") ||
+					(hasPrefixFold(key, p, "pass") && lastWordAt(key, p, 4))
 			case 'w':
 				found = hasPrefixFold(key, p, "pwd")
 			case 'r':
@@ -408,13 +691,25 @@ func IsSecretKey(key string) bool {
 					(p+4 == len(key) && hasPrefixFold(key, p, "auth") && (p == 0 || !is(key[p-1], cLower|cUpper)))
 			}
 		case 'c':
-			found = c1 == 'r' && hasPrefixFold(key, p, "credential")
+			found = (c1 == 'r' && hasPrefixFold(key, p, "credential")) ||
+				(c1 == 'o' && hasPrefixFold(key, p, "cookie") && lastWordAt(key, p, 6))
 		}
 	}
 	if !found {
 		return false
 	}
 	return !secretProperty(key)
+}
+
+// lastWordAt reports whether the n bytes at p are the last word of key: they
+// end it, and no lower-case letter runs into them (a camelCase start counts
+// as a word start: userPass).
+func lastWordAt(key string, p, n int) bool {
+	if p+n != len(key) || p == 0 {
+		return p+n == len(key)
+	}
+	c := key[p-1]
+	return !is(c, cLower|cUpper) || (is(c, cLower) && is(key[p], cUpper))
 }
 
 // secretProperty reports whether the first or last word of key (split at
@@ -471,7 +766,8 @@ func propertyWord(w string) bool {
 		"source", "limit", "max", "min", "kind", "status", "rotation", "age", "algorithm",
 		"alg", "hint", "valid", "validity", "index", "issuer", "usage", "used", "scope",
 		"scopes", "header", "field", "format", "mode", "method", "location", "store",
-		"manager", "arn", "hash", "error", "errors", "ok", "present", "missing", "last4":
+		"manager", "arn", "hash", "error", "errors", "ok", "present", "missing", "last4",
+		"stdin":
 		return true
 	}
 	return false

@@ -234,8 +234,9 @@ func iban(s string, i, j int) (Match, bool) {
 	return Match{i, e, int(IBAN)}, true
 }
 
-// pemBlock matches a PEM private key block from its BEGIN line to the end of
-// its END line, or to the end of the text when the block is cut off.
+// pemBlock matches a PEM private key block (or an OpenPGP armored one,
+// "PGP PRIVATE KEY BLOCK") from its BEGIN line to the end of its END line,
+// or to the end of the text when the block is cut off.
 func pemBlock(s string, i int) (Match, bool) {
 	const begin = "-----BEGIN "
 	if !hasPrefix(s, i, begin) {
@@ -243,7 +244,7 @@ func pemBlock(s string, i int) (Match, bool) {
 	}
 	hs := i + len(begin)
 	he := strings.Index(s[hs:], "-----")
-	if he < 0 || he > 64 || !strings.HasSuffix(s[hs:hs+he], "PRIVATE KEY") {
+	if he < 0 || he > 64 || !privateKeyLabel(s[hs:hs+he]) {
 		return Match{}, false
 	}
 	body := hs + he + 5
@@ -257,4 +258,9 @@ func pemBlock(s string, i int) (Match, bool) {
 		return Match{i, len(s), int(PrivateKey)}, true
 	}
 	return Match{i, tail + closing + 5, int(PrivateKey)}, true
+}
+
+// privateKeyLabel reports whether an armor label names a private key.
+func privateKeyLabel(l string) bool {
+	return strings.HasSuffix(l, "PRIVATE KEY") || l == "PGP PRIVATE KEY BLOCK"
 }
