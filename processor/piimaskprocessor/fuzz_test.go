@@ -11,7 +11,8 @@ import (
 
 // FuzzProcessLogs feeds arbitrary bodies, keys and values (also as JSON-ish
 // structured bodies) through the whole processor: it must not fail or
-// panic, and a second pass must change nothing (masking is idempotent).
+// panic, and a second pass must change nothing (masking is idempotent, under
+// redact and under hash).
 // Under partial masks, valid UTF-8 in must give valid UTF-8 out.
 func FuzzProcessLogs(f *testing.F) {
 	f.Add("user jane@example.com paid 4111 1111 1111 1111", "password", "hunter2", int64(4111111111111111))
@@ -23,6 +24,11 @@ func FuzzProcessLogs(f *testing.F) {
 	f.Add("1::X0@0.AA", "note", "1::X0@0.AA", int64(1))
 	// partial masks once kept the last four bytes, splitting a character
 	f.Add("Kunde François Lefèvre", "user.name", "François Lefèvre", int64(2))
+	// credentials found at ':', '=', '-' and '<'; a hash token of secret_kv
+	// was once hashed again inside itself
+	f.Add(`Authorization: Digest username="bob", response="6629fae4" Cookie: a=1; b="x"`, "Set-Cookie", "sid=1; Path=/", int64(123))
+	f.Add("run --password hunter2 <password>x</password> cvv=123 pass=[p]", "cvv", "123", int64(123))
+	f.Add("password=[secret_kv:k1:0123456789abcdef0123456789abcdef]", "cookie", "[REDACTED:secret_kv]", int64(7))
 
 	cfg := defaultCfg()
 	cfg.DetectorsAttribute = "pii.detectors"
@@ -35,6 +41,14 @@ func FuzzProcessLogs(f *testing.F) {
 	pcfg.MaskKeys = []string{"user.name"}
 	pcfg.CustomDetectors = []CustomDetectorConfig{{Name: "name", Regex: `\pL{2,} \pL{2,}`}}
 	partial, err := newPIIMask(pcfg, nopSettings().TelemetrySettings)
+	if err != nil {
+		f.Fatal(err)
+	}
+	hcfg := defaultCfg()
+	hcfg.DefaultAction = "hash"
+	hcfg.Hash = HashConfig{KeyEnv: "PII_FUZZ_HASH_KEY", KeyID: "k1"}
+	f.Setenv("PII_FUZZ_HASH_KEY", "k3y")
+	hashed, err := newPIIMask(hcfg, nopSettings().TelemetrySettings)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -69,24 +83,26 @@ func FuzzProcessLogs(f *testing.F) {
 				}
 			}
 		}
-		once, err := p.processLogs(context.Background(), build(body, key, val, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		again := plog.NewLogs()
-		once.CopyTo(again)
-		twice, err := p.processLogs(context.Background(), again)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := once.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
-		b := twice.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
-		for i := 0; i < a.Len(); i++ {
-			if !a.At(i).Body().Equal(b.At(i).Body()) {
-				t.Fatalf("body not idempotent: %q then %q", a.At(i).Body().AsString(), b.At(i).Body().AsString())
+		for _, pm := range []*piiMask{p, hashed} {
+			once, err := pm.processLogs(context.Background(), build(body, key, val, n))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !a.At(i).Attributes().Equal(b.At(i).Attributes()) {
-				t.Fatalf("attributes not idempotent: %v then %v", a.At(i).Attributes().AsRaw(), b.At(i).Attributes().AsRaw())
+			again := plog.NewLogs()
+			once.CopyTo(again)
+			twice, err := pm.processLogs(context.Background(), again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := once.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+			b := twice.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+			for i := 0; i < a.Len(); i++ {
+				if !a.At(i).Body().Equal(b.At(i).Body()) {
+					t.Fatalf("body not idempotent: %q then %q", a.At(i).Body().AsString(), b.At(i).Body().AsString())
+				}
+				if !a.At(i).Attributes().Equal(b.At(i).Attributes()) {
+					t.Fatalf("attributes not idempotent: %v then %v", a.At(i).Attributes().AsRaw(), b.At(i).Attributes().AsRaw())
+				}
 			}
 		}
 	})

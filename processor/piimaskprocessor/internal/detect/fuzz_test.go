@@ -26,6 +26,11 @@ var fuzzSeeds = []string{
 	// a mask changes a neighbour's boundary: "1::" is an address once the
 	// email after it is masked, so a second pass masks it
 	"1::X0@0.AA",
+	// credentials at ':', '=', '-' and '<'
+	`authorization: bearer abcdefgh Authorization: Digest username="bob", response=\"6629\"`,
+	"Cookie: a=1; b=\"x y\"; c=[REDACTED] Set-Cookie: sid=2; Path=/",
+	"run --password hunter2 --api-key 'k' <ns:password>x</ns:password> <token>cut",
+	"pass=[hunter2] cvv=123 cid: 4567 -----BEGIN PGP PRIVATE KEY BLOCK-----\nx",
 }
 
 // check verifies the scanner's contract on s: matches are in bounds, sorted
