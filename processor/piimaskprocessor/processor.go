@@ -90,8 +90,12 @@ type state struct {
 	// masked names: records of one source carry the same keys in the same
 	// order, so a batch's keys are judged once, not once per record.
 	keyVerdicts []keyVerdict
-	matches     []detect.Match
-	buf         []byte
+	// keysSeen is a second, content-addressed memory of verdicts: one
+	// optional key (payment.card in some records only) shifts every key
+	// after it, and the positions alone would judge them all again.
+	keysSeen [keysSeenSize]keyVerdict
+	matches  []detect.Match
+	buf      []byte
 	// dropAt holds the positions, ascending per map, of the entries to
 	// remove: removal is then one pass however many entries are dropped.
 	dropAt   []int
@@ -569,9 +573,13 @@ type keyVerdict struct {
 	id     bool
 }
 
+// keysSeenSize is the number of slots of state.keysSeen (a power of two).
+const keysSeenSize = 64
+
 // keyVerdict judges the key k at position i of a map, answered from the
 // verdict for the previous key at i when it is the same string (compared by
-// content: the same interned string compares in one step).
+// content: the same interned string compares in one step), else from the
+// verdict for the last key of k's length and ends.
 func (p *piiMask) keyVerdict(st *state, i int, k string) keyVerdict {
 	if i >= len(st.keyVerdicts) {
 		if i >= 256 {
@@ -581,9 +589,21 @@ func (p *piiMask) keyVerdict(st *state, i int, k string) keyVerdict {
 	}
 	v := &st.keyVerdicts[i]
 	if v.key != k {
-		*v = p.judgeKey(k)
+		seen := &st.keysSeen[keySlot(k)]
+		if seen.key != k || k == "" {
+			*seen = p.judgeKey(k)
+		}
+		*v = *seen
 	}
 	return *v
+}
+
+// keySlot picks k's slot in state.keysSeen from its length and end bytes.
+func keySlot(k string) int {
+	if k == "" {
+		return 0
+	}
+	return (len(k)*7 + int(k[0])*3 + int(k[len(k)-1])) & (keysSeenSize - 1)
 }
 
 func (p *piiMask) judgeKey(k string) keyVerdict {

@@ -383,6 +383,11 @@ func TestSecretKeyVerdictsFollowTheKeys(t *testing.T) {
 		{"password", "user", "nested"},
 		{"user", "password", "nested"},
 		{"api_key", "token_count", "nested"},
+		// an optional key shifts the others; keys of one length and the same
+		// first and last bytes share a slot of the second memory
+		{"pips", "pass", "nested"},
+		{"pass", "pips", "nested"},
+		{"pips", "pass", "nested"},
 	}
 	for _, ks := range keys {
 		lr := lrs.AppendEmpty()
@@ -402,6 +407,9 @@ func TestSecretKeyVerdictsFollowTheKeys(t *testing.T) {
 		{"password": masked, "user": "hunter2", "nested": map[string]any{"secret": masked}},
 		{"user": "hunter2", "password": masked, "nested": map[string]any{"secret": masked}},
 		{"api_key": masked, "token_count": "hunter2", "nested": map[string]any{"secret": masked}},
+		{"pips": "hunter2", "pass": masked, "nested": map[string]any{"secret": masked}},
+		{"pass": masked, "pips": "hunter2", "nested": map[string]any{"secret": masked}},
+		{"pips": "hunter2", "pass": masked, "nested": map[string]any{"secret": masked}},
 	}
 	for i := range want {
 		assert.Equal(t, want[i], out.At(i).Attributes().AsRaw(), "record %d", i)

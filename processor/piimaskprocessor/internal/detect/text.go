@@ -470,36 +470,33 @@ func (sc *Scanner) secretElement(s string, i int, memo *scanMemo) (Match, bool) 
 	return Match{vs, ve, int(SecretKeyValue)}, true
 }
 
-// CVVKey reports whether a key names a card security code: its last word
-// is cvv, cvc, cvv2 or cvc2, it ends in security_code (any separator or
-// camelCase), or it is cid.
+// CVVKey reports whether a key names a card security code: it ends in cvv,
+// cvc, cvv2 or cvc2 (card_cvv, cardCvc), or in security_code (any
+// separator or camelCase), or it is cid. It reads only the key's end: it
+// runs for every key= in free text that is no secret's.
 func CVVKey(key string) bool {
-	if len(key) < 3 || len(key) > 32 {
+	n := len(key)
+	if n < 3 {
 		return false
 	}
-	switch lower(key[len(key)-1]) {
-	case 'v', 'c', '2', 'e', 'd':
-	default:
-		return false
+	e := n
+	if key[e-1] == '2' {
+		e--
 	}
-	var buf [32]byte
-	n := 0
-	for k := 0; k < len(key); k++ {
-		if c := key[k]; c != '_' && c != '-' && c != '.' && c != ' ' {
-			buf[n] = lower(c)
-			n++
-		}
-	}
-	w := string(buf[:n])
-	if w == "cid" {
+	if e >= 3 && hasPrefixFold(key, e-3, "cv") && (lower(key[e-1]) == 'v' || lower(key[e-1]) == 'c') {
 		return true
 	}
-	for _, suffix := range [...]string{"cvv", "cvc", "cvv2", "cvc2", "securitycode"} {
-		if len(w) >= len(suffix) && w[len(w)-len(suffix):] == suffix {
-			return true
-		}
+	if n == 3 {
+		return hasPrefixFold(key, 0, "cid")
 	}
-	return false
+	if n < 12 || !hasPrefixFold(key, n-4, "code") {
+		return false
+	}
+	p := n - 4
+	if !is(key[p-1], cUpper|cLower) {
+		p-- // a separator
+	}
+	return p >= 8 && hasPrefixFold(key, p-8, "security")
 }
 
 // CVVValue reports whether v is a card security code: 3 or 4 digits.
