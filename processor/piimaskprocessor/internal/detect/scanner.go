@@ -157,11 +157,15 @@ func (sc *Scanner) Scan(dst []Match, s, key string) []Match {
 				m, ok = phoneNANPParen(s, i)
 			}
 		case '-':
-			if sc.on[SecretKeyValue] && i+2 < n && s[i+1] == '-' && is(s[i+2], cUpper|cLower) && flagStart(s, i) {
-				m, ok = sc.secretFlag(s, i, &memo)
-			}
-			if !ok && sc.on[PrivateKey] {
-				m, ok = pemBlock(s, i)
+			// Only "--" starts a flag or a PEM line; a single '-' (dates,
+			// UUIDs, pod names) costs no call.
+			if i+2 < n && s[i+1] == '-' {
+				if sc.on[SecretKeyValue] && is(s[i+2], cUpper|cLower) && flagStart(s, i) {
+					m, ok = sc.secretFlag(s, i, &memo)
+				}
+				if !ok && sc.on[PrivateKey] && s[i+2] == '-' {
+					m, ok = pemBlock(s, i)
+				}
 			}
 		case '<':
 			if sc.on[SecretKeyValue] {

@@ -221,7 +221,7 @@ func (sc *Scanner) secretValue(s string, i int, memo *scanMemo) (Match, bool) {
 		return Match{}, false
 	}
 	if !IsSecretKey(s[ks:ke]) {
-		if CVVKey(s[ks:ke]) {
+		if cvvKeyEnd(s[ks:ke]) && CVVKey(s[ks:ke]) {
 			return cvvAfter(s, i)
 		}
 		return Match{}, false
@@ -497,6 +497,20 @@ func CVVKey(key string) bool {
 		p-- // a separator
 	}
 	return p >= 8 && hasPrefixFold(key, p-8, "security")
+}
+
+// cvvKeyEnd is CVVKey's first filter, inlined into secretValue: the last
+// byte of cvv, cvc, cvv2, cid or security_code.
+func cvvKeyEnd(k string) bool {
+	switch k[len(k)-1] {
+	case 'v', 'V', 'c', 'C', '2':
+		return true
+	case 'd', 'D':
+		return len(k) == 3
+	case 'e', 'E':
+		return len(k) >= 12
+	}
+	return false
 }
 
 // CVVValue reports whether v is a card security code: 3 or 4 digits.
