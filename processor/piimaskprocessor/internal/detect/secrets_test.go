@@ -66,6 +66,8 @@ func TestScanPassKeys(t *testing.T) {
 		{"DB_PASS=hunter2", "", []string{"secret_kv:hunter2"}},
 		{`{"smtp_pass":"hunter2"}`, "", []string{"secret_kv:hunter2"}},
 		{"bypass=true compass=north passport=X1234567 pass_through=all passes=3", "", nil},
+		// go test output
+		{"--- PASS: TestLogin (0.00s)", "", nil},
 	})
 }
 
@@ -111,6 +113,9 @@ func TestScanXMLSecretElements(t *testing.T) {
 		// empty, masked, not a secret's name, a property of one
 		{"<password></password><password>[REDACTED:secret_kv]</password><user>bob</user><password_policy>strong</password_policy>", "", nil},
 		{"<password/> <b>bold</b> a < b", "", nil},
+		// a generic type in a stack trace, a name before other markup
+		{"at Parser.parse(List<Token> tokens, Map<String, Secret> s)", "", nil},
+		{"<secret>x<br>y</secret>", "", nil},
 	})
 }
 

@@ -456,13 +456,14 @@ func (sc *Scanner) secretElement(s string, i int, memo *scanMemo) (Match, bool) 
 		return Match{}, false
 	}
 	vs := ne + 1
-	// The text runs to the next tag (each '<' then starts the next read,
-	// so the text is read once), or is cut off.
+	// The text runs to the closing tag (each '<' then starts the next read,
+	// so the text is read once), or is cut off; a name in angle brackets
+	// followed by other markup is no element (List<Token> tokens, <br>).
 	ve := strings.IndexByte(s[vs:], '<')
 	if ve < 0 {
 		ve = memo.unquotedEnd(s, vs)
-	} else {
-		ve += vs
+	} else if ve += vs; ve+1 >= len(s) || s[ve+1] != '/' {
+		return Match{}, false
 	}
 	if ve <= vs || sc.maskedValue(s[vs:ve]) {
 		return Match{}, false
@@ -662,6 +663,9 @@ func IsSecretKey(key string) bool {
 		return false
 	}
 	if key == "PWD" || key == "OLDPWD" { // shell working directory variables
+		return false
+	}
+	if key == "PASS" { // a test result: "--- PASS: TestLogin"
 		return false
 	}
 	found := false
