@@ -327,6 +327,12 @@ func TestScanSecretKeyValueSpacing(t *testing.T) {
 
 func TestScanEmailBoundaries(t *testing.T) {
 	scanTable(t, NewScanner([]Detector{Email}, nil), []scanCase{
+		// addresses joined by bytes a local part may hold: each starts where
+		// the one before ends, all found in one pass (a chain needed a pass
+		// per address, found by FuzzScan)
+		{"to=a@x.com%2Cb@y.com%2Cc@z.com", "", []string{"email:a@x.com", "email:%2Cb@y.com", "email:%2Cc@z.com"}},
+		{"0@0.AA%@0.AA%0@0.AA%@0.AA", "", []string{"email:0@0.AA", "email:%@0.AA", "email:%0@0.AA", "email:%@0.AA"}},
+		{"a@b.io@c.io", "", nil},
 		{"export report_jane.doe@example.com_2024.csv", "", []string{"email:report_jane.doe@example.com"}},
 		{"redirect=mailto:jane.doe@example.com%3E", "", []string{"email:jane.doe@example.com"}},
 		{"q=jane.doe@example.com+OR+x", "", []string{"email:jane.doe@example.com"}},
@@ -452,6 +458,7 @@ var adversarialInputs = []struct{ name, unit, prefix, lead string }{
 	{"flag names", " --a.", "", ""},
 	{"xml elements", "<password>", "", ""},
 	{"xml namespaces", "<a:", "", ""},
+	{"addresses joined by local-part bytes", "a@b.io%", "", ""},
 }
 
 // adversarial returns about n bytes of the input.

@@ -19,6 +19,15 @@ func email(s string, i int) (Match, bool) {
 	for ls > 0 && (is(s[ls-1], cEmailLocal) || s[ls-1] >= 0x80) {
 		ls--
 	}
+	if ls > 0 && s[ls-1] == '@' {
+		// The local part runs back into the address before: it starts where
+		// that one's domain ends (a@b.io%2Cc@d.io), as it would once that
+		// one is masked; otherwise each address of a chain would need a
+		// pass of its own.
+		if e := domainEnd(s, ls); e >= 0 {
+			ls = e
+		}
+	}
 	for ls < i && s[ls] == '.' {
 		ls++
 	}
@@ -28,21 +37,7 @@ func email(s string, i int) (Match, bool) {
 	if ls > 0 && s[ls-1] == ':' && userinfo(s, ls-1) {
 		return Match{}, false
 	}
-	p, labels, end := i+1, 0, -1
-	for {
-		e := span(s, p, cDomain)
-		if e == p || e-p > 63 || s[p] == '-' {
-			break
-		}
-		labels++
-		if t := tldEnd(s, p, e); labels >= 2 && t > 0 {
-			end = t
-		}
-		if s[e-1] == '-' || e+1 >= len(s) || s[e] != '.' || !is(s[e+1], cDomain) {
-			break
-		}
-		p = e + 1
-	}
+	end := domainEnd(s, i+1)
 	if end < 0 {
 		return Match{}, false
 	}
@@ -51,6 +46,28 @@ func email(s string, i int) (Match, bool) {
 		return Match{}, false
 	}
 	return Match{ls, end, int(Email)}, true
+}
+
+// domainEnd returns where the domain of an address starting at p (after
+// the '@') ends: after its last label that can be a top-level one, with two
+// or more labels; -1 when there is none. It reads no further than the next
+// '@'.
+func domainEnd(s string, p int) int {
+	labels, end := 0, -1
+	for {
+		e := span(s, p, cDomain)
+		if e == p || e-p > 63 || s[p] == '-' {
+			return end
+		}
+		labels++
+		if t := tldEnd(s, p, e); labels >= 2 && t > 0 {
+			end = t
+		}
+		if s[e-1] == '-' || e+1 >= len(s) || s[e] != '.' || !is(s[e+1], cDomain) {
+			return end
+		}
+		p = e + 1
+	}
 }
 
 // tldEnd returns where a domain whose top-level label starts at p (the
