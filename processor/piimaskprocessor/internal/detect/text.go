@@ -698,7 +698,7 @@ func IsSecretKey(key string) bool {
 			case 'a':
 				found = hasPrefixFold(key, p, "password") || hasPrefixFold(key, p, "passwd") ||
 					hasPrefixFold(key, p, "passphrase") ||
-					(hasPrefixFold(key, p, "pass") && lastWordAt(key, p, 4))
+					(p+4 == len(key) && hasPrefixFold(key, p, "pass") && lastWordAt(key, p, 4))
 			case 'w':
 				found = hasPrefixFold(key, p, "pwd")
 			case 'r':
@@ -724,7 +724,7 @@ func IsSecretKey(key string) bool {
 			}
 		case 'c':
 			found = (c1 == 'r' && hasPrefixFold(key, p, "credential")) ||
-				(c1 == 'o' && hasPrefixFold(key, p, "cookie") && lastWordAt(key, p, 6))
+				(c1 == 'o' && p+6 == len(key) && hasPrefixFold(key, p, "cookie") && lastWordAt(key, p, 6))
 		}
 	}
 	if !found {
