@@ -5,13 +5,16 @@
 // over a directory, control words and slot groups, several cache lines per
 // lookup; here a lookup usually reads one 32-byte slot. Open addressing
 // with linear probing, deletion by backward shift (no tombstones: groups
-// are created and deleted all the time), hashes from hash/maphash with a
-// per-table random seed (trace ids come from clients).
+// are created and deleted all the time), hashes seeded per table with
+// random secrets (trace ids come from clients, who must not be able to
+// choose colliding ones).
 package keytable // import "github.com/sluicelogs/sluice/processor/tailsamplingprocessor/internal/keytable"
 
 import (
-	"hash/maphash"
+	"encoding/binary"
 	"iter"
+	"math/bits"
+	"math/rand/v2"
 )
 
 // Key is a trace id or another 16-byte group key.
@@ -34,37 +37,58 @@ type Table[V any] struct {
 	slots []slot[V]
 	mask  uint64
 	n     int
-	seed  maphash.Seed
+	seed  [3]uint64
 }
 
 // New returns an empty table.
 func New[V any]() *Table[V] {
-	return &Table[V]{slots: make([]slot[V], minSlots), mask: minSlots - 1, seed: maphash.MakeSeed()}
+	return &Table[V]{
+		slots: make([]slot[V], minSlots), mask: minSlots - 1,
+		seed: [3]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64()},
+	}
 }
 
 // Len returns the number of entries.
 func (t *Table[V]) Len() int { return t.n }
 
-func (t *Table[V]) hash(k *Key) uint64 { return maphash.Bytes(t.seed, k[:]) }
+// hash mixes the key's two words with the table's secret seed by 64×64→128
+// bit multiplications, folding the halves (as wyhash does for 16 bytes):
+// a few cycles, against a call into hash/maphash over 16 bytes. Without the
+// seed, which never leaves the process, a client cannot compute which ids
+// share a slot.
+func (t *Table[V]) hash(k *Key) uint64 {
+	lo := binary.LittleEndian.Uint64(k[:8])
+	hi := binary.LittleEndian.Uint64(k[8:])
+	return mix(mix(lo^t.seed[0], hi^t.seed[1]), t.seed[2]^lo^hi)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
 
 // Get returns the value stored for k, or nil.
-func (t *Table[V]) Get(k Key) *V {
-	h := t.hash(&k)
+func (t *Table[V]) Get(k Key) *V { return t.GetHashed(&k, t.hash(&k)) }
+
+// GetHashed is Get for a key whose hash h came from Hash: a caller can
+// compute hashes before taking the lock it guards the table with.
+func (t *Table[V]) GetHashed(k *Key, h uint64) *V {
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := &t.slots[i]
 		if s.v == nil {
 			return nil
 		}
-		if s.hash == h && s.key == k {
+		if s.hash == h && s.key == *k {
 			return s.v
 		}
 	}
 }
 
-// Hash returns k's hash in t, for TouchHashed and DeleteHashed: a caller
-// about to delete several keys reads their slots first, in a row, so that
-// the processor fetches those cache lines in parallel rather than waiting
-// for each in turn.
+// Hash returns k's hash in t, for GetHashed, PutHashed, TouchHashed and
+// DeleteHashed: a caller about to look up or delete several keys reads
+// their slots first, in a row, so that the processor fetches those cache
+// lines in parallel rather than waiting for each in turn. The hash stays
+// valid for the table's life (the seed never changes).
 func (t *Table[V]) Hash(k *Key) uint64 { return t.hash(k) }
 
 // TouchHashed reads the home slot of the key with hash h (from Hash, with no
@@ -73,12 +97,14 @@ func (t *Table[V]) TouchHashed(h uint64) uint64 { return t.slots[h&t.mask].hash 
 
 // Put stores v for k, replacing any value stored for it. v must not be nil
 // (nil marks an empty slot).
-func (t *Table[V]) Put(k Key, v *V) {
+func (t *Table[V]) Put(k Key, v *V) { t.PutHashed(k, t.hash(&k), v) }
+
+// PutHashed is Put for a key whose hash h came from Hash.
+func (t *Table[V]) PutHashed(k Key, h uint64, v *V) {
 	// Grow at a load of 3/4: linear probing degrades beyond.
 	if 4*(t.n+1) > 3*len(t.slots) {
 		t.resize(2 * len(t.slots))
 	}
-	h := t.hash(&k)
 	if t.insert(k, h, v) {
 		t.n++
 	}
