@@ -606,9 +606,9 @@ func (s *sampler) recordThenEmit(ctx context.Context, em *emission, outs []*outp
 // appendRecord stores one record of g in the record log.
 func (s *sampler) appendRecord(g *group, out int, h *header, rec []byte, sig signal) {
 	tag := recordTag(out, g.headerIndex(h))
-	ref, opened := s.log.Append(g.seq, g.last, tag, rec)
+	ref, frame, opened := s.log.Append(g.seq, g.last, tag, rec)
 	g.last = ref
-	g.bytes += int64(recordlog.FrameSize(tag, len(rec)))
+	g.bytes += int64(frame)
 	g.records[sig]++
 	g.total++
 	s.buffered += opened

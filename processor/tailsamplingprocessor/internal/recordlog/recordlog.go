@@ -72,23 +72,26 @@ func FrameSize(tag uint64, n int) int {
 
 // Append stores rec with a caller-defined tag for owner, linked to prev (the
 // owner's previous record; ignored for its first one). It returns the
-// record's reference and the bytes of a slab it had to open (0 when the
-// record fit in the open slab).
-func (l *Log) Append(owner Owner, prev Ref, tag uint64, rec []byte) (Ref, int64) {
-	need := FrameSize(tag, len(rec))
-	var opened int64
+// record's reference, the bytes its frame takes (FrameSize) and the bytes of
+// a slab it had to open (0 when the record fit in the open slab).
+func (l *Log) Append(owner Owner, prev Ref, tag uint64, rec []byte) (ref Ref, frame int, opened int64) {
+	frame = FrameSize(tag, len(rec))
 	s := l.open()
-	if s == nil || len(s.buf)+need > cap(s.buf) {
-		s = l.openSlab(need)
+	if s == nil || len(s.buf)+frame > cap(s.buf) {
+		s = l.openSlab(frame)
 		opened = int64(cap(s.buf))
 	}
+	// The frame is written into room taken at once: one capacity check
+	// rather than one per piece.
 	off := len(s.buf)
-	b := binary.LittleEndian.AppendUint64(s.buf, uint64(prev))
-	b = binary.AppendUvarint(b, tag)
-	b = binary.AppendUvarint(b, uint64(len(rec)))
-	s.buf = append(b, rec...)
+	s.buf = s.buf[:off+frame]
+	b := s.buf[off:]
+	binary.LittleEndian.PutUint64(b, uint64(prev))
+	n := refSize + binary.PutUvarint(b[refSize:], tag)
+	n += binary.PutUvarint(b[n:], uint64(len(rec)))
+	copy(b[n:], rec)
 	s.newest = max(s.newest, owner)
-	return Ref(uint64(s.id)<<32 | uint64(off)), opened
+	return Ref(uint64(s.id)<<32 | uint64(off)), frame, opened
 }
 
 func (l *Log) open() *slab {

@@ -56,7 +56,7 @@ func TestAppendWalkInterleavedGroups(t *testing.T) {
 			rec[j] = byte(rng.Uint32())
 		}
 		tag := rng.Uint64() >> rng.IntN(64)
-		ref, opened := l.Append(g.owner, g.last, tag, rec)
+		ref, _, opened := l.Append(g.owner, g.last, tag, rec)
 		held += opened
 		g.last = ref
 		g.records = append(g.records, stored{tag, rec})
@@ -78,7 +78,7 @@ func TestReleaseWaitsForEveryOwner(t *testing.T) {
 	rec := make([]byte, MinSlabSize/2-16) // two records per slab
 	var held int64
 	add := func(o Owner) Ref {
-		r, opened := l.Append(o, 0, 0, rec)
+		r, _, opened := l.Append(o, 0, 0, rec)
 		held += opened
 		return r
 	}
@@ -124,8 +124,9 @@ func TestFrameSize(t *testing.T) {
 		t.Run(fmt.Sprint(c.tag, c.n), func(t *testing.T) {
 			l := New(MaxSlabSize)
 			assert.Equal(t, c.want, FrameSize(c.tag, c.n))
-			_, opened := l.Append(0, 0, c.tag, make([]byte, c.n))
-			r2, _ := l.Append(0, 0, 0, nil)
+			_, frame, opened := l.Append(0, 0, c.tag, make([]byte, c.n))
+			assert.Equal(t, c.want, frame)
+			r2, _, _ := l.Append(0, 0, 0, nil)
 			if opened == int64(MaxSlabSize) && c.want <= MaxSlabSize {
 				assert.Equal(t, Ref(c.want), r2&0xffffffff, "the next frame starts right after")
 			}
@@ -140,7 +141,7 @@ func TestSlabIDsWrapAround(t *testing.T) {
 	rec := make([]byte, MinSlabSize-refSize-4)
 	var refs []Ref
 	for i := range 5 {
-		r, _ := l.Append(Owner(0), 0, uint64(i), rec)
+		r, _, _ := l.Append(Owner(0), 0, uint64(i), rec)
 		refs = append(refs, r)
 	}
 	for i, r := range refs {
