@@ -66,9 +66,10 @@ func (b *Batch) EncodeLogs(ld plog.Logs) {
 	b.Finish()
 }
 
-// scopeOffs locates one scope's headers and records in Batch.buf while it
-// may still move (it grows by append); Finish turns offsets into slices
-// once it no longer does.
+// scopeOffs locates one scope's headers in Batch.buf while it may still
+// move (it grows by append); Finish turns offsets into slices once it no
+// longer does. Headers need this because closeField may still shift bytes
+// of the open message.
 type scopeOffs struct {
 	res, scope [2]int
 	first, end int
@@ -79,7 +80,9 @@ type scopeOffs struct {
 // invalid from here on.
 func (b *Batch) Reset() {
 	b.buf = b.buf[:0]
-	b.recOffs = b.recOffs[:0]
+	// Records may reference buffers that b.buf outgrew: let them go.
+	clear(b.Records)
+	b.Records = b.Records[:0]
 	b.scopeOffs = b.scopeOffs[:0]
 	b.resources = 0
 }
@@ -95,7 +98,7 @@ func (b *Batch) AddResource(res pcommon.Resource, schemaURL string) {
 // records added next belong to it.
 func (b *Batch) AddScope(sc pcommon.InstrumentationScope, schemaURL string) {
 	hdr := b.appendScopeHeader(sc, schemaURL)
-	first := len(b.recOffs)
+	first := len(b.Records)
 	b.scopeOffs = append(b.scopeOffs, scopeOffs{res: b.res, scope: hdr, first: first, end: first, resource: b.resources})
 }
 
@@ -114,19 +117,20 @@ func (b *Batch) AddLogRecord(lr plog.LogRecord) {
 	b.addRecord(start)
 }
 
+// addRecord adds the record encoded from start to Records at once: its bytes
+// are final, and should b.buf move later, the record keeps referencing the
+// array it was written in, which holds the same bytes. Slicing it here
+// spares Finish a pass over every record.
 func (b *Batch) addRecord(start int) {
-	b.recOffs = append(b.recOffs, [2]int{start, len(b.buf)})
-	b.scopeOffs[len(b.scopeOffs)-1].end = len(b.recOffs)
+	end := len(b.buf)
+	b.Records = append(b.Records, b.buf[start:end:end])
+	b.scopeOffs[len(b.scopeOffs)-1].end = len(b.Records)
 }
 
-// Finish fills Scopes and Records.
+// Finish fills Scopes (Records is filled as records are added).
 func (b *Batch) Finish() {
 	b.Scopes = b.Scopes[:0]
-	b.Records = b.Records[:0]
 	buf := b.buf
-	for _, o := range b.recOffs {
-		b.Records = append(b.Records, buf[o[0]:o[1]:o[1]])
-	}
 	for _, s := range b.scopeOffs {
 		b.Scopes = append(b.Scopes, Scope{
 			Resource: buf[s.res[0]:s.res[1]:s.res[1]],

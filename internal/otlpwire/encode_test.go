@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/xpdata/entity"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/sluicelogs/sluice/testbed/loadgen"
 )
 
 // fillAttrs puts one value of every type, including nested and long ones
@@ -440,4 +442,26 @@ func hasStrindex(msg []byte, typ msgType) bool {
 		msg = msg[m:]
 	}
 	return false
+}
+
+// Records are sliced as they are encoded, before the buffer stops growing:
+// those written before a growth must still hold their bytes afterwards,
+// from a fresh batch and from a reused one growing past its capacity.
+func TestRecordsSurviveBufferGrowth(t *testing.T) {
+	var got Batch
+	for _, n := range []int{1, 5, 40} { // each larger than the last
+		td := ptrace.NewTraces()
+		for i := range n {
+			req := loadgen.ServerSpanRequest(uint64(i)*loadgen.ServerSpanTraces, i%loadgen.ServerSpansPerTrace)
+			req.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+		}
+		buf, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+		require.NoError(t, err)
+		var want Batch
+		require.NoError(t, want.Parse(buf))
+		held := got.Held()
+		got.EncodeTraces(td)
+		require.Greater(t, got.Held(), held, "the buffer grew while encoding")
+		requireSameBatch(t, &want, &got)
+	}
 }

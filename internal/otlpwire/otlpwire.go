@@ -51,7 +51,6 @@ type Batch struct {
 	Records [][]byte
 	// Encoding state, reused across calls.
 	buf       []byte
-	recOffs   [][2]int
 	scopeOffs []scopeOffs
 	res       [2]int // header of the current resource
 	resources int    // resources added so far
