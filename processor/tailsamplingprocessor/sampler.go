@@ -222,7 +222,9 @@ func (s *sampler) shutdownOne(ctx context.Context, last bool) error {
 // entry is what the lock-free pass learns about one record. No pointers:
 // storing it costs no write barrier while the garbage collector runs.
 type entry struct {
-	key     groupKey
+	key groupKey
+	// hash is key's hash in the group table, computed before the lock.
+	hash    uint64
 	grouped bool
 	root    bool
 	mask    uint64
@@ -301,6 +303,7 @@ func (s *sampler) consumeLogs(ctx context.Context, out int, next consumer.Logs, 
 					e.key, e.grouped = s.correlationKey(lr.Attributes(), res)
 				}
 				if e.grouped {
+					e.hash = s.groups.Hash(&e.key)
 					for _, p := range s.predicates {
 						if p.pred.matchLog(lr, res) {
 							e.mask |= p.bit
@@ -374,6 +377,7 @@ func (s *sampler) consumeTraces(ctx context.Context, out int, next consumer.Trac
 				var e entry
 				if tid := sp.TraceID(); !tid.IsEmpty() {
 					e.key, e.grouped = groupKey(tid), true
+					e.hash = s.groups.Hash(&e.key)
 					e.root = sp.ParentSpanID().IsEmpty()
 					for _, p := range s.predicates {
 						if p.pred.matchSpan(sp, res) {
@@ -520,7 +524,7 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 		// created only on a cache miss and cached only once decided), so
 		// the common case — another record of a buffered group — needs one
 		// lookup.
-		g := s.groups.Get(e.key)
+		g := s.groups.GetHashed(&e.key, e.hash)
 		if g == nil {
 			if v, ok := s.kept.Get(e.key); ok {
 				em.add(out, int(v)-1, sc.transientHeader(scope), rec)
@@ -535,7 +539,7 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 			}
 			g = s.queue.newGroup()
 			g.key, g.firstNanos, g.accounted = e.key, nowNanos, groupOverhead
-			s.groups.Put(e.key, g)
+			s.groups.PutHashed(e.key, e.hash, g)
 			s.queue.push(g)
 			s.buffered += groupOverhead
 			if len(s.perKeys) > 0 {
