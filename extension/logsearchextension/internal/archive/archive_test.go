@@ -3,12 +3,14 @@ package archive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/archivetest"
 	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
@@ -162,4 +165,57 @@ func TestS3MissingObjectIsNotExist(t *testing.T) {
 	ra, _ := NewS3Store(notFoundS3{err: errors.New("503 slow down")}, "b", "p").Open(context.Background(), Object{Key: "k", Size: 100})
 	_, rerr := ra.ReadAt(make([]byte, 8), 92)
 	assert.NotErrorIs(t, rerr, fs.ErrNotExist)
+}
+
+// A footer put again (two readers of one file parsed it at once) replaces
+// its entry and evicts nothing else.
+func TestFooterCachePutAgainKeepsOtherEntries(t *testing.T) {
+	c := NewFooterCache(2)
+	a, b := Object{Key: "a", Size: 1}, Object{Key: "b", Size: 1}
+	c.put(a, &FileInfo{})
+	c.put(b, &FileInfo{})
+	for range 20 {
+		c.put(a, &FileInfo{})
+	}
+	assert.Equal(t, 2, c.Len())
+	assert.Contains(t, c.entries, b)
+}
+
+// Queries read footers concurrently through one cache, smaller than the
+// files they read (run with -race).
+func TestFooterCacheConcurrentOpens(t *testing.T) {
+	layout, err := logarchive.NewLayout(logarchive.DefaultTemplate)
+	require.NoError(t, err)
+	spec := archivetest.Spec{Records: 60, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Span: 3 * time.Hour, Services: []string{"a"}}
+	root := t.TempDir()
+	keys, err := archivetest.WriteArchive(root, layout, spec.Rows(), 1, archivetest.Options{RowGroupRows: 7})
+	require.NoError(t, err)
+	require.Len(t, keys, 3)
+	store := NewLocalStore(root)
+	objs, err := store.List(context.Background(), "")
+	require.NoError(t, err)
+	c := NewFooterCache(2)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*len(objs))
+	for range 8 {
+		wg.Go(func() {
+			for _, obj := range objs {
+				rdr, fi, err := c.Open(context.Background(), store, obj)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				if n := fi.Meta.NumRows; n != 20 {
+					errs <- fmt.Errorf("%s: %d rows, want 20", obj.Key, n)
+				}
+				rdr.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+	assert.Equal(t, 2, c.Len())
 }

@@ -112,7 +112,9 @@ func (c *FooterCache) put(obj Object, fi *FileInfo) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.capacity {
+	// Concurrent readers of one file may both parse its footer: the second
+	// replaces the first rather than evicting another entry.
+	if _, ok := c.entries[obj]; !ok && len(c.entries) >= c.capacity {
 		for k := range c.entries {
 			delete(c.entries, k)
 			break
