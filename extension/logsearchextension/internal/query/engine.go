@@ -28,6 +28,9 @@ type Options struct {
 	Layout *logarchive.Layout
 	// FooterCacheSize is the number of file footers kept parsed.
 	FooterCacheSize int
+	// FooterConcurrency is the number of file footers one query reads at
+	// once (default DefaultFooterConcurrency; 1 reads them one at a time).
+	FooterConcurrency int
 	// BatchSize is the rows decoded per batch (default DefaultBatchSize).
 	BatchSize int64
 	// Allocator allocates Arrow buffers (default Go allocator).
@@ -36,12 +39,14 @@ type Options struct {
 
 // Engine answers queries over one archive. It is safe for concurrent use.
 type Engine struct {
-	store     archive.Store
-	catalog   *archive.Catalog
-	layout    *logarchive.Layout
-	footers   *archive.FooterCache
-	batchSize int64
-	mem       memory.Allocator
+	store   archive.Store
+	catalog *archive.Catalog
+	layout  *logarchive.Layout
+	footers *archive.FooterCache
+	// footerConcurrency bounds the footers one query reads at once.
+	footerConcurrency int
+	batchSize         int64
+	mem               memory.Allocator
 }
 
 // New returns an engine over the logs signal of an archive.
@@ -55,13 +60,17 @@ func New(o Options) (*Engine, error) {
 	if o.Allocator == nil {
 		o.Allocator = memory.NewGoAllocator()
 	}
+	if o.FooterConcurrency <= 0 {
+		o.FooterConcurrency = DefaultFooterConcurrency
+	}
 	return &Engine{
-		store:     o.Store,
-		catalog:   &archive.Catalog{Store: o.Store, Layout: o.Layout, Signal: logarchive.SignalLogs},
-		layout:    o.Layout,
-		footers:   archive.NewFooterCache(o.FooterCacheSize),
-		batchSize: o.BatchSize,
-		mem:       o.Allocator,
+		store:             o.Store,
+		catalog:           &archive.Catalog{Store: o.Store, Layout: o.Layout, Signal: logarchive.SignalLogs},
+		layout:            o.Layout,
+		footers:           archive.NewFooterCache(o.FooterCacheSize),
+		footerConcurrency: o.FooterConcurrency,
+		batchSize:         o.BatchSize,
+		mem:               o.Allocator,
 	}, nil
 }
 

@@ -54,15 +54,20 @@ type plan struct {
 }
 
 // plan lists the files the filter's partitions allow and keeps the row
-// groups that statistics and bloom filters cannot rule out.
+// groups that statistics and bloom filters cannot rule out. Footers are read
+// footerConcurrency at a time (each is a round trip on S3) and added in
+// listing order, so the plan, its stats and the error returned are those of
+// reading them one after another.
 func (e *Engine) plan(ctx context.Context, f *Filter, st *Stats) (*plan, error) {
 	files, err := e.selectFiles(ctx, f, st)
 	if err != nil {
 		return nil, err
 	}
 	p := newPlan(len(files))
-	for _, af := range files {
-		if _, err := e.addFile(ctx, p, af, f, st); err != nil {
+	fp := e.prefetchFooters(ctx, files, f, func(int, int) bool { return true })
+	defer fp.close()
+	for i, af := range files {
+		if _, err := p.add(af, fp.take(i), st); err != nil {
 			return nil, err
 		}
 	}
@@ -84,44 +89,76 @@ func newPlan(n int) *plan {
 	return &plan{scanned: make([]atomic.Bool, n), missing: make([]atomic.Bool, n)}
 }
 
-// addFile reads the footer of af and adds the file to p with the row
-// groups pruning keeps, which it returns (a file with none, or deleted
-// since it was listed, is counted and left out).
-func (e *Engine) addFile(ctx context.Context, p *plan, af archive.File, f *Filter, st *Stats) ([]rowGroupRef, error) {
+// footerRead is one file's footer with the row groups pruning keeps
+// (their file index not yet set), before the file is added to a plan.
+type footerRead struct {
+	info   *archive.FileInfo // nil when no row group is kept
+	groups []rowGroupRef
+	// skippedStatistics and skippedBloom count the pruned row groups.
+	skippedStatistics, skippedBloom int
+	// missing is set when the file was deleted since it was listed.
+	missing bool
+	err     error
+}
+
+// readFooter reads the footer of af and prunes its row groups against f.
+// It only reads: counting and adding to a plan is left to plan.add, so
+// footers can be read concurrently and still be added in listing order.
+func (e *Engine) readFooter(ctx context.Context, af archive.File, f *Filter) footerRead {
 	rdr, fi, err := e.footers.Open(ctx, e.store, af.Object)
 	if err != nil {
 		if e.vanished(ctx, af.Object, err) {
-			st.FilesSkippedMissing++
-			return nil, nil
+			return footerRead{missing: true}
 		}
-		return nil, err
+		return footerRead{err: err}
 	}
 	defer rdr.Close()
-	idx := len(p.files)
-	first := len(p.groups)
+	var r footerRead
 	for rg := 0; rg < fi.Meta.NumRowGroups(); rg++ {
 		ref, reason, err := pruneRowGroup(rdr, fi, rg, f)
 		if err != nil {
-			p.groups = p.groups[:first]
-			return nil, fmt.Errorf("file %s row group %d: %w", af.Key, rg, err)
+			return footerRead{err: fmt.Errorf("file %s row group %d: %w", af.Key, rg, err)}
 		}
 		switch reason {
 		case pruneStatistics:
-			st.RowGroupsSkippedStatistics++
-			continue
+			r.skippedStatistics++
 		case pruneBloom:
-			st.RowGroupsSkippedBloom++
-			continue
+			r.skippedBloom++
+		default:
+			r.groups = append(r.groups, ref)
 		}
-		ref.file = idx
-		p.groups = append(p.groups, ref)
 	}
-	if len(p.groups) == first {
+	if len(r.groups) > 0 {
+		r.info = fi
+	}
+	return r
+}
+
+// add adds file af, whose footer r holds, to p with the row groups pruning
+// kept, which it returns (a file with none, or deleted since it was
+// listed, is counted and left out); r's read error is returned.
+func (p *plan) add(af archive.File, r footerRead, st *Stats) ([]rowGroupRef, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.missing {
+		st.FilesSkippedMissing++
+		return nil, nil
+	}
+	st.RowGroupsSkippedStatistics += r.skippedStatistics
+	st.RowGroupsSkippedBloom += r.skippedBloom
+	if len(r.groups) == 0 {
 		st.FilesSkippedStatistics++
 		return nil, nil
 	}
+	idx := len(p.files)
+	first := len(p.groups)
+	for _, ref := range r.groups {
+		ref.file = idx
+		p.groups = append(p.groups, ref)
+	}
 	p.files = append(p.files, af)
-	p.infos = append(p.infos, fi)
+	p.infos = append(p.infos, r.info)
 	return p.groups[first:], nil
 }
 

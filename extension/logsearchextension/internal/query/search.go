@@ -99,6 +99,14 @@ func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor)
 	// file's footer is read once its partition could hold records as new
 	// as the newest row group pending.
 	pending := &groupHeap{}
+	// Once one file is read, the loop below reads every other file ending
+	// at the same time before scanning anything (their row groups end
+	// before it), so their footers are read together. Only row groups
+	// without timestamp statistics, or with records past their partition's
+	// end, can stop it earlier, leaving up to footerConcurrency-1 footers
+	// read in vain.
+	fp := e.prefetchFooters(ctx, files, &f, func(i, j int) bool { return files[j].End.Equal(files[i].End) })
+	defer fp.close()
 	next := 0
 	for next < len(files) || pending.Len() > 0 {
 		for next < len(files) && (pending.Len() == 0 || files[next].End.UnixMicro() > pending.refs[0].maxTS) {
@@ -107,7 +115,7 @@ func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor)
 				next = len(files)
 				break
 			}
-			refs, err := e.addFile(ctx, p, files[next], &f, &st)
+			refs, err := p.add(files[next], fp.take(next), &st)
 			if err != nil {
 				return nil, err
 			}
