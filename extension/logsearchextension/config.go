@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
 
+	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/query"
 	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
@@ -24,6 +25,8 @@ const (
 	defaultMaxHistogramBuckets  = 500
 	defaultHistogramRange       = 24 * time.Hour
 	defaultFooterCacheSize      = 4096
+	defaultFooterConcurrency    = query.DefaultFooterConcurrency
+	maxFooterConcurrency        = 256
 	defaultS3Region             = "us-east-1"
 	maxMaxLimit                 = 100000
 )
@@ -62,6 +65,9 @@ type Config struct {
 	// FooterCacheSize is the number of Parquet file footers kept parsed in
 	// memory (files are immutable, so entries never go stale).
 	FooterCacheSize int `mapstructure:"footer_cache_size"`
+	// FooterConcurrency is the number of file footers one query reads at
+	// once (on S3 each is a ranged GET); 1 reads them one after another.
+	FooterConcurrency int `mapstructure:"footer_concurrency"`
 }
 
 // StorageConfig locates the archive; it mirrors the parquet exporter's
@@ -151,6 +157,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FooterCacheSize < 0 {
 		errs = append(errs, fmt.Errorf("footer_cache_size %d must not be negative", c.FooterCacheSize))
+	}
+	if c.FooterConcurrency < 1 || c.FooterConcurrency > maxFooterConcurrency {
+		errs = append(errs, fmt.Errorf("footer_concurrency %d must be from 1 to %d", c.FooterConcurrency, maxFooterConcurrency))
 	}
 	return errors.Join(errs...)
 }

@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.MaxHistogramBuckets = 100
 	custom.HistogramDefaultRange = time.Hour
 	custom.FooterCacheSize = 100
+	custom.FooterConcurrency = 4
 	s3cfg := createDefaultConfig().(*Config)
 	s3cfg.Storage.Type = StorageS3
 	s3cfg.Storage.S3 = S3Config{
@@ -48,7 +49,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "empty_path", wantErr: "storage.local.path must not be empty"},
 		{name: "bad_template", wantErr: `path_template: template "{signal}/{hour}" must contain {date} or all of {year}, {month}, {day}`},
 		{name: "bad_limits", wantErr: "query_timeout 0s must be positive\nmax_concurrent_queries 0 must be at least 1\ndefault_limit 2000 must be from 1 to max_limit (1000)"},
-		{name: "bad_trace_records", wantErr: "max_trace_records 0 must be from 1 to 100000\nmax_histogram_buckets 0 must be from 1 to 10000\nhistogram_default_range -1s must be positive\nfooter_cache_size -1 must not be negative"},
+		{name: "bad_trace_records", wantErr: "max_trace_records 0 must be from 1 to 100000\nmax_histogram_buckets 0 must be from 1 to 10000\nhistogram_default_range -1s must be positive\nfooter_cache_size -1 must not be negative\nfooter_concurrency 0 must be from 1 to 256"},
 		{name: "empty_endpoint", wantErr: "endpoint must not be empty"},
 	}
 	for _, tt := range tests {

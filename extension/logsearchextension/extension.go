@@ -47,9 +47,10 @@ func newLogSearch(cfg *Config, set extension.Settings) (*logSearch, error) {
 		return nil, err
 	}
 	engine, err := query.New(query.Options{
-		Store:           store,
-		Layout:          layout,
-		FooterCacheSize: cfg.FooterCacheSize,
+		Store:             store,
+		Layout:            layout,
+		FooterCacheSize:   cfg.FooterCacheSize,
+		FooterConcurrency: cfg.FooterConcurrency,
 	})
 	if err != nil {
 		return nil, err

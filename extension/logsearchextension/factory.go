@@ -35,6 +35,7 @@ func createDefaultConfig() component.Config {
 		MaxHistogramBuckets:   defaultMaxHistogramBuckets,
 		HistogramDefaultRange: defaultHistogramRange,
 		FooterCacheSize:       defaultFooterCacheSize,
+		FooterConcurrency:     defaultFooterConcurrency,
 	}
 }
 
