@@ -191,3 +191,112 @@ func BenchmarkKeywordMatch(b *testing.B) {
 		})
 	}
 }
+
+// s3Latency is the simulated round trip of one ranged GET.
+const s3Latency = 20 * time.Millisecond
+
+// latencyStore simulates S3 over a local archive: opening an object is
+// free (S3Store.Open sends no request), every read waits s3Latency.
+type latencyStore struct{ archive.Store }
+
+func (s latencyStore) Open(ctx context.Context, obj archive.Object) (archive.ReadAtCloser, error) {
+	r, err := s.Store.Open(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return latencyObject{r}, nil
+}
+
+type latencyObject struct{ archive.ReadAtCloser }
+
+func (o latencyObject) ReadAt(p []byte, off int64) (int, error) {
+	time.Sleep(s3Latency)
+	return o.ReadAtCloser.ReadAt(p, off)
+}
+
+// footerBenchArchive writes (once, kept in the temp directory) a day of
+// 12 services in hourly partitions without the service in the path, each
+// service by its own writer: 288 files of one service each, so the
+// services list is decided from footers alone.
+func footerBenchArchive(b *testing.B) (string, *logarchive.Layout, archivetest.Spec) {
+	b.Helper()
+	spec := archivetest.Spec{
+		Records: 288 * 50, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Span: 24 * time.Hour, TraceEvery: 4,
+		Services: []string{"checkout", "payments", "frontend", "inventory", "shipping", "search", "auth", "cart", "email", "ads", "quote", "currency"},
+	}
+	layout, err := logarchive.NewLayout("{signal}/dt={date}/hour={hour}")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := filepath.Join(os.TempDir(), "sluice-logsearch-bench-footers-v1")
+	done := filepath.Join(dir, ".complete")
+	if _, err := os.Stat(done); err != nil {
+		os.RemoveAll(dir)
+		byService := map[string][]archivetest.Row{}
+		for _, r := range spec.Rows() {
+			byService[r.Service] = append(byService[r.Service], r)
+		}
+		for i, svc := range spec.Services {
+			if _, err := archivetest.WriteArchive(dir, layout, byService[svc], uint64(i)*1000, archivetest.Options{Writer: svc}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(done, nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir, layout, spec
+}
+
+// BenchmarkFooterLatency runs queries that read every footer of a day
+// (288 files) over a store adding 20 ms to every read, as S3 would, with a
+// cold footer cache, reading footers one at a time (as before
+// footer_concurrency) and 16 at a time.
+func BenchmarkFooterLatency(b *testing.B) {
+	dir, layout, spec := footerBenchArchive(b)
+	ctx := context.Background()
+	from, to := spec.Start, spec.Start.Add(spec.Span)
+	queries := []struct {
+		name string
+		run  func(e *Engine) error
+	}{
+		{"histogram", func(e *Engine) error {
+			res, err := e.Histogram(ctx, Filter{From: from, To: to}, 60)
+			if err == nil && res.Total != int64(spec.Records) {
+				err = fmt.Errorf("histogram total %d, want %d", res.Total, spec.Records)
+			}
+			return err
+		}},
+		{"services", func(e *Engine) error {
+			res, err := e.Services(ctx, from, to, 100)
+			if err == nil && len(res.Services) != len(spec.Services) {
+				err = fmt.Errorf("%d services, want %d", len(res.Services), len(spec.Services))
+			}
+			return err
+		}},
+		{"trace", func(e *Engine) error {
+			res, err := e.Trace(ctx, archivetest.TraceID(1000), from, to, 100)
+			if err == nil && len(res.Records) != spec.TraceEvery {
+				err = fmt.Errorf("%d trace records, want %d", len(res.Records), spec.TraceEvery)
+			}
+			return err
+		}},
+	}
+	for _, q := range queries {
+		for _, concurrency := range []int{1, DefaultFooterConcurrency} {
+			b.Run(fmt.Sprintf("%s/footer_concurrency=%d", q.name, concurrency), func(b *testing.B) {
+				for b.Loop() {
+					// A new engine per query: the footer cache starts cold.
+					e, err := New(Options{Store: latencyStore{archive.NewLocalStore(dir)}, Layout: layout, FooterConcurrency: concurrency})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := q.run(e); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/query")
+			})
+		}
+	}
+}
