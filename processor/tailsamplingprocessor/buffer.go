@@ -57,6 +57,11 @@ type group struct {
 	// accounted is what this group's bookkeeping adds to the buffered bytes
 	// (its records are accounted as the log's slabs).
 	accounted int64
+	// hasRoot is set once a root span (no parent) was buffered; without
+	// one, spanStart and spanEnd (Unix nanoseconds, tracked only when a
+	// latency policy exists) bound the group's spans for that policy.
+	hasRoot            bool
+	spanStart, spanEnd uint64
 	// routeKeys holds one key per per_key_minimum policy.
 	routeKeys []string
 	// holds are the acknowledgements of the receivers' batches that

@@ -43,6 +43,10 @@ type policy struct {
 	perKey    *perKeyCounter
 	// perKeyIdx is this policy's index in group.routeKeys (kindPerKey).
 	perKeyIdx int
+	// rootlessLatency, for a latency policy, also matches a group without
+	// a root span whose spans reach from earliest start to latest end at
+	// least this long (0: not a latency policy).
+	rootlessLatency time.Duration
 }
 
 // recordPredicate tells whether one record makes its group match a policy.
@@ -66,6 +70,7 @@ func compilePolicies(cfgs []PolicyConfig) ([]*policy, error) {
 				attr:      c.Latency.Attribute,
 				unit:      durationUnits[c.Latency.AttributeUnit],
 			}
+			p.rootlessLatency = c.Latency.Threshold
 		case policyAttribute:
 			ap, err := newAttributePredicate(c.Attribute)
 			if err != nil {

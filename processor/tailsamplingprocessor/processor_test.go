@@ -783,3 +783,30 @@ func TestMetricsDoNotWaitForTheEmission(t *testing.T) {
 	assert.Equal(t, 3, sink.SpanCount())
 	require.NoError(t, p.Shutdown(context.Background()))
 }
+
+// A group without a root span (the entry service is not instrumented, or its
+// span never arrives) is judged by the latency policy on its spans' extent,
+// earliest start to latest end; with a root span, the root's duration
+// decides as before.
+func TestLatencyPolicyWithoutRootSpanUsesSpanExtent(t *testing.T) {
+	h := newHarness(t, baseConfig(
+		PolicyConfig{Name: "slow", Type: policyLatency, Decision: decisionKeep, Latency: LatencyConfig{Threshold: 2 * time.Second, AttributeUnit: "ms"}},
+	))
+	at := func(start, end time.Duration) spanOpt {
+		return func(s ptrace.Span) {
+			s.SetStartTimestamp(pcommon.Timestamp(1_000_000_000 + start))
+			s.SetEndTimestamp(pcommon.Timestamp(1_000_000_000 + end))
+		}
+	}
+	// Rootless, two sequential 1.2 s spans arriving apart: 2.5 s in all.
+	h.consumeTraces(spans(tid(1), 1, asChild(), at(0, 1200*time.Millisecond)))
+	h.consumeTraces(spans(tid(1), 1, asChild(), at(1300*time.Millisecond, 2500*time.Millisecond)))
+	// Rootless, 1.5 s in all.
+	h.consumeTraces(spans(tid(2), 2, asChild(), at(0, 1500*time.Millisecond)))
+	// A fast root: its duration decides, whatever a child does.
+	td := spans(tid(3), 1, at(0, time.Millisecond))
+	addSpan(td, "api", tid(3), 7, asChild(), at(0, 9*time.Second))
+	h.consumeTraces(td)
+	h.tick(10 * time.Second)
+	assert.Equal(t, map[pcommon.TraceID]int{tid(1): 2}, emittedSpans(h.traceSink))
+}

@@ -79,9 +79,11 @@ type sampler struct {
 	// epoch is the clock's reading at creation: group ages are measured
 	// from it with time.Time.Sub, which uses the monotonic clock, so a
 	// stepped wall clock neither holds groups back nor decides them early.
-	epoch       time.Time
-	policies    []*policy
-	predicates  []*policy
+	epoch      time.Time
+	policies   []*policy
+	predicates []*policy
+	// trackExtent: a latency policy needs each group's span extent.
+	trackExtent bool
 	perKeys     []*policy
 	defaultKeep bool
 	ungrouped   struct {
@@ -145,6 +147,7 @@ func newSampler(set processor.Settings, cfg *Config, now func() time.Time) (*sam
 		switch p.kind {
 		case kindPredicate:
 			s.predicates = append(s.predicates, p)
+			s.trackExtent = s.trackExtent || p.rootlessLatency > 0
 		case kindPerKey:
 			s.perKeys = append(s.perKeys, p)
 		}
@@ -228,6 +231,9 @@ type entry struct {
 	grouped bool
 	root    bool
 	mask    uint64
+	// start and end are the span's timestamps when a latency policy needs
+	// the group's extent.
+	start, end uint64
 }
 
 // recordAttrs are the attributes per_key_minimum reads from a record.
@@ -379,6 +385,9 @@ func (s *sampler) consumeTraces(ctx context.Context, out int, next consumer.Trac
 					e.key, e.grouped = groupKey(tid), true
 					e.hash = s.groups.Hash(&e.key)
 					e.root = sp.ParentSpanID().IsEmpty()
+					if s.trackExtent {
+						e.start, e.end = uint64(sp.StartTimestamp()), uint64(sp.EndTimestamp())
+					}
 					for _, p := range s.predicates {
 						if p.pred.matchSpan(sp, res) {
 							e.mask |= p.bit
@@ -565,6 +574,15 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 			g.holds = append(g.holds, held)
 		}
 		g.matched |= e.mask
+		if e.root {
+			g.hasRoot = true
+		}
+		if e.end > e.start && e.start > 0 {
+			if g.spanStart == 0 || e.start < g.spanStart {
+				g.spanStart = e.start
+			}
+			g.spanEnd = max(g.spanEnd, e.end)
+		}
 		if len(s.perKeys) > 0 && (e.root || g.recordCount() == 1) {
 			s.setRouteKeys(g, &sc.attrs[i])
 		}
@@ -866,7 +884,8 @@ func (s *sampler) evaluate(g *group, now time.Time) (int, bool) {
 		var match bool
 		switch p.kind {
 		case kindPredicate:
-			match = g.matched&p.bit != 0
+			match = g.matched&p.bit != 0 ||
+				p.rootlessLatency > 0 && !g.hasRoot && g.spanEnd > g.spanStart && time.Duration(g.spanEnd-g.spanStart) >= p.rootlessLatency
 		case kindProbabilistic:
 			match = p.all || keyHash(s.cfg.HashSeed, g.key) < p.threshold
 		case kindRateLimit:
