@@ -41,6 +41,8 @@ type group struct {
 	records [numSignals]int32
 	total   int32
 	decided bool
+	// linked marks a group joined with others into one request (link.go).
+	linked bool
 	// unheld marks a group with records from a receiver that cannot deliver
 	// them again (OTLP, es_bulk): such a group is never abandoned.
 	unheld bool
@@ -253,6 +255,10 @@ func (q *groupQueue) oldest() *group {
 	q.items, q.head = q.items[:0], 0
 	return nil
 }
+
+// frontSeq returns the seq of the queue's first item: groups before it
+// have left the queue (and may have been recycled).
+func (q *groupQueue) frontSeq() recordlog.Owner { return q.base + recordlog.Owner(q.head) }
 
 // oldestSeq returns the seq of the oldest undecided group, or the next seq
 // when every group is decided.

@@ -2,6 +2,7 @@ package tailsamplingprocessor
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -27,6 +28,11 @@ type modelGroup struct {
 	logError  bool // one log is ERROR
 	slowRoot  bool // the root span takes 3 s
 	health    bool // every span has http.route=/healthz
+	// reqID, when set, is logged by every app log (with the trace id) and
+	// by accessLogs gateway logs without a trace id: one request, two keys.
+	reqID       string
+	accessLogs  int
+	accessError bool // one access log is ERROR
 }
 
 // referenceKeep is the expected decision for the policy list used below,
@@ -35,7 +41,7 @@ func referenceKeep(g modelGroup, seed uint32, pct float64) bool {
 	switch {
 	case g.health:
 		return false // drop-health comes first
-	case g.spanError || g.logError:
+	case g.spanError || g.logError || g.accessError:
 		return true
 	case g.slowRoot:
 		return true
@@ -47,7 +53,9 @@ func referenceKeep(g modelGroup, seed uint32, pct float64) bool {
 
 // Generated groups, their records shuffled across many batches of both
 // signals: every kept group is emitted whole, every dropped group not at all,
-// and decisions match the reference.
+// and decisions match the reference. A third of the requests also have
+// access logs keyed only by their request id, which the app logs carry too:
+// they follow the trace's decision.
 func TestDecisionsMatchReference(t *testing.T) {
 	const seed, pct = 7, 20.0
 	cfg := baseConfig(
@@ -57,14 +65,16 @@ func TestDecisionsMatchReference(t *testing.T) {
 		PolicyConfig{Name: "sample", Type: policyProbabilistic, Decision: decisionKeep, Probabilistic: ProbabilisticConfig{Percentage: pct}},
 	)
 	cfg.HashSeed = seed
+	cfg.CorrelationAttributes = []string{"request_id"}
 	h := newHarness(t, cfg)
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	var model []modelGroup
 	type rec struct {
-		g    int
-		n    int
-		span bool
+		g      int
+		n      int
+		span   bool
+		access bool
 	}
 	var recs []rec
 	for i := range 3000 {
@@ -73,6 +83,9 @@ func TestDecisionsMatchReference(t *testing.T) {
 			id[j] = byte(rng.Uint32())
 		}
 		g := modelGroup{id: id, spans: 1 + rng.IntN(6), logs: rng.IntN(5)}
+		if rng.IntN(3) == 0 {
+			g.reqID, g.accessLogs, g.logs = fmt.Sprintf("req-%d", i), 1+rng.IntN(2), max(g.logs, 1)
+		}
 		switch r := rng.IntN(20); {
 		case r == 0:
 			g.spanError = true
@@ -82,6 +95,8 @@ func TestDecisionsMatchReference(t *testing.T) {
 			g.slowRoot = true
 		case r == 3:
 			g.health, g.spanError = true, rng.IntN(2) == 0
+		case r == 4 && g.reqID != "":
+			g.accessError = true
 		}
 		model = append(model, g)
 		for n := range g.spans {
@@ -90,6 +105,9 @@ func TestDecisionsMatchReference(t *testing.T) {
 		for n := range g.logs {
 			recs = append(recs, rec{g: i, n: n})
 		}
+		for n := range g.accessLogs {
+			recs = append(recs, rec{g: i, n: n, access: true})
+		}
 	}
 	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
 
@@ -97,7 +115,14 @@ func TestDecisionsMatchReference(t *testing.T) {
 		td, ld := ptrace.NewTraces(), plog.NewLogs()
 		for _, r := range recs[start:min(start+97, len(recs))] {
 			g := model[r.g]
-			if r.span {
+			switch {
+			case r.access:
+				opts := []logOpt{withLogAttr("request_id", g.reqID)}
+				if r.n == 0 && g.accessError {
+					opts = append(opts, withSeverity(plog.SeverityNumberError))
+				}
+				addLog(ld, pcommon.TraceID{}, uint64(r.n), opts...)
+			case r.span:
 				var opts []spanOpt
 				if r.n > 0 {
 					opts = append(opts, asChild())
@@ -112,8 +137,11 @@ func TestDecisionsMatchReference(t *testing.T) {
 					opts = append(opts, withAttr("http.route", "/healthz"))
 				}
 				addSpan(td, "api", g.id, uint64(r.n), opts...)
-			} else {
+			default:
 				var opts []logOpt
+				if g.reqID != "" {
+					opts = append(opts, withLogAttr("request_id", g.reqID))
+				}
 				if r.n == 0 && g.logError {
 					opts = append(opts, withSeverity(plog.SeverityNumberError))
 				}
@@ -131,20 +159,40 @@ func TestDecisionsMatchReference(t *testing.T) {
 	h.tick(cfg.DecisionWait)
 	assertDrained(t, h.s)
 
-	gotSpans, gotLogs := emittedSpans(h.traceSink), emittedLogs(h.logSink)
+	gotSpans, gotLogs, gotAccess := emittedSpans(h.traceSink), emittedLogs(h.logSink), emittedAccessLogs(h.logSink)
 	kept := 0
 	for _, g := range model {
 		if referenceKeep(g, seed, pct) {
 			kept++
 			require.Equal(t, g.spans, gotSpans[g.id], "kept group %x: all spans", g.id)
 			require.Equal(t, g.logs, gotLogs[g.id], "kept group %x: all logs", g.id)
+			require.Equal(t, g.accessLogs, gotAccess[g.reqID], "kept group %x: all access logs", g.id)
 			continue
 		}
 		require.Zero(t, gotSpans[g.id], "dropped group %x: no span", g.id)
 		require.Zero(t, gotLogs[g.id], "dropped group %x: no log", g.id)
+		require.Zero(t, gotAccess[g.reqID], "dropped group %x: no access log", g.id)
 	}
 	assert.Greater(t, kept, 600, "the generated set exercises keeping")
 	assert.Less(t, kept, 2000, "and dropping")
+}
+
+// emittedAccessLogs counts emitted log records without a trace id per
+// request_id.
+func emittedAccessLogs(sink *consumertest.LogsSink) map[string]int {
+	out := map[string]int{}
+	for _, ld := range sink.AllLogs() {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					if v, ok := lr.Attributes().Get("request_id"); ok && lr.TraceID().IsEmpty() {
+						out[v.Str()]++
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // The probabilistic policy keeps the configured share within ±2 % over 100k

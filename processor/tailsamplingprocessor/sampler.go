@@ -112,6 +112,10 @@ type sampler struct {
 	started      bool
 	stop         chan struct{}
 	wg           sync.WaitGroup
+	// links joins the keys of one request (link.go); linkMembers is
+	// scratch for deciding them.
+	links       map[groupKey]*linkSet
+	linkMembers []*group
 }
 
 func newSampler(set processor.Settings, cfg *Config, now func() time.Time) (*sampler, error) {
@@ -244,6 +248,9 @@ type recordAttrs struct {
 // scratch is per-call working memory, pooled.
 type scratch struct {
 	entries []entry
+	// links are the correlation keys of log records that also have a
+	// trace id, in entry order.
+	links []pendingLink
 	// attrs has one element per entry when per_key_minimum policies exist.
 	attrs     []recordAttrs
 	batch     otlpwire.Batch
@@ -258,6 +265,7 @@ func getScratch() *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.entries = sc.entries[:0]
 	sc.attrs = sc.attrs[:0]
+	sc.links = sc.links[:0]
 	return sc
 }
 
@@ -305,6 +313,13 @@ func (s *sampler) consumeLogs(ctx context.Context, out int, next consumer.Logs, 
 				var e entry
 				if tid := lr.TraceID(); !tid.IsEmpty() {
 					e.key, e.grouped = groupKey(tid), true
+					// Its correlation value joins the trace's group with
+					// the records that carry only that value.
+					if len(s.cfg.CorrelationAttributes) > 0 {
+						if c, ok := s.correlationKey(lr.Attributes(), res); ok {
+							sc.links = append(sc.links, pendingLink{idx: len(sc.entries), key: c, hash: s.groups.Hash(&c)})
+						}
+					}
 				} else {
 					e.key, e.grouped = s.correlationKey(lr.Attributes(), res)
 				}
@@ -508,7 +523,7 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 	st := &sc.st
 	s.mu.Lock()
 	groups0, bytes0 := s.groups.Len(), s.buffered
-	scope := 0
+	scope, nextLink := 0, 0
 	for i := range sc.entries {
 		e := &sc.entries[i]
 		for i >= sc.batch.Scopes[scope].End {
@@ -534,16 +549,29 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 		// the common case — another record of a buffered group — needs one
 		// lookup.
 		g := s.groups.GetHashed(&e.key, e.hash)
+		if g == nil && len(s.links) > 0 {
+			// A correlation value already joined to a pending trace: the
+			// record goes to the trace's group.
+			g = s.linkedTraceGroup(e.key)
+		}
 		if g == nil {
 			if v, ok := s.kept.Get(e.key); ok {
 				em.add(out, int(v)-1, sc.transientHeader(scope), rec)
 				st.late[sig][1]++
 				st.sampled[sig][1]++
+				if nextLink < len(sc.links) && sc.links[nextLink].idx == i {
+					s.followDecision(&sc.links[nextLink], int(v)-1, true, st, em)
+					nextLink++
+				}
 				continue
 			}
 			if _, ok := s.dropped.Get(e.key); ok {
 				st.late[sig][0]++
 				st.sampled[sig][0]++
+				if nextLink < len(sc.links) && sc.links[nextLink].idx == i {
+					s.followDecision(&sc.links[nextLink], policyDefault, false, st, em)
+					nextLink++
+				}
 				continue
 			}
 			g = s.queue.newGroup()
@@ -585,6 +613,12 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 		}
 		if len(s.perKeys) > 0 && (e.root || g.recordCount() == 1) {
 			s.setRouteKeys(g, &sc.attrs[i])
+		}
+		if nextLink < len(sc.links) && sc.links[nextLink].idx == i {
+			if lk := &sc.links[nextLink]; !s.link(g, lk.key, lk.hash) {
+				st.linksRefused++
+			}
+			nextLink++
 		}
 		switch {
 		case g.recordCount() >= s.cfg.MaxGroupRecords:
@@ -706,7 +740,12 @@ func (s *sampler) decidePending(now time.Time, dueOnly bool, st *stats, em *emis
 	for s.collectDue(&batch, s.queue.oldestSeq(), deadline) > 0 {
 		s.touchDue(&batch)
 		for i := range batch.n {
-			s.decide(batch.groups[i], now, reason, st, em, &batch.hashes[i])
+			// A group of the batch may have been decided with a group it
+			// is linked to, and even recycled (zeroed) since: its seq,
+			// taken when collected, is then behind the queue's oldest.
+			if g := batch.groups[i]; batch.seqs[i] >= s.queue.frontSeq() && !g.decided {
+				s.decide(g, now, reason, st, em, &batch.hashes[i])
+			}
 		}
 	}
 }
@@ -719,6 +758,7 @@ const dueGroupsMax = 16
 type dueGroups struct {
 	n      int
 	groups [dueGroupsMax]*group
+	seqs   [dueGroupsMax]recordlog.Owner
 	hashes [dueGroupsMax]groupHashes
 }
 
@@ -744,6 +784,7 @@ func (s *sampler) collectDue(d *dueGroups, from recordlog.Owner, deadline int64)
 			break
 		}
 		d.groups[d.n] = g
+		d.seqs[d.n] = g.seq
 		d.n++
 	}
 	return d.n
@@ -798,39 +839,158 @@ func (s *sampler) decideAndEmit(ctx context.Context, dueOnly bool) {
 }
 
 // decide evaluates the policies for g, releases its memory, remembers the
-// decision and queues its records for emission when kept. hs, when not nil,
-// holds g's hashes (touchDue). Under the lock.
+// decision and queues its records for emission when kept. A group linked
+// with others (link.go) is decided with them. hs, when not nil, holds g's
+// hashes (touchDue). Under the lock.
 func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emission, hs *groupHashes) {
+	if g.linked {
+		s.decideLinked(g, now, reason, st, em)
+		return
+	}
 	if hs == nil {
 		hs = &groupHashes{table: s.groups.Hash(&g.key), cache: decisioncache.Fingerprint(g.key)}
 	}
 	s.groups.DeleteHashed(g.key, hs.table)
 	g.decided = true
-	if !g.unheld && abandoned(g.holds) {
-		// Its receiver lost the partition: the next owner reads these
-		// records again from Kafka, with the rest of their request. Judged
-		// here they would be judged on part of it, and emitted twice. (A
-		// group that also holds records nobody can deliver again is decided
-		// as usual: duplicates later rather than loss.)
-		s.buffered -= g.accounted + g.releaseHeaders(&s.headers)
-		for sig, n := range g.records {
-			st.abandoned[sig] += int64(n)
+	if !s.abandon(g, st, em) {
+		pi, keep := s.evaluate(g, now)
+		s.remember(hs.cache, pi, keep, st)
+		if keep {
+			s.perKeyKept(now, g)
 		}
-		em.abandoned = append(em.abandoned, g.holds...)
-		g.routeKeys, g.holds = nil, nil
-		s.releaseSlabs()
+		s.settle(g, pi, keep, reason, st, em)
+	}
+	s.releaseSlabs()
+}
+
+// decideLinked decides every undecided group of g's request at once: one
+// evaluation over all their records, on the request's trace id, applied to
+// each group and remembered for every key of the request.
+func (s *sampler) decideLinked(g *group, now time.Time, reason int, st *stats, em *emission) {
+	set := s.unlink(g)
+	if set == nil { // not expected: the set lives while its groups do
+		g.linked = false
+		s.decide(g, now, reason, st, em, nil)
 		return
 	}
-	pi, keep := s.evaluate(g, now)
+	members := s.linkMembers[:0]
+	var u group
+	u.key = set.traceKey
+	var route *group
+	for _, k := range set.keys {
+		m := s.groups.Get(k)
+		if m == nil {
+			continue
+		}
+		s.groups.Delete(k)
+		m.decided = true
+		m.linked = false
+		if s.abandon(m, st, em) {
+			continue
+		}
+		members = append(members, m)
+		u.matched |= m.matched
+		u.total += m.total
+		u.hasRoot = u.hasRoot || m.hasRoot
+		if m.spanEnd > m.spanStart && m.spanStart > 0 {
+			if u.spanStart == 0 || m.spanStart < u.spanStart {
+				u.spanStart = m.spanStart
+			}
+			u.spanEnd = max(u.spanEnd, m.spanEnd)
+		}
+		// per_key_minimum reads the keys of the root span's group, else
+		// of the trace's.
+		if route == nil || m.hasRoot && !route.hasRoot || m.key == set.traceKey && !route.hasRoot {
+			route = m
+		}
+	}
+	if len(members) > 0 {
+		u.routeKeys = route.routeKeys
+		pi, keep := s.evaluate(&u, now)
+		for _, k := range set.keys {
+			s.remember(decisioncache.Fingerprint(k), pi, keep, st)
+		}
+		if keep {
+			s.perKeyKept(now, &u)
+		}
+		for _, m := range members {
+			s.settle(m, pi, keep, reason, st, em)
+		}
+	}
+	clear(members)
+	s.linkMembers = members[:0]
+	s.releaseSlabs()
+}
+
+// followDecision applies a cached decision, met by a record whose trace id
+// was decided, to the undecided group of the record's correlation key: a
+// request is not decided twice.
+func (s *sampler) followDecision(lk *pendingLink, pi int, keep bool, st *stats, em *emission) {
+	g := s.groups.GetHashed(&lk.key, lk.hash)
+	if g == nil || g.linked {
+		// No group (the key is remembered with the decision below), or one
+		// already joined to another pending trace: that request decides.
+		if g == nil {
+			s.remember(decisioncache.Fingerprint(lk.key), pi, keep, st)
+		}
+		return
+	}
+	s.groups.DeleteHashed(lk.key, lk.hash)
+	g.decided = true
+	if !s.abandon(g, st, em) {
+		s.remember(decisioncache.Fingerprint(lk.key), pi, keep, st)
+		s.settle(g, pi, keep, reasonNone, st, em)
+	}
+	s.releaseSlabs()
+}
+
+// abandon drops g undecided when its receiver lost the partition, and
+// reports whether it did. g has left the group table.
+func (s *sampler) abandon(g *group, st *stats, em *emission) bool {
+	if g.unheld || !abandoned(g.holds) {
+		return false
+	}
+	// Its receiver lost the partition: the next owner reads these
+	// records again from Kafka, with the rest of their request. Judged
+	// here they would be judged on part of it, and emitted twice. (A
+	// group that also holds records nobody can deliver again is decided
+	// as usual: duplicates later rather than loss.)
+	s.buffered -= g.accounted + g.releaseHeaders(&s.headers)
+	for sig, n := range g.records {
+		st.abandoned[sig] += int64(n)
+	}
+	em.abandoned = append(em.abandoned, g.holds...)
+	g.routeKeys, g.holds = nil, nil
+	return true
+}
+
+// remember stores a decision in the decision cache.
+func (s *sampler) remember(fp uint64, pi int, keep bool, st *stats) {
+	if keep {
+		if s.kept.PutFingerprint(fp, uint8(pi+1)) {
+			st.evictions[1]++
+		}
+		return
+	}
+	if s.dropped.PutFingerprint(fp, 0) {
+		st.evictions[0]++
+	}
+}
+
+func (s *sampler) perKeyKept(now time.Time, g *group) {
+	for _, p := range s.perKeys {
+		p.perKey.kept(now, g.routeKeys[p.perKeyIdx])
+	}
+}
+
+// settle applies a decision to g, which has left the group table: queues
+// its records when kept, counts them, and releases its memory except the
+// record log's slabs: the caller releases them (releaseSlabs) once done
+// with every group it decides, as that recycles decided groups.
+func (s *sampler) settle(g *group, pi int, keep bool, reason int, st *stats, em *emission) {
 	k := 0
 	if keep {
 		k = 1
-		if s.kept.PutFingerprint(hs.cache, uint8(pi+1)) {
-			st.evictions[1]++
-		}
-		for _, p := range s.perKeys {
-			p.perKey.kept(now, g.routeKeys[p.perKeyIdx])
-		}
 		// Copied out: the log may reuse the slab before the emission is sent.
 		s.walkRefs = s.log.Walk(g.last, g.recordCount(), s.walkRefs, func(tag uint64, rec []byte) {
 			out, hi := splitRecordTag(tag)
@@ -838,9 +998,6 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 		})
 		em.sent = append(em.sent, g.holds...)
 	} else {
-		if s.dropped.PutFingerprint(hs.cache, 0) {
-			st.evictions[0]++
-		}
 		em.finished = append(em.finished, g.holds...)
 	}
 	for sig, n := range g.records {
@@ -855,7 +1012,6 @@ func (s *sampler) decide(g *group, now time.Time, reason int, st *stats, em *emi
 	// them out of the table once no group uses them.
 	s.buffered -= g.accounted + g.releaseHeaders(&s.headers)
 	g.routeKeys, g.holds = nil, nil
-	s.releaseSlabs()
 }
 
 func abandoned(holds []*ack.Batch) bool {

@@ -27,6 +27,9 @@ type stats struct {
 	decided    []int64 // [2*(policy+1)+kept]
 	early      [numReasons]int64
 	evictions  [2]int64
+	// linksRefused counts joins of a trace id with a correlation value
+	// refused by maxLinkedKeys.
+	linksRefused int64
 	// Deltas of the up-down counters.
 	groupsDelta int64
 	bytesDelta  int64
@@ -113,6 +116,9 @@ func (s *sampler) record(ctx context.Context, st *stats) {
 	}
 	for d, n := range st.evictions {
 		add(t.ProcessorTailSamplingDecisionCacheEvictions, n, a.decision[d])
+	}
+	if st.linksRefused != 0 {
+		t.ProcessorTailSamplingLinksRefused.Add(ctx, st.linksRefused)
 	}
 	if st.groupsDelta != 0 {
 		t.ProcessorTailSamplingGroupsActive.Add(ctx, st.groupsDelta)

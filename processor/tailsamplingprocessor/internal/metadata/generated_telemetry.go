@@ -32,6 +32,7 @@ type TelemetryBuilder struct {
 	ProcessorTailSamplingGroupsActive           metric.Int64UpDownCounter
 	ProcessorTailSamplingGroupsDecided          metric.Int64Counter
 	ProcessorTailSamplingLateRecords            metric.Int64Counter
+	ProcessorTailSamplingLinksRefused           metric.Int64Counter
 	ProcessorTailSamplingRecordsAbandoned       metric.Int64Counter
 	ProcessorTailSamplingRecordsReceived        metric.Int64Counter
 	ProcessorTailSamplingRecordsSampled         metric.Int64Counter
@@ -102,6 +103,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_tail_sampling_late_records",
 		metric.WithDescription("Records that arrived after their group was decided and followed the cached decision. [Development]"),
 		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorTailSamplingLinksRefused, err = builder.meter.Int64Counter(
+		"otelcol_processor_tail_sampling_links_refused",
+		metric.WithDescription("Joins of a trace id with a correlation value refused because the request already joins 8 keys; those groups are decided apart. [Development]"),
+		metric.WithUnit("{links}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorTailSamplingRecordsAbandoned, err = builder.meter.Int64Counter(

@@ -25,6 +25,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorTailSamplingGroupsActive.Add(context.Background(), 1)
 	tb.ProcessorTailSamplingGroupsDecided.Add(context.Background(), 1)
 	tb.ProcessorTailSamplingLateRecords.Add(context.Background(), 1)
+	tb.ProcessorTailSamplingLinksRefused.Add(context.Background(), 1)
 	tb.ProcessorTailSamplingRecordsAbandoned.Add(context.Background(), 1)
 	tb.ProcessorTailSamplingRecordsReceived.Add(context.Background(), 1)
 	tb.ProcessorTailSamplingRecordsSampled.Add(context.Background(), 1)
@@ -46,6 +47,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorTailSamplingLateRecords(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorTailSamplingLinksRefused(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorTailSamplingRecordsAbandoned(t, testTel,
