@@ -743,7 +743,7 @@ func (s *sampler) decidePending(now time.Time, dueOnly bool, st *stats, em *emis
 			// A group of the batch may have been decided with a group it
 			// is linked to, and even recycled (zeroed) since: its seq,
 			// taken when collected, is then behind the queue's oldest.
-			if g := batch.groups[i]; batch.seqs[i] >= s.queue.frontSeq() && !g.decided {
+			if g := batch.groups[i]; batch.seqs[i] >= s.queue.frontSeq() && g.seq == batch.seqs[i] && !g.decided {
 				s.decide(g, now, reason, st, em, &batch.hashes[i])
 			}
 		}
