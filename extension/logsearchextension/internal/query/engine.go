@@ -47,6 +47,9 @@ type Engine struct {
 	footerConcurrency int
 	batchSize         int64
 	mem               memory.Allocator
+	// materializeCacheBytes bounds the bytes of a row group held to fetch
+	// its rows one by one (0 reads them again for every row: tests only).
+	materializeCacheBytes int64
 }
 
 // New returns an engine over the logs signal of an archive.
@@ -71,6 +74,8 @@ func New(o Options) (*Engine, error) {
 		footerConcurrency: o.FooterConcurrency,
 		batchSize:         o.BatchSize,
 		mem:               o.Allocator,
+
+		materializeCacheBytes: defaultMaterializeCacheBytes,
 	}, nil
 }
 
@@ -91,6 +96,8 @@ type fileCursor struct {
 	// parallel decodes the columns of a read concurrently (used to fetch
 	// whole rows, where per-column setup dominates).
 	parallel bool
+	// wrap, when set, wraps every object opened.
+	wrap func(archive.ReadAtCloser) archive.ReadAtCloser
 }
 
 func (c *fileCursor) open(ctx context.Context, idx int) (*openFile, error) {
@@ -98,7 +105,11 @@ func (c *fileCursor) open(ctx context.Context, idx int) (*openFile, error) {
 		return c.cur, nil
 	}
 	c.close()
-	rdr, _, err := c.e.footers.Open(ctx, c.e.store, c.p.files[idx].Object)
+	store := c.e.store
+	if c.wrap != nil {
+		store = wrappedStore{Store: store, wrap: c.wrap}
+	}
+	rdr, _, err := c.e.footers.Open(ctx, store, c.p.files[idx].Object)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/sluicelogs/sluice/extension/logsearchextension/internal/archive"
 	"github.com/sluicelogs/sluice/internal/logarchive"
 )
 
@@ -95,19 +96,43 @@ type slot struct {
 // materializeGroup reads the rows of slots (sorted by row) from one row
 // group into out.
 func (e *Engine) materializeGroup(ctx context.Context, p *plan, fileIdx, rg int, slots []slot, out []Record) error {
+	fi := p.infos[fileIdx]
+	key := p.files[fileIdx].Key
 	batchSize := e.batchSize
 	seek := len(slots) <= materializeSeekMax
+	var cache *spanReader
+	var ranges []byteRange
+	if seek && e.materializeCacheBytes > 0 {
+		// Each seek re-reads every column chunk: fetch them once and seek
+		// in memory, or stream the row group once when it is too large.
+		var fits bool
+		ranges, fits = rowGroupRanges(fi.Meta.RowGroup(rg), p.files[fileIdx].Size, e.materializeCacheBytes)
+		if fits {
+			cache = &spanReader{}
+		} else {
+			seek = false
+		}
+	}
 	if seek {
 		batchSize = 1
 	}
 	fc := &fileCursor{e: e, p: p, size: batchSize}
+	if cache != nil {
+		fc.wrap = func(r archive.ReadAtCloser) archive.ReadAtCloser {
+			cache.ReadAtCloser = r
+			return cache
+		}
+	}
 	defer fc.close()
 	of, err := fc.open(ctx, fileIdx)
 	if err != nil {
 		return err
 	}
-	fi := p.infos[fileIdx]
-	key := p.files[fileIdx].Key
+	if cache != nil {
+		if err := cache.fetch(ctx, ranges); err != nil {
+			return fmt.Errorf("file %s row group %d: %w", key, rg, err)
+		}
+	}
 	rr, err := of.fr.GetRecordReader(ctx, nil, []int{rg})
 	if err != nil {
 		return fmt.Errorf("file %s row group %d: %w", key, rg, err)
