@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,20 +197,28 @@ func BenchmarkKeywordMatch(b *testing.B) {
 const s3Latency = 20 * time.Millisecond
 
 // latencyStore simulates S3 over a local archive: opening an object is
-// free (S3Store.Open sends no request), every read waits s3Latency.
-type latencyStore struct{ archive.Store }
+// free (S3Store.Open sends no request), every read waits s3Latency and is
+// counted in reads.
+type latencyStore struct {
+	archive.Store
+	reads *atomic.Int64
+}
 
 func (s latencyStore) Open(ctx context.Context, obj archive.Object) (archive.ReadAtCloser, error) {
 	r, err := s.Store.Open(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
-	return latencyObject{r}, nil
+	return latencyObject{r, s.reads}, nil
 }
 
-type latencyObject struct{ archive.ReadAtCloser }
+type latencyObject struct {
+	archive.ReadAtCloser
+	reads *atomic.Int64
+}
 
 func (o latencyObject) ReadAt(p []byte, off int64) (int, error) {
+	o.reads.Add(1)
 	time.Sleep(s3Latency)
 	return o.ReadAtCloser.ReadAt(p, off)
 }
@@ -249,8 +258,9 @@ func footerBenchArchive(b *testing.B) (string, *logarchive.Layout, archivetest.S
 }
 
 // BenchmarkFooterLatency runs queries that read every footer of a day
-// (288 files) over a store adding 20 ms to every read, as S3 would, with a
-// cold footer cache, reading footers one at a time (as before
+// (288 files; a search for the newest 100 records only those of the newest
+// hour) over a store adding 20 ms to every read, as S3 would, with a cold
+// footer cache, reading footers one at a time (as before
 // footer_concurrency) and 16 at a time.
 func BenchmarkFooterLatency(b *testing.B) {
 	dir, layout, spec := footerBenchArchive(b)
@@ -274,6 +284,13 @@ func BenchmarkFooterLatency(b *testing.B) {
 			}
 			return err
 		}},
+		{"search", func(e *Engine) error {
+			res, err := e.Search(ctx, Filter{From: from, To: to}, 100, nil)
+			if err == nil && len(res.Records) != 100 {
+				err = fmt.Errorf("%d records, want 100", len(res.Records))
+			}
+			return err
+		}},
 		{"trace", func(e *Engine) error {
 			res, err := e.Trace(ctx, archivetest.TraceID(1000), from, to, 100)
 			if err == nil && len(res.Records) != spec.TraceEvery {
@@ -285,9 +302,10 @@ func BenchmarkFooterLatency(b *testing.B) {
 	for _, q := range queries {
 		for _, concurrency := range []int{1, DefaultFooterConcurrency} {
 			b.Run(fmt.Sprintf("%s/footer_concurrency=%d", q.name, concurrency), func(b *testing.B) {
+				var reads atomic.Int64
 				for b.Loop() {
 					// A new engine per query: the footer cache starts cold.
-					e, err := New(Options{Store: latencyStore{archive.NewLocalStore(dir)}, Layout: layout, FooterConcurrency: concurrency})
+					e, err := New(Options{Store: latencyStore{archive.NewLocalStore(dir), &reads}, Layout: layout, FooterConcurrency: concurrency})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -296,6 +314,7 @@ func BenchmarkFooterLatency(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/query")
+				b.ReportMetric(float64(reads.Load())/float64(b.N), "reads/query")
 			})
 		}
 	}
