@@ -66,4 +66,5 @@ func (s *Stats) add(o Stats) {
 	s.RowGroupsSkippedLimit += o.RowGroupsSkippedLimit
 	s.RowsScanned += o.RowsScanned
 	s.FilesSkippedMissing += o.FilesSkippedMissing
+	s.FilesSkippedLimit += o.FilesSkippedLimit
 }
