@@ -33,6 +33,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/sluicelogs/sluice/exporter/opensearchexporter/internal/metadata"
+	"github.com/sluicelogs/sluice/internal/storagetest"
 	"github.com/sluicelogs/sluice/testbed/backend"
 )
 
@@ -392,13 +393,6 @@ func (p *tcpProxy) up() {
 	p.serve(ln)
 }
 
-type storageHost struct {
-	component.Host
-	ext map[component.ID]component.Component
-}
-
-func (h storageHost) GetExtensions() map[component.ID]component.Component { return h.ext }
-
 // testOutageWithPersistentQueue cuts the cluster off mid-run, shuts
 // the exporter down during the outage, starts a new one on the same queue
 // directory and restores the cluster: every record arrives exactly once.
@@ -416,7 +410,7 @@ func testOutageWithPersistentQueue(t *testing.T, srv *backend.OpenSearch) {
 		ext, err := sf.Create(context.Background(), extensiontest.NewNopSettings(sf.Type()), scfg)
 		require.NoError(t, err)
 		require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
-		host := storageHost{Host: componenttest.NewNopHost(), ext: map[component.ID]component.Component{storageID: ext}}
+		host := storagetest.Host(storageID, ext)
 
 		cfg := integrationConfig("http://"+proxy.addr, prefix)
 		cfg.LogsIndex = prefix + "-logs-{yyyy.MM.dd}"

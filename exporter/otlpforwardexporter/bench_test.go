@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configcompression"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter"
@@ -25,6 +26,7 @@ import (
 	"github.com/sluicelogs/sluice/exporter/otlpforwardexporter/internal/metadata"
 	"github.com/sluicelogs/sluice/internal/cputime"
 	"github.com/sluicelogs/sluice/internal/otlpwire"
+	"github.com/sluicelogs/sluice/internal/storagetest"
 )
 
 const benchRecordsPerBatch = 200
@@ -174,12 +176,12 @@ func BenchmarkForwardVsOTLP(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			sink := startRawSink(b)
-			host := storageHost{}
+			host := componenttest.NewNopHost()
 			var storage *component.ID
 			if tc.storage != "" {
 				id, ext := startStorage(b, tc.storage, b.TempDir())
 				storage = &id
-				host.extensions = map[component.ID]component.Component{id: ext}
+				host = storagetest.Host(id, ext)
 				b.Cleanup(func() { require.NoError(b, ext.Shutdown(context.Background())) })
 			}
 			exp := tc.newExp(b, sink.addr, storage)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configcompression"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
@@ -173,13 +172,6 @@ func testConfig(endpoint string) *Config {
 	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 	return cfg
 }
-
-// storageHost offers extensions (the storage of the persistent-queue tests).
-type storageHost struct {
-	extensions map[component.ID]component.Component
-}
-
-func (h storageHost) GetExtensions() map[component.ID]component.Component { return h.extensions }
 
 // sampleLogs builds n log records across two resources with non-ASCII text and
 // typed attributes, like a parsed JSON line.

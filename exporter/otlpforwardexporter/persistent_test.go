@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
@@ -44,7 +45,7 @@ func startPersistentLogs(t *testing.T, cfg *Config, storage component.ID, ext ex
 	set.ID = component.NewIDWithName(metadata.Type, "logs") // stable across restarts: it names the queue's file
 	exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
 	require.NoError(t, err)
-	host := storageHost{extensions: map[component.ID]component.Component{storage: ext}}
+	host := storagetest.Host(storage, ext)
 	require.NoError(t, exp.Start(context.Background(), host))
 	return exp
 }
@@ -106,7 +107,7 @@ func testPersistentQueueSendsWhileRunning(t *testing.T, kind string) {
 	cfg := persistentConfig(srv.addr, storageID)
 	traces, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
-	host := storageHost{extensions: map[component.ID]component.Component{storageID: ext}}
+	host := storagetest.Host(storageID, ext)
 	require.NoError(t, traces.Start(context.Background(), host))
 
 	td := sampleTraces(9)
@@ -147,7 +148,7 @@ func TestQueueSizersUseRecordsAndEncodedBytes(t *testing.T) {
 			cfg.QueueConfig = configoptional.Some(q)
 			exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 			require.NoError(t, err)
-			require.NoError(t, exp.Start(context.Background(), storageHost{}))
+			require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
 
 			// Exactly the capacity fits (the consumer may hold it, but it still counts) ...
 			require.NoError(t, exp.ConsumeLogs(context.Background(), sampleLogs(10)))

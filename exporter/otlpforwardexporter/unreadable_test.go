@@ -72,7 +72,7 @@ func TestUnreadableQueueItemIsLoggedAndCountedAsFailed(t *testing.T) {
 			set.ID = component.NewIDWithName(metadata.Type, "logs")
 			exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
 			require.NoError(t, err)
-			host := storageHost{extensions: map[component.ID]component.Component{id: corruptingStorage{ext}}}
+			host := storagetest.Host(id, corruptingStorage{ext})
 			require.NoError(t, exp.Start(context.Background(), host))
 			t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
 

@@ -52,7 +52,7 @@ func Start(t testing.TB, kind, dir, name string) (component.ID, extension.Extens
 
 // Host returns a host whose only extension is ext, registered as id, for
 // starting the component under test.
-func Host(id component.ID, ext extension.Extension) component.Host {
+func Host(id component.ID, ext component.Component) component.Host {
 	return host{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{id: ext}}
 }
 

@@ -17,13 +17,6 @@ import (
 	"github.com/sluicelogs/sluice/receiver/filetailreceiver/internal/metadata"
 )
 
-type extHost struct {
-	component.Host
-	exts map[component.ID]component.Component
-}
-
-func (h extHost) GetExtensions() map[component.ID]component.Component { return h.exts }
-
 // TestStorageAcrossRestarts runs the receiver on its own goroutine with
 // checkpoints in a storage extension, restarts it, and checks that only
 // lines written after the checkpoint are read again.
@@ -38,7 +31,7 @@ func testStorageAcrossRestarts(t *testing.T, kind string) {
 	path := filepath.Join(dir, "app.log")
 	id, ext := storagetest.Start(t, kind, t.TempDir(), "")
 	defer func() { require.NoError(t, ext.Shutdown(context.Background())) }()
-	host := extHost{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{id: ext}}
+	host := storagetest.Host(id, ext)
 
 	cfg := testConfig(dir)
 	cfg.PollInterval = 5 * time.Millisecond
@@ -72,7 +65,7 @@ func TestShutdownWithoutStart(t *testing.T) {
 func TestStartFailsOnBadStorage(t *testing.T) {
 	missing := component.MustNewID("file_storage")
 	notStorage := component.MustNewIDWithName("file_storage", "fake")
-	host := extHost{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{notStorage: nopComponent{}}}
+	host := storagetest.Host(notStorage, nopComponent{})
 	for id, want := range map[component.ID]string{
 		missing:    `storage: extension "file_storage" not found`,
 		notStorage: `storage: extension "file_storage/fake" is not a storage extension`,
