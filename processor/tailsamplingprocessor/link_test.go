@@ -197,3 +197,25 @@ func TestLinksBounded(t *testing.T) {
 	require.NoError(t, h.traces.Shutdown(t.Context()))
 	assertDrained(t, h.s)
 }
+
+// A pending group that follows a trace dropped earlier is counted under the
+// policy that dropped the trace, as a kept one is under the policy that kept
+// it: the dropped decision cache remembers the policy too.
+func TestLinkToDroppedTraceCountsItsPolicy(t *testing.T) {
+	cfg := baseConfig(
+		PolicyConfig{Name: "drop_everything", Type: policyNever, Decision: decisionDrop},
+	)
+	cfg.DefaultDecision = decisionKeep
+	cfg.CorrelationAttributes = []string{"request_id"}
+	h := newHarness(t, cfg)
+	id := tid(7)
+	h.consumeTraces(spans(id, 2))
+	h.tick(cfg.DecisionWait)
+	h.consumeLogs(nginxLog("req-7"))
+	h.consumeLogs(appLog(id, "req-7"))
+	assert.Zero(t, h.s.groupCount(), "the access log's group followed the trace")
+	assert.Zero(t, h.traceSink.SpanCount())
+	assert.Zero(t, h.logSink.LogRecordCount())
+	assert.Equal(t, map[string]int64{"decision=dropped,policy=drop_everything": 2},
+		h.metric("processor_tail_sampling_groups_decided"))
+}

@@ -44,7 +44,8 @@ const (
 	numReasons
 )
 
-// Policy indexes with a special meaning in emissions and the kept cache.
+// Policy indexes with a special meaning in emissions and the decision caches
+// (which store the policy index + 1).
 const (
 	policyDefault = -1 // decided by default_decision
 	policyNone    = -2 // ungrouped record: no policy to name
@@ -565,11 +566,11 @@ func (s *sampler) buffer(ctx context.Context, sc *scratch, out int, sig signal) 
 				}
 				continue
 			}
-			if _, ok := s.dropped.Get(e.key); ok {
+			if v, ok := s.dropped.Get(e.key); ok {
 				st.late[sig][0]++
 				st.sampled[sig][0]++
 				if nextLink < len(sc.links) && sc.links[nextLink].idx == i {
-					s.followDecision(&sc.links[nextLink], policyDefault, false, st, em)
+					s.followDecision(&sc.links[nextLink], int(v)-1, false, st, em)
 					nextLink++
 				}
 				continue
@@ -972,7 +973,9 @@ func (s *sampler) remember(fp uint64, pi int, keep bool, st *stats) {
 		}
 		return
 	}
-	if s.dropped.PutFingerprint(fp, 0) {
+	// The policy is kept for drops too: a group that later follows this
+	// decision through a link is counted under it.
+	if s.dropped.PutFingerprint(fp, uint8(pi+1)) {
 		st.evictions[0]++
 	}
 }
