@@ -62,7 +62,11 @@ type group struct {
 	// hasRoot is set once a root span (no parent) was buffered; without
 	// one, spanStart and spanEnd (Unix nanoseconds, tracked only when a
 	// latency policy exists) bound the group's spans for that policy.
-	hasRoot            bool
+	hasRoot bool
+	// keptPart is the policy index + 1 of an earlier, already kept part of
+	// the request joined to this group (link.go); 0 for none. Such a
+	// request is kept whole.
+	keptPart           uint8
 	spanStart, spanEnd uint64
 	// routeKeys holds one key per per_key_minimum policy.
 	routeKeys []string

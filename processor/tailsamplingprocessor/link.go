@@ -86,6 +86,14 @@ func (s *sampler) link(g *group, c groupKey, cHash uint64) bool {
 	g.linked = true
 	if cg != nil {
 		cg.linked = true
+	} else if b == nil {
+		// The value's own group may have been decided before anything
+		// joined it to this trace (a request longer than decision_wait).
+		// If it was kept, its records are out: keep the rest of the request
+		// too. A dropped one's records are gone; the trace decides alone.
+		if v, ok := s.kept.Get(c); ok && g.keptPart == 0 {
+			g.keptPart = v
+		}
 	}
 	return true
 }

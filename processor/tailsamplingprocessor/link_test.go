@@ -219,3 +219,60 @@ func TestLinkToDroppedTraceCountsItsPolicy(t *testing.T) {
 	assert.Equal(t, map[string]int64{"decision=dropped,policy=drop_everything": 2},
 		h.metric("processor_tail_sampling_groups_decided"))
 }
+
+// A request whose correlation value was decided and kept before any record
+// joined it to the trace (an access log written at the start of a request
+// longer than decision_wait) keeps the trace too, under the policy that kept
+// the value: the request is not emitted partially. A dropped value cannot
+// be joined back (its records are gone); the trace is then decided alone.
+func TestLinkToKeptValueKeepsTrace(t *testing.T) {
+	for _, valueKept := range []bool{true, false} {
+		t.Run(fmt.Sprintf("value_kept=%v", valueKept), func(t *testing.T) {
+			cfg := linkConfig()
+			h := newHarness(t, cfg)
+			id, _ := splitIDs(t, false) // the trace alone would be dropped
+			c := droppedValue(t)
+			if valueKept {
+				h.consumeLogs(nginxLog(c, withSeverity(plog.SeverityNumberError)))
+			} else {
+				h.consumeLogs(nginxLog(c))
+			}
+			h.tick(cfg.DecisionWait)
+			require.Zero(t, h.s.groupCount())
+			wantLogs := 0
+			if valueKept {
+				wantLogs = 1
+			}
+			require.Equal(t, wantLogs, h.logSink.LogRecordCount())
+
+			h.consumeTraces(spans(id, 2))
+			h.consumeLogs(appLog(id, c))
+			h.tick(cfg.DecisionWait)
+			assert.Zero(t, h.s.groupCount())
+			if valueKept {
+				assert.Equal(t, 2, h.traceSink.SpanCount(), "spans kept with the request's access log")
+				assert.Equal(t, 2, h.logSink.LogRecordCount(), "app log kept with the request's access log")
+				assert.Equal(t, map[string]int64{"decision=kept,policy=errors": 2},
+					h.metric("processor_tail_sampling_groups_decided"))
+			} else {
+				assert.Zero(t, h.traceSink.SpanCount())
+				assert.Zero(t, h.logSink.LogRecordCount())
+			}
+			require.NoError(t, h.logs.Shutdown(t.Context()))
+			require.NoError(t, h.traces.Shutdown(t.Context()))
+			assertDrained(t, h.s)
+		})
+	}
+}
+
+// droppedValue returns a request id the probabilistic policy drops.
+func droppedValue(t *testing.T) string {
+	t.Helper()
+	for j := range 1000 {
+		if c := fmt.Sprintf("req-dropped-%d", j); !hashKeeps(correlationGroupKey(c)) {
+			return c
+		}
+	}
+	t.Fatal("no dropped request id found")
+	return ""
+}

@@ -893,6 +893,7 @@ func (s *sampler) decideLinked(g *group, now time.Time, reason int, st *stats, e
 		u.matched |= m.matched
 		u.total += m.total
 		u.hasRoot = u.hasRoot || m.hasRoot
+		u.keptPart = max(u.keptPart, m.keptPart)
 		if m.spanEnd > m.spanStart && m.spanStart > 0 {
 			if u.spanStart == 0 || m.spanStart < u.spanStart {
 				u.spanStart = m.spanStart
@@ -1037,8 +1038,12 @@ func growInt64(v []int64, n int) []int64 {
 }
 
 // evaluate returns the index of the first matching policy and its decision,
-// or policyDefault and default_decision.
+// or policyDefault and default_decision; a request with a part kept earlier
+// is kept under that part's policy.
 func (s *sampler) evaluate(g *group, now time.Time) (int, bool) {
+	if g.keptPart != 0 {
+		return int(g.keptPart) - 1, true
+	}
 	for i, p := range s.policies {
 		var match bool
 		switch p.kind {
