@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -77,6 +78,11 @@ type groupReceiver struct {
 	done       chan struct{}
 	host       component.Host
 	lastCommit time.Time
+	// rebalanceWanted is set when a rebalance waits for this member to
+	// finish its poll (the client's OnPartitionsCallbackBlocked) and
+	// cleared when the loop allows it; rebalanceWake wakes a retry wait.
+	rebalanceWanted atomic.Bool
+	rebalanceWake   chan struct{}
 }
 
 func newGroupReceiver(cfg *Config, set receiver.Settings) (*groupReceiver, error) {
@@ -91,7 +97,7 @@ func newGroupReceiver(cfg *Config, set receiver.Settings) (*groupReceiver, error
 		tel.Shutdown()
 		return nil, fmt.Errorf("kafka_group obsreport: %w", err)
 	}
-	r := &groupReceiver{cfg: cfg, set: set, tel: tel, obs: obs}
+	r := &groupReceiver{cfg: cfg, set: set, tel: tel, obs: obs, rebalanceWake: make(chan struct{}, 1)}
 	r.tracker = newTracker(func() { tel.KafkaGroupBatchesFailed.Add(context.Background(), 1) })
 	return r, nil
 }
@@ -128,6 +134,7 @@ func (r *groupReceiver) start(_ context.Context, host component.Host) error {
 			kgo.OnPartitionsAssigned(r.onAssigned),
 			kgo.OnPartitionsRevoked(r.onRevoked),
 			kgo.OnPartitionsLost(r.onLost),
+			kgo.OnPartitionsCallbackBlocked(r.onRebalanceBlocked),
 			kgo.WithLogger(kgoLogger{r.set.Logger}),
 		}
 		var cl *kgo.Client
@@ -180,6 +187,28 @@ func (r *groupReceiver) onRevoked(ctx context.Context, _ *kgo.Client, revoked ma
 	}
 }
 
+// onRebalanceBlocked is called (on a goroutine of its own) when a rebalance
+// waits for the loop to finish its poll: a batch being retried gives way.
+func (r *groupReceiver) onRebalanceBlocked(context.Context, *kgo.Client) {
+	r.rebalanceWanted.Store(true)
+	select {
+	case r.rebalanceWake <- struct{}{}:
+	default:
+	}
+}
+
+// allowRebalance lets a rebalance waiting for this poll go ahead.
+func (r *groupReceiver) allowRebalance() {
+	r.rebalanceWanted.Store(false)
+	// A wake-up left from a rebalance no retry was waiting for must not cut
+	// a later retry short.
+	select {
+	case <-r.rebalanceWake:
+	default:
+	}
+	r.client.AllowRebalance()
+}
+
 func (r *groupReceiver) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	for topic, parts := range lost {
 		r.set.Logger.Warn("kafka_group: partitions lost; their unfinished records are read again by the next owner",
@@ -222,7 +251,7 @@ func (r *groupReceiver) consumeLoop(ctx context.Context) {
 		if r.tracker.pendingMessages() >= r.cfg.MaxPendingMessages {
 			// Back-pressure: wait for downstream to finish some.
 			r.maybeCommit(ctx)
-			r.client.AllowRebalance()
+			r.allowRebalance()
 			select {
 			case <-ctx.Done():
 			case <-r.tracker.wake:
@@ -248,7 +277,7 @@ func (r *groupReceiver) consumeLoop(ctx context.Context) {
 		if failed && fetches.NumRecords() == 0 {
 			// Brokers unreachable or the topic missing: errors come back at
 			// once, so pause rather than spin and flood the log.
-			r.client.AllowRebalance()
+			r.allowRebalance()
 			select {
 			case <-ctx.Done():
 			case <-time.After(r.cfg.RetryOnFailure.InitialInterval):
@@ -261,7 +290,7 @@ func (r *groupReceiver) consumeLoop(ctx context.Context) {
 			}
 		})
 		r.maybeCommit(ctx)
-		r.client.AllowRebalance()
+		r.allowRebalance()
 	}
 }
 
@@ -376,15 +405,30 @@ func (r *groupReceiver) deliver(ctx context.Context, b *ack.Batch, messages int6
 			r.cfg.RetryOnFailure.MaxElapsedTime > 0 && time.Since(started) > r.cfg.RetryOnFailure.MaxElapsedTime:
 			return err
 		}
+		if r.rebalanceWanted.Load() {
+			return r.leaveForRebalance(messages, err)
+		}
 		r.tel.KafkaGroupConsumeRetries.Add(ctx, 1)
 		select {
 		case <-ctx.Done():
 			// Shutting down: the batch is left for the next owner to read again,
 			// not a held batch that failed (batches_failed).
 			return fmt.Errorf("%w: %w", ack.ErrAbandoned, err)
+		case <-r.rebalanceWake:
+			return r.leaveForRebalance(messages, err)
 		case <-time.After(bo.NextBackOff()):
 		}
 	}
+}
+
+// leaveForRebalance gives up retrying a refused batch while a rebalance
+// waits: retrying would hold the rebalance until rebalance_timeout, which
+// then expels this member. The batch's partition is read again from its
+// first unfinished record, here if it stays, else by its next owner.
+func (r *groupReceiver) leaveForRebalance(messages int64, err error) error {
+	r.set.Logger.Info("kafka_group: a rebalance is waiting; a refused batch will be read again",
+		zap.Int64("messages", messages), zap.Error(err))
+	return fmt.Errorf("%w: rebalance pending: %w", ack.ErrAbandoned, err)
 }
 
 func (r *groupReceiver) signalOf(rec *kgo.Record) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -351,4 +352,40 @@ func TestShutdownWithoutStart(t *testing.T) {
 	r, err := NewFactory().CreateLogs(context.Background(), receivertest.NewNopSettings(metadata.Type), testConfig([]string{"127.0.0.1:1"}), consumertest.NewNop())
 	require.NoError(t, err)
 	require.NoError(t, r.Shutdown(context.Background()))
+}
+
+// alwaysRefusing refuses every call with a retryable error, as a
+// memory_limiter under lasting pressure does.
+type alwaysRefusing struct{ calls atomic.Int64 }
+
+func (*alwaysRefusing) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+
+func (a *alwaysRefusing) ConsumeLogs(context.Context, plog.Logs) error {
+	a.calls.Add(1)
+	return errors.New("memory limit reached")
+}
+
+// A member retrying a refused batch does not hold up a rebalance until
+// rebalance_timeout (and then get kicked from the group): it leaves the batch
+// to be read again, and a new member gets its share of the partitions.
+func TestRetryingMemberDoesNotBlockRebalance(t *testing.T) {
+	brokers := newCluster(t, 4)
+	var recs []*kgo.Record
+	for i := range 100 {
+		recs = append(recs, logsMessage(t, i))
+	}
+	produce(t, brokers, recs...)
+	cfg := testConfig(brokers)
+	cfg.RebalanceTimeout = 30 * time.Second
+	cfg.RetryOnFailure.InitialInterval = 200 * time.Millisecond
+	cfg.RetryOnFailure.MaxInterval = time.Second
+	refusing := &alwaysRefusing{}
+	start(t, cfg, refusing, nil)
+	require.Eventually(t, func() bool { return refusing.calls.Load() > 2 }, 10*time.Second, 10*time.Millisecond)
+
+	second := new(consumertest.LogsSink)
+	start(t, cfg, second, nil)
+	// Blocked, the rebalance would wait for rebalance_timeout (30 s).
+	require.Eventually(t, func() bool { return second.LogRecordCount() > 0 }, 10*time.Second, 20*time.Millisecond,
+		"the new member got no partition while the other retried")
 }
