@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -78,24 +79,60 @@ func (e *Engine) Histogram(ctx context.Context, f Filter, n int) (*HistogramResu
 		return nil, err
 	}
 	km := newKeywordMatcher(f.Keyword)
-	fc := &fileCursor{e: e, p: p, size: e.batchSize}
-	defer fc.close()
-	for _, ref := range p.groups {
-		err := e.scanRowGroup(ctx, fc, ref, &f, km, &res.Stats, func(bt *batch, i int, _ int64) error {
+	// Row groups are counted in any order, several at once: on S3 each is a
+	// few ranged GETs, and one at a time the round trips add up. Each call
+	// counts into a tally taken from a free list, so there are at most as
+	// many tallies as workers; they are summed at the end.
+	classes := len(SeverityClasses)
+	var (
+		mu      sync.Mutex
+		tallies [][]int64
+	)
+	take := func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		if k := len(tallies); k > 0 {
+			t := tallies[k-1]
+			tallies = tallies[:k-1]
+			return t
+		}
+		return make([]int64, n*classes)
+	}
+	err = e.forEach(ctx, p, len(p.groups), min(histogramWorkers, e.footerConcurrency), &res.Stats, func(ctx context.Context, gi int, fc *fileCursor, st *Stats) error {
+		tally := take()
+		defer func() {
+			mu.Lock()
+			tallies = append(tallies, tally)
+			mu.Unlock()
+		}()
+		return e.scanRowGroup(ctx, fc, p.groups[gi], &f, km, st, func(bt *batch, i int, _ int64) error {
 			sev := int32(0)
 			if bt.severity != nil {
 				sev = bt.severity.Value(i)
 			}
-			res.Buckets[b.index(bt.timeMicros(i))].Counts[severityClass(sev)]++
-			res.Total++
+			tally[b.index(bt.timeMicros(i))*classes+severityClass(sev)]++
 			return nil
 		}, logarchive.ColSeverityNumber, logarchive.ColTimestamp)
-		if err != nil {
-			return nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tallies {
+		for i := range res.Buckets {
+			for c, v := range t[i*classes : (i+1)*classes] {
+				res.Buckets[i].Counts[c] += v
+				res.Total += v
+			}
 		}
 	}
 	return res, nil
 }
+
+// histogramWorkers bounds the row groups one histogram reads at once (also
+// bounded by footer_concurrency, the operator's bound on one query's
+// requests in flight). Its scans mostly wait for reads on object storage
+// and keep only a tally each, so it exceeds maxWorkers.
+const histogramWorkers = 8
 
 // bucketBounds splits [from, to) into n buckets of exactly (to-from)/n
 // nanoseconds (a whole number of microseconds or not).

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,4 +95,75 @@ func TestHistogramFarFutureRange(t *testing.T) {
 	assert.True(t, res.Buckets[3].Start.Before(to) && res.Buckets[3].Start.After(time.Date(2700, 1, 1, 0, 0, 0, 0, time.UTC)))
 	assert.Equal(t, []int64{1, 1, 0, 0}, histogramTotals(res), "2300 is in the second quarter of 2026-3000")
 	assert.InDelta(t, float64(spanSec)*1000/4, res.WidthMillis, 1)
+}
+
+// readOverlapStore records how many ReadAt calls are in flight at once;
+// each read takes a little while, as a ranged GET on S3 does.
+type readOverlapStore struct {
+	archive.Store
+	mu                sync.Mutex
+	inFlight, maxSeen int
+}
+
+func (s *readOverlapStore) Open(ctx context.Context, obj archive.Object) (archive.ReadAtCloser, error) {
+	r, err := s.Store.Open(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return &overlapObject{ReadAtCloser: r, s: s}, nil
+}
+
+func (s *readOverlapStore) reset() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.maxSeen
+	s.maxSeen = 0
+	return m
+}
+
+type overlapObject struct {
+	archive.ReadAtCloser
+	s *readOverlapStore
+}
+
+func (o *overlapObject) ReadAt(p []byte, off int64) (int, error) {
+	o.s.mu.Lock()
+	o.s.inFlight++
+	o.s.maxSeen = max(o.s.maxSeen, o.s.inFlight)
+	o.s.mu.Unlock()
+	time.Sleep(2 * time.Millisecond)
+	n, err := o.ReadAtCloser.ReadAt(p, off)
+	o.s.mu.Lock()
+	o.s.inFlight--
+	o.s.mu.Unlock()
+	return n, err
+}
+
+// A histogram reads several row groups at once (footers cached, so only
+// row-group reads remain) and counts the same as the slow way.
+func TestHistogramScansRowGroupsConcurrently(t *testing.T) {
+	dir, layout := manyFilesArchive(t)
+	store := &readOverlapStore{Store: archive.NewLocalStore(dir)}
+	e, err := New(Options{Store: store, Layout: layout, FooterCacheSize: 1000, Allocator: memory.NewGoAllocator()})
+	require.NoError(t, err)
+	f := Filter{From: t0, To: t0.Add(12 * time.Hour)}
+	first, err := e.Histogram(context.Background(), f, 12)
+	require.NoError(t, err)
+	store.reset()
+	res, err := e.Histogram(context.Background(), f, 12)
+	require.NoError(t, err)
+	assert.Greater(t, store.reset(), 1, "row groups were read one at a time")
+	assert.Equal(t, first.Buckets, res.Buckets)
+
+	want := make([]int64, 12)
+	var total int64
+	for _, r := range manyFilesSpec.Rows() {
+		if !r.Time.Before(f.From) && r.Time.Before(f.To) {
+			want[int(r.Time.Sub(t0)/time.Hour)]++
+			total++
+		}
+	}
+	assert.Equal(t, want, histogramTotals(res))
+	assert.Equal(t, total, res.Total)
+	assert.Positive(t, res.Stats.RowGroupsScanned)
 }
